@@ -1,0 +1,1 @@
+"""Twofold protocol core: pure logic, no I/O."""

@@ -1,0 +1,108 @@
+"""Every error the protocol core raises, in three families.
+
+`InputError`: what a person or a file handed us is wrong; the message says
+what to fix and names the field. `OpRefused`: an op from a peer cannot be
+accepted; the vault is left exactly as it was. `UsageError`: the caller (our
+own daemon) did something the core does not allow; that is our bug. The
+daemon maps these families to REST problem details in one place.
+"""
+
+from __future__ import annotations
+
+
+class TwofoldError(Exception):
+    """Base of every error the protocol core raises on purpose."""
+
+
+class InputError(TwofoldError):
+    """Input from a person or an import is wrong; `field` names what to fix."""
+
+    def __init__(self, field: str | None, detail: str) -> None:
+        self.field = field
+        self.detail = detail
+        super().__init__(f"{field}: {detail}" if field else detail)
+
+
+class InvalidAccount(InputError):
+    """Account fields that cannot make a working authenticator entry."""
+
+
+class InvalidUri(InputError):
+    """An otpauth:// URI that cannot be read; the account is not created."""
+
+
+class UsageError(TwofoldError):
+    """The caller broke a rule of the core's API: a bug on our side."""
+
+
+class VaultLocked(UsageError):
+    """An operation needs a vault key this device does not hold."""
+
+
+class OpRefused(TwofoldError):
+    """An op from a peer was refused; nothing in the vault changed."""
+
+
+class MalformedOp(OpRefused):
+    """The bytes are not a well-formed op: truncated, padded or undecodable."""
+
+
+class OpTooLarge(OpRefused):
+    """The op is longer than the protocol allows."""
+
+
+class UnsupportedVersion(OpRefused):
+    """The op's version byte is one this build does not speak."""
+
+
+class WrongVault(OpRefused):
+    """The op belongs to another vault."""
+
+
+class BadSignature(OpRefused):
+    """The op's Ed25519 signature does not verify under its author's key."""
+
+
+class BrokenChain(OpRefused):
+    """The op does not link to its author's previous op (hash or clock)."""
+
+
+class Equivocation(OpRefused):
+    """The author signed two different ops with one seq: its log forked."""
+
+    def __init__(self, message: str, first: bytes, second: bytes) -> None:
+        self.first = first
+        self.second = second
+        super().__init__(message)
+
+
+class NotAMember(OpRefused):
+    """The author was never added to this vault."""
+
+
+class RemovedAuthor(OpRefused):
+    """The author was removed from the vault before it wrote this op."""
+
+
+class UnknownEpoch(OpRefused):
+    """The op names a key epoch that no membership op created."""
+
+
+class ClockTooFarAhead(OpRefused):
+    """The op's clock is further in the future than the protocol tolerates."""
+
+
+class UndecryptableOp(OpRefused):
+    """The payload does not decrypt under the epoch key it names: forged or corrupt."""
+
+
+class MalformedPayload(OpRefused):
+    """The op verified, but its payload does not make sense for its kind."""
+
+
+class PendingLimit(OpRefused):
+    """Too many ops are already held back waiting for what they depend on."""
+
+
+class NotFound(TwofoldError):
+    """No account, device or epoch has the ID the caller gave."""
