@@ -156,8 +156,8 @@ class AccountDraft:
     note: str = ""
 
     def __post_init__(self) -> None:
-        _check_label(self.issuer, "issuer")
-        _check_label(self.name, "name")
+        check_label(self.issuer, "issuer")
+        check_label(self.name, "name")
         if not self.issuer and not self.name:
             raise InvalidAccount("name", "give the account a name or an issuer")
         if not isinstance(self.otp, OtpParams):
@@ -167,12 +167,7 @@ class AccountDraft:
             raise InvalidAccount("counter", f"counter must be between 0 and {MAX_COUNTER}")
         if self.counter and self.otp.kind is not OtpKind.HOTP:
             raise InvalidAccount("counter", "only hotp accounts have a counter")
-        if not isinstance(self.note, str):
-            raise InvalidAccount("note", "note must be text")
-        if len(self.note) > MAX_NOTE_CHARS:
-            raise InvalidAccount("note", f"note must be at most {MAX_NOTE_CHARS} characters")
-        if any(unicodedata.category(c) == "Cs" for c in self.note):
-            raise InvalidAccount("note", "note holds characters that are not valid Unicode")
+        check_note(self.note)
 
 
 def base32_secret(
@@ -281,7 +276,8 @@ def _check_pin(kind: OtpKind, pin: object) -> None:
         raise InvalidAccount("pin", f"a {kind} PIN is {span} digits")
 
 
-def _check_label(value: object, name: str) -> None:
+def check_label(value: object, name: str) -> None:
+    """An issuer or name a person could have typed: the same rule for creating and editing."""
     if not isinstance(value, str):
         raise InvalidAccount(name, f"{name} must be text")
     if len(value) > MAX_LABEL_CHARS:
@@ -290,3 +286,13 @@ def _check_label(value: object, name: str) -> None:
         raise InvalidAccount(name, f"{name} must not hold control characters")
     if value != value.strip():
         raise InvalidAccount(name, f"{name} must not start or end with spaces")
+
+
+def check_note(value: object) -> None:
+    """A free note: any text a person can type, within a bound."""
+    if not isinstance(value, str):
+        raise InvalidAccount("note", "note must be text")
+    if len(value) > MAX_NOTE_CHARS:
+        raise InvalidAccount("note", f"note must be at most {MAX_NOTE_CHARS} characters")
+    if any(unicodedata.category(c) == "Cs" for c in value):
+        raise InvalidAccount("note", "note holds characters that are not valid Unicode")

@@ -1,0 +1,308 @@
+"""A replica this device writes to: every change a person makes becomes one signed op.
+
+Each method builds an op, runs it through the same `_admit` a peer's op goes
+through, and returns it for the daemon to store and push. Writes name the
+heads they replace, so what the person saw is what they overwrite, and a
+value written concurrently elsewhere survives as a conflict.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from . import account_write, membership_bodies
+from .account import AccountDraft, OtpKind, check_label, check_note
+from .account_write import ACCOUNT_ID_SIZE, MAX_COUNTER, AccountWrite, FieldWrite
+from .envelope import ZERO_HASH, Op, OpKind, seal_op
+from .errors import InvalidAccount, MalformedPayload, NotFound, UsageError, VaultLocked
+from .identity import DeviceKey, display_id, x25519_public
+from .keywrap import key_check, new_epoch_key, seal
+from .membership_bodies import (
+    MAX_NAME,
+    SALT_SIZE,
+    DeviceAdded,
+    DeviceRemoved,
+    Genesis,
+    KeyRotated,
+    KeysGranted,
+)
+from .replica import EPOCH_KINDS, Replica
+from .state import AccountView
+
+_EDITABLE = ("issuer", "name", "note", "otp")
+
+
+class Vault(Replica):
+    """The vault as seen and written by this device."""
+
+    device: DeviceKey
+
+    def __init__(self, vault: bytes, device: DeviceKey, clock: int = 0) -> None:
+        super().__init__(vault, device, clock)
+
+    @classmethod
+    def found(
+        cls,
+        device: DeviceKey,
+        name: str,
+        now_ms: int,
+        *,
+        salt: bytes | None = None,
+        epoch_key: bytes | None = None,
+    ) -> Vault:
+        """Make a new vault with this device as its founder (the genesis op)."""
+        salt = salt if salt is not None else os.urandom(SALT_SIZE)
+        key = epoch_key if epoch_key is not None else new_epoch_key()
+        vault = cls(membership_bodies.vault_id(device.public, salt), device)
+        body = Genesis(_device_name(name), salt, seal(key, device.public), key_check(key))
+        vault._append(OpKind.GENESIS, membership_bodies.encode(body), now_ms)
+        return vault
+
+    @classmethod
+    def restore(cls, vault: bytes, device: DeviceKey, log: list[bytes], clock: int = 0) -> Vault:
+        """Rebuild from a stored log; its ops were verified when they first arrived."""
+        replica = cls(vault, device, clock)
+        report = replica.receive_batch(log, now_ms=1 << 48)
+        if report.refused or report.held:
+            raise UsageError(
+                f"stored log does not replay: {len(report.refused)} refused, "
+                f"{len(report.held)} held"
+            )
+        return replica
+
+    # -- accounts ------------------------------------------------------------
+
+    def create_account(
+        self,
+        draft: AccountDraft,
+        now_ms: int,
+        *,
+        account_id: bytes | None = None,
+        nonce: bytes | None = None,
+    ) -> tuple[bytes, Op]:
+        """Add an account; returns its new ID and the op."""
+        aid = account_id if account_id is not None else os.urandom(ACCOUNT_ID_SIZE)
+        fields = {
+            "issuer": FieldWrite(draft.issuer, ()),
+            "name": FieldWrite(draft.name, ()),
+            "note": FieldWrite(draft.note, ()),
+            "otp": FieldWrite(draft.otp, ()),
+        }
+        counter = draft.counter or None
+        return aid, self._write(AccountWrite(aid, fields, counter), now_ms, nonce)
+
+    def update_account(self, account: bytes, now_ms: int, **changes: Any) -> Op:
+        """Change fields (issuer, name, note, otp), replacing every value shown for each."""
+        view = self.account(account)
+        unknown = set(changes) - set(_EDITABLE) - {"counter"}
+        if unknown:
+            raise UsageError(f"not editable: {sorted(unknown)}")
+        fields = {
+            name: FieldWrite(_checked(name, value), view.heads.get(name, ()))
+            for name, value in changes.items()
+            if name != "counter"
+        }
+        if not changes.get("issuer", view.issuer) and not changes.get("name", view.name):
+            raise InvalidAccount("name", "give the account a name or an issuer")
+        counter = changes.get("counter")
+        if counter is not None:
+            counter = _forward_counter(view, counter)
+        if not fields and counter is None:
+            raise InvalidAccount(None, "nothing to change")
+        return self._write(AccountWrite(account, fields, counter), now_ms)
+
+    def delete_account(self, account: bytes, now_ms: int) -> Op:
+        """Move an account to the trash; it stays restorable."""
+        return self._set_trash(account, True, now_ms)
+
+    def restore_account(self, account: bytes, now_ms: int) -> Op:
+        """Bring an account back from the trash."""
+        return self._set_trash(account, False, now_ms)
+
+    def resolve(self, account: bytes, field_name: str, value: Any, now_ms: int) -> Op:
+        """End a conflict: one value that replaces every head of the field."""
+        view = self.account(account)
+        if field_name not in view.conflicts:
+            raise InvalidAccount(field_name, f"{field_name} has no conflict to resolve")
+        return self.update_account(account, now_ms, **{field_name: value})
+
+    def next_hotp_counter(self, account: bytes, now_ms: int) -> tuple[int, Op]:
+        """The counter to make the next HOTP code from, consumed by an op so no device reuses it."""
+        view = self.account(account)
+        if view.otp.kind is not OtpKind.HOTP:
+            raise InvalidAccount("kind", "only hotp accounts have a counter to advance")
+        if view.counter >= MAX_COUNTER:
+            raise InvalidAccount("counter", "the counter is at its maximum")
+        op = self._write(AccountWrite(account, {}, view.counter + 1), now_ms)
+        return view.counter, op
+
+    def account(self, account: bytes) -> AccountView:
+        """One account, trashed or not."""
+        view = self.state.view(account)
+        if view is None:
+            raise NotFound(f"no account with id {account.hex()}")
+        return view
+
+    def accounts(self) -> list[AccountView]:
+        """The accounts not in the trash."""
+        return [v for v in self.state.views() if not v.deleted]
+
+    def trash(self) -> list[AccountView]:
+        """The accounts in the trash."""
+        return [v for v in self.state.views() if v.deleted]
+
+    def conflicts(self) -> list[AccountView]:
+        """Accounts with at least one field that has several values."""
+        return [v for v in self.state.views() if v.conflicts]
+
+    # -- membership ----------------------------------------------------------
+
+    def add_device(self, public_key: bytes, name: str, now_ms: int) -> Op:
+        """Add a device, sealing every epoch key held here to it."""
+        _check_public_key(public_key)
+        if public_key in self.membership.added:
+            state = "was removed" if public_key in self.membership.cutoffs else "is a member"
+            raise UsageError(f"device {display_id(public_key)} {state} already")
+        wraps = {e: seal(k, public_key) for e, k in self.epoch_keys.items()}
+        body = DeviceAdded(public_key, _device_name(name), wraps)
+        return self._append(OpKind.DEVICE_ADDED, membership_bodies.encode(body), now_ms)
+
+    def remove_device(self, public_key: bytes, now_ms: int) -> Op:
+        """Remove a device and rotate to a key it never sees."""
+        members = self.membership.members
+        if public_key not in members:
+            raise NotFound(f"device {display_id(public_key)} is not a member")
+        rest = [m for m in members if m != public_key]
+        if not rest:
+            raise UsageError("the last device of a vault cannot be removed")
+        key = new_epoch_key()
+        cutoff = len(self.chains.get(public_key, ()))
+        body = DeviceRemoved(public_key, cutoff, {m: seal(key, m) for m in rest}, key_check(key))
+        return self._append(OpKind.DEVICE_REMOVED, membership_bodies.encode(body), now_ms)
+
+    def rotate_key(self, now_ms: int) -> Op:
+        """Start a new epoch sealed to every current member."""
+        key = new_epoch_key()
+        body = KeyRotated({m: seal(key, m) for m in self.membership.members}, key_check(key))
+        return self._append(OpKind.KEY_ROTATED, membership_bodies.encode(body), now_ms)
+
+    def missing_keys(self) -> dict[bytes, list[bytes]]:
+        """Members lacking a wrap of some epoch key (added concurrently with a rotation)."""
+        sealed_to: dict[bytes, set[bytes]] = {}
+        for h, body in self.bodies.items():
+            if isinstance(body, Genesis):
+                sealed_to.setdefault(h, set()).add(self.by_hash[h].author)
+            elif isinstance(body, DeviceRemoved | KeyRotated):
+                sealed_to.setdefault(h, set()).update(body.wraps)
+            elif isinstance(body, DeviceAdded | KeysGranted):
+                for epoch in body.wraps:
+                    sealed_to.setdefault(epoch, set()).add(body.device)
+        epochs = [h for h in self.bodies if self.by_hash[h].kind in EPOCH_KINDS]
+        out = {}
+        for member in self.membership.members:
+            lacking = [e for e in epochs if member not in sealed_to.get(e, ())]
+            if lacking:
+                out[member] = lacking
+        return out
+
+    def grant_keys(self, public_key: bytes, now_ms: int) -> Op:
+        """Seal to a member the epoch keys it lacks and this device holds."""
+        lacking = self.missing_keys().get(public_key, [])
+        wraps = {e: seal(self.epoch_keys[e], public_key) for e in lacking if e in self.epoch_keys}
+        if not wraps:
+            raise UsageError(f"device {display_id(public_key)} lacks no key this device holds")
+        body = KeysGranted(public_key, wraps)
+        return self._append(OpKind.KEYS_GRANTED, membership_bodies.encode(body), now_ms)
+
+    # -- building ops --------------------------------------------------------
+
+    def _set_trash(self, account: bytes, value: bool, now_ms: int) -> Op:
+        view = self.account(account)
+        if view.deleted == value:
+            raise InvalidAccount(
+                None,
+                "the account is in the trash already"
+                if value
+                else "the account is not in the trash",
+            )
+        fields = {"trash": FieldWrite(value, view.heads.get("trash", ()))}
+        return self._write(AccountWrite(account, fields), now_ms)
+
+    def _write(self, write: AccountWrite, now_ms: int, nonce: bytes | None = None) -> Op:
+        return self._append(OpKind.ACCOUNT_WRITE, account_write.encode(write), now_ms, nonce)
+
+    def _writing_epoch(self) -> bytes:
+        for epoch in reversed(self.membership.epochs):
+            if epoch in self.epoch_keys:
+                return epoch
+        raise VaultLocked("this device holds no key of the vault yet")
+
+    def _append(self, kind: OpKind, body: bytes, now_ms: int, nonce: bytes | None = None) -> Op:
+        if self.device.public in self.membership.cutoffs:
+            raise VaultLocked("this device was removed from the vault; pair it again as new")
+        chain = self.chains.get(self.device.public, [])
+        if chain:
+            prev = chain[-1].hash
+        elif kind is OpKind.GENESIS:
+            prev = ZERO_HASH
+        else:
+            member = self.membership.added.get(self.device.public)
+            if member is None:
+                raise VaultLocked("this device has not been added to the vault yet")
+            prev = member.added_in
+        epoch, key = ZERO_HASH, None
+        if kind.encrypted:
+            epoch = self._writing_epoch()
+            key = self.epoch_keys[epoch]
+        raw = seal_op(
+            self.device,
+            kind=kind,
+            vault=self.vault,
+            seq=len(chain) + 1,
+            prev=prev,
+            hlc=self.clock.tick(now_ms),
+            epoch=epoch,
+            body=body,
+            epoch_key=key,
+            nonce=nonce,
+        )
+        op = Op(raw)
+        self._admit(op, now_ms, authenticated=True)
+        return op
+
+
+def _checked(name: str, value: Any) -> Any:
+    if name in ("issuer", "name"):
+        check_label(value, name)
+    elif name == "note":
+        check_note(value)
+    try:
+        return account_write.check_value(name, value)
+    except MalformedPayload as exc:
+        raise InvalidAccount(name, str(exc)) from None
+
+
+def _forward_counter(view: AccountView, counter: Any) -> int:
+    if type(counter) is not int or not 0 <= counter <= MAX_COUNTER:
+        raise InvalidAccount("counter", "counter must be a non-negative integer")
+    if counter < view.counter:
+        raise InvalidAccount(
+            "counter",
+            f"the counter can only move forward (it is {view.counter}): codes already shown "
+            "must not be shown again",
+        )
+    return counter
+
+
+def _device_name(name: str) -> str:
+    if not isinstance(name, str) or not 0 < len(name) <= MAX_NAME:
+        raise InvalidAccount("name", f"a device name is 1 to {MAX_NAME} characters")
+    return name
+
+
+def _check_public_key(public_key: bytes) -> None:
+    try:
+        x25519_public(public_key)
+    except (ValueError, UsageError):
+        raise InvalidAccount("device", "not a device public key") from None

@@ -1,0 +1,17 @@
+"""The README's example runs as written, so it cannot rot."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_the_readme_example_works() -> None:
+    code = re.search(r"```python\n(.*?)```", README.read_text(), re.S)
+    assert code is not None
+    scope: dict[str, object] = {}
+    exec(compile(code.group(1), str(README), "exec"), scope)  # noqa: S102 - our own README
+    phone = scope["phone"]
+    assert [a.issuer for a in phone.accounts()] == ["GitHub"]
