@@ -54,6 +54,8 @@ class Membership:
     removed_at: dict[bytes, SortKey] = field(default_factory=dict)
     epochs: list[bytes] = field(default_factory=list)
     void: set[bytes] = field(default_factory=set)
+    adds_by: dict[bytes, list[tuple[int, bytes]]] = field(default_factory=dict)
+    last: SortKey | None = None
 
     def limit(self, author: bytes) -> int:
         """The highest seq of `author` whose account ops count: 0 for a stranger."""
@@ -89,46 +91,50 @@ def sort_key(op: Op) -> SortKey:
 def compute(entries: Iterable[tuple[Op, Body]]) -> Membership:
     """Fold membership ops into the membership; the same ops give the same result."""
     m = Membership()
-    adds_by: dict[bytes, list[tuple[int, bytes]]] = {}
     for op, body in sorted(entries, key=lambda e: sort_key(e[0])):
-        if isinstance(body, Genesis):
-            if m.founder is None:
-                m.founder = op.author
-                m.added[op.author] = Member(op.author, body.name, None, op.hash)
-                m.epochs.append(op.hash)
-            continue
-        if op.author not in m.added or op.author in m.cutoffs:
-            m.void.add(op.hash)
-            continue
-        if isinstance(body, DeviceAdded):
-            if body.device in m.added:
-                m.void.add(op.hash)
-            else:
-                m.added[body.device] = Member(body.device, body.name, op.author, op.hash)
-                adds_by.setdefault(op.author, []).append((op.seq, body.device))
-        elif isinstance(body, DeviceRemoved):
-            if body.device in m.added and body.device not in m.cutoffs:
-                out = _leaving(m, adds_by, body.device, body.cutoff)
-                if not any(k not in m.cutoffs and k not in out for k in m.added):
-                    m.void.add(op.hash)
-                    continue
-                for device, cutoff in out.items():
-                    if device != body.device:
-                        m.void.add(m.added[device].added_in)
-                    m.cutoffs[device] = min(cutoff, m.cutoffs.get(device, cutoff))
-                    m.removed_at.setdefault(device, sort_key(op))
-            m.epochs.append(op.hash)
-        elif isinstance(body, KeyRotated):
-            m.epochs.append(op.hash)
+        step(m, op, body)
     return m
 
 
-def _leaving(
-    m: Membership, adds_by: dict[bytes, list[tuple[int, bytes]]], target: bytes, cutoff: int
-) -> dict[bytes, int]:
+def step(m: Membership, op: Op, body: Body) -> None:
+    """Fold one more op in; valid only for an op that sorts after every one folded so far."""
+    key = sort_key(op)
+    m.last = key
+    if isinstance(body, Genesis):
+        if m.founder is None:
+            m.founder = op.author
+            m.added[op.author] = Member(op.author, body.name, None, op.hash)
+            m.epochs.append(op.hash)
+        return
+    if op.author not in m.added or op.author in m.cutoffs:
+        m.void.add(op.hash)
+        return
+    if isinstance(body, DeviceAdded):
+        if body.device in m.added:
+            m.void.add(op.hash)
+        else:
+            m.added[body.device] = Member(body.device, body.name, op.author, op.hash)
+            m.adds_by.setdefault(op.author, []).append((op.seq, body.device))
+    elif isinstance(body, DeviceRemoved):
+        if body.device in m.added and body.device not in m.cutoffs:
+            out = _leaving(m, body.device, body.cutoff)
+            if not any(k not in m.cutoffs and k not in out for k in m.added):
+                m.void.add(op.hash)
+                return
+            for device, cutoff in out.items():
+                if device != body.device:
+                    m.void.add(m.added[device].added_in)
+                m.cutoffs[device] = min(cutoff, m.cutoffs.get(device, cutoff))
+                m.removed_at.setdefault(device, key)
+        m.epochs.append(op.hash)
+    elif isinstance(body, KeyRotated):
+        m.epochs.append(op.hash)
+
+
+def _leaving(m: Membership, target: bytes, cutoff: int) -> dict[bytes, int]:
     """The target and its cutoff, with every device it added after the cutoff, and theirs."""
     out = {target: cutoff}
-    for seq, device in adds_by.get(target, ()):
+    for seq, device in m.adds_by.get(target, ()):
         if seq > cutoff:
-            out.update(_leaving(m, adds_by, device, 0))
+            out.update(_leaving(m, device, 0))
     return out

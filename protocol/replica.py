@@ -95,7 +95,7 @@ class Replica:
         self.waiting: dict[Dependency, set[tuple[bytes, int]]] = {}
         self.evidence: list[tuple[bytes, bytes]] = []
         self.state = VaultState()
-        self._tried_wraps: set[bytes] = set()
+        self._offers: dict[bytes, list[bytes]] = {}
 
     # -- receiving -----------------------------------------------------------
 
@@ -309,8 +309,14 @@ class Replica:
             return
         self.bodies[op.hash] = content
         before = {a: self.membership.limit(a) for a in self.writers}
-        self.membership = membership.compute((self.by_hash[h], b) for h, b in self.bodies.items())
-        opened = self._unlock()
+        last = self.membership.last
+        if last is None or membership.sort_key(op) > last:
+            membership.step(self.membership, op, content)
+        else:
+            self.membership = membership.compute(
+                (self.by_hash[h], b) for h, b in self.bodies.items()
+            )
+        opened = self._unlock(op, content)
         if before != {a: self.membership.limit(a) for a in self.writers}:
             self._refold()
         else:
@@ -328,37 +334,42 @@ class Replica:
                 state.apply(h, o.hlc, o.author, write)
         self.state = state
 
-    def _unlock(self) -> list[bytes]:
-        """Open epoch keys newly sealed to this device; decrypt the ops that waited for them."""
+    def _unlock(self, op: Op, body: Body) -> list[bytes]:
+        """Open epoch keys this op seals to this device; decrypt the ops that waited for them."""
         if self.device is None:
             return []
         me = self.device.public
-        offers: list[tuple[bytes, bytes]] = []
-        for h, body in self.bodies.items():
-            if isinstance(body, Genesis) and self.by_hash[h].author == me:
-                offers.append((h, body.wrap))
-            elif isinstance(body, DeviceRemoved | KeyRotated) and me in body.wraps:
-                offers.append((h, body.wraps[me]))
-            elif isinstance(body, DeviceAdded | KeysGranted) and body.device == me:
-                offers.extend(body.wraps.items())
+        if isinstance(body, Genesis) and op.author == me:
+            self._offers.setdefault(op.hash, []).append(body.wrap)
+        elif isinstance(body, DeviceRemoved | KeyRotated) and me in body.wraps:
+            self._offers.setdefault(op.hash, []).append(body.wraps[me])
+        elif isinstance(body, DeviceAdded | KeysGranted) and body.device == me:
+            for epoch, wrap in body.wraps.items():
+                self._offers.setdefault(epoch, []).append(wrap)
         fresh = []
-        for epoch, wrap in offers:
-            if epoch in self.epoch_keys or wrap in self._tried_wraps:
-                continue
+        for epoch in [
+            op.hash,
+            *(body.wraps if isinstance(body, DeviceAdded | KeysGranted) else ()),
+        ]:
             creator = self.bodies.get(epoch)
-            if not isinstance(creator, Genesis | DeviceRemoved | KeyRotated):
+            if epoch in self.epoch_keys or not isinstance(
+                creator, Genesis | DeviceRemoved | KeyRotated
+            ):
                 continue
-            self._tried_wraps.add(wrap)
-            key = open_wrap(wrap, self.device)
-            if key is not None and key_check(key) == creator.check:
-                self.epoch_keys[epoch] = key
-                fresh.append(epoch)
+            for wrap in self._offers.pop(epoch, ()):
+                key = open_wrap(wrap, self.device)
+                if key is not None and key_check(key) == creator.check:
+                    self.epoch_keys[epoch] = key
+                    fresh.append(epoch)
+                    break
         opened = []
-        for h, op in list(self.sealed.items()):
-            if op.epoch in fresh:
+        for h, sealed in list(self.sealed.items()):
+            if sealed.epoch in fresh:
                 del self.sealed[h]
                 try:
-                    self.writes[h] = account_write.decode(op.decrypt(self.epoch_keys[op.epoch]))
+                    self.writes[h] = account_write.decode(
+                        sealed.decrypt(self.epoch_keys[sealed.epoch])
+                    )
                 except OpRefused as exc:
                     self.corrupt[h] = exc
                     continue
