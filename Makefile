@@ -1,7 +1,7 @@
 VENV ?= .venv
 PYTHON ?= python3
 
-.PHONY: install test lint unit bench
+.PHONY: install daemon test lint unit integration bench
 
 install: $(VENV)/.installed
 
@@ -12,16 +12,29 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@
 
+# Set up on a fresh machine and run the daemon in the foreground (Ctrl-C stops it).
+daemon: $(VENV)/.installed
+	$(VENV)/bin/twofold daemon
+
 # What CI runs (.ci/run): lint, then every test.
-test: lint unit
+test: lint
+	$(VENV)/bin/pytest
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	@mkdir -p build/typecheck/twofold
+	@for p in protocol daemon clients; do ln -sfn ../../../$$p build/typecheck/twofold/$$p; done
 	$(VENV)/bin/mypy
 
+# The fast part alone: no daemons started.
 unit: $(VENV)/.installed
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -m "not integration"
+
+# Real daemons as subprocesses on temporary homes.
+integration: $(VENV)/.installed
+	$(VENV)/bin/pytest -m integration
 
 bench: $(VENV)/.installed
 	$(VENV)/bin/python bench/fold_bench.py
+	$(VENV)/bin/python bench/daemon_bench.py

@@ -8,6 +8,7 @@ toSteamString, MOTP.java, YAOTP.java), which is what people migrate from.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import math
@@ -53,13 +54,18 @@ def code_at(otp: OtpParams, *, now: float, counter: int = 0) -> Code:
     if otp.kind is OtpKind.HOTP:
         _check_moving_factor(counter, "counter")
         return Code(_hotp(otp, counter), None, None)
-    step = _time_step(otp, now)
+    return _code_for_step(otp, _time_step(otp, now))
+
+
+@functools.lru_cache(maxsize=4096)
+def _code_for_step(otp: OtpParams, step: int) -> Code:
+    """A time step's code, computed once: a list of every code is asked for every second."""
     if otp.kind is OtpKind.TOTP:
         value = _hotp(otp, step)
     elif otp.kind is OtpKind.STEAM:
         value = _steam(otp.secret, step)
     elif otp.kind is OtpKind.MOTP:
-        value = _motp(otp, now)
+        value = _motp(otp, step)
     else:
         value = _yandex(otp, step)
     return Code(value, float(step * otp.period), float((step + 1) * otp.period))
@@ -124,8 +130,8 @@ def _steam(secret: bytes, step: int) -> str:
     return "".join(chars)
 
 
-def _motp(otp: OtpParams, now: float) -> str:
-    message = f"{math.floor(now) // otp.period}{otp.secret.hex()}{otp.pin}".encode()
+def _motp(otp: OtpParams, step: int) -> str:
+    message = f"{step}{otp.secret.hex()}{otp.pin}".encode()
     # mOTP is defined over MD5; the scheme, not us, picks the hash.
     digest = hashlib.md5(message).hexdigest()  # noqa: S324
     return digest[: otp.digits]

@@ -79,13 +79,17 @@ class AccountView:
 class VaultState:
     """The fold of every account write that counts; `apply` in any order gives one state."""
 
-    __slots__ = ("accounts",)
+    __slots__ = ("_sorted", "_views", "accounts")
 
     def __init__(self) -> None:
         self.accounts: dict[bytes, AccountState] = {}
+        self._views: dict[bytes, AccountView | None] = {}
+        self._sorted: list[AccountView] | None = None
 
     def apply(self, op_hash: bytes, hlc: int, author: bytes, write: AccountWrite) -> None:
         """Fold one write in; applying it again changes nothing."""
+        self._views.pop(write.account, None)
+        self._sorted = None
         acc = self.accounts.get(write.account)
         if acc is None:
             acc = self.accounts[write.account] = AccountState(write.account, created=hlc)
@@ -104,6 +108,13 @@ class VaultState:
 
     def view(self, account: bytes) -> AccountView | None:
         """The account as shown, or None while it lacks the OTP parameters to show a code."""
+        try:
+            return self._views[account]
+        except KeyError:
+            view = self._views[account] = self._make_view(account)
+            return view
+
+    def _make_view(self, account: bytes) -> AccountView | None:
         acc = self.accounts.get(account)
         if acc is None:
             return None
@@ -132,9 +143,11 @@ class VaultState:
 
     def views(self) -> list[AccountView]:
         """Every showable account, trashed ones included, in a stable order."""
-        out = [v for a in self.accounts if (v := self.view(a)) is not None]
-        out.sort(key=lambda v: (v.issuer.casefold(), v.name.casefold(), v.id))
-        return out
+        if self._sorted is None:
+            out = [v for a in self.accounts if (v := self.view(a)) is not None]
+            out.sort(key=lambda v: (v.issuer.casefold(), v.name.casefold(), v.id))
+            self._sorted = out
+        return list(self._sorted)
 
 
 def _disagree(heads: tuple[Head, ...]) -> bool:

@@ -1,0 +1,357 @@
+"""What each twofold subcommand does, through the SDK only (never the daemon's code)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+from ..sdk import Account, Client, Code
+from .output import (
+    account_table,
+    clean,
+    code_table,
+    dump_json,
+    fields,
+    group_code,
+    label,
+    short_id,
+    table,
+)
+
+ID_PREFIX_MIN = 4
+STDIN = "-"
+"""The argument that means: read this value from standard input."""
+
+
+class UserError(Exception):
+    """A request the CLI itself can tell is wrong (no match, ambiguous, empty input): exit 1."""
+
+    def __init__(self, detail: str, slug: str, status: int = 400) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.slug = slug
+        self.status = status
+
+    def to_json(self) -> dict[str, Any]:
+        """The error as a problem detail, shaped as the daemon's are."""
+        return {
+            "type": f"urn:twofold:cli:{self.slug}",
+            "title": self.slug.replace("-", " ").capitalize(),
+            "status": self.status,
+            "detail": self.detail,
+        }
+
+
+@dataclass
+class Context:
+    """One run of the command: its arguments, home, output streams and lazy client."""
+
+    args: argparse.Namespace
+    parser: argparse.ArgumentParser
+    home: Path
+    json: bool
+    out: TextIO
+    stdin: TextIO
+    _client: Client | None = field(default=None, repr=False)
+
+    @property
+    def client(self) -> Client:
+        """The SDK client, made on first use so exec-only commands never open one."""
+        if self._client is None:
+            self._client = Client(self.home)
+        return self._client
+
+    def close(self) -> None:
+        """Close the client if one was made."""
+        if self._client is not None:
+            self._client.close()
+
+    def say(self, text: str) -> None:
+        """Write a line of human output."""
+        self.out.write(text + "\n")
+
+
+Handler = Callable[[Context], int]
+
+
+def matches(query: str, account_id: str, issuer: str, name: str) -> bool:
+    """QUERY names an account by issuer or name (any case) or by an ID prefix of 4+ digits."""
+    q = query.casefold()
+    if q in issuer.casefold() or q in name.casefold():
+        return True
+    return len(q) >= ID_PREFIX_MIN and account_id.startswith(q)
+
+
+def _read_stdin(ctx: Context, what: str) -> str:
+    """One value piped in, so a secret need not appear on the command line or in history."""
+    if ctx.stdin.isatty():  # typed by hand: do not echo it to the screen either
+        text = getpass.getpass(f"{what} (not echoed): ").strip()
+    else:
+        text = ctx.stdin.read().strip()
+    if not text:
+        raise UserError(f"expected {what} on standard input, got nothing", "empty-input")
+    return text
+
+
+def _emit_account(ctx: Context, account: Account, verb: str) -> int:
+    """Print the account a mutation returned: JSON object, or a line saying what happened."""
+    if ctx.json:
+        dump_json(account.to_json(), ctx.out)
+    else:
+        ctx.say(f"{verb} {label(account.issuer, account.name)} ({short_id(account.id)})")
+    return 0
+
+
+FIELD_OPTIONS = ("issuer", "name", "secret", "kind", "algorithm", "digits", "period", "counter")
+
+
+def cmd_add(ctx: Context) -> int:
+    """Add an account from a URI (or - for stdin) or from its fields."""
+    a = ctx.args
+    given = [opt for opt in FIELD_OPTIONS if getattr(a, opt) is not None]
+    if a.uri is not None and given:
+        ctx.parser.error(f"give a URI or --secret with fields, not both (got --{given[0]})")
+    if a.uri is None:
+        if a.secret is None:
+            ctx.parser.error("add needs a URI, '-' to read one from stdin, or --secret")
+        secret = _read_stdin(ctx, "the secret") if a.secret == STDIN else a.secret
+        account = ctx.client.create_account(
+            secret=secret,
+            issuer=a.issuer,
+            name=a.name,
+            kind=a.kind,
+            algorithm=a.algorithm,
+            digits=a.digits,
+            period=a.period,
+            counter=a.counter,
+            pin=a.pin,
+            note=a.note,
+        )
+    else:
+        uri = _read_stdin(ctx, "an otpauth:// URI") if a.uri == STDIN else a.uri
+        account = ctx.client.create_account_from_uri(uri, pin=a.pin, note=a.note)
+    return _emit_account(ctx, account, f"added {account.kind} account")
+
+
+def cmd_list(ctx: Context) -> int:
+    """List the accounts not in the trash."""
+    accounts = ctx.client.accounts(ctx.args.query)
+    if ctx.json:
+        dump_json({"accounts": [a.to_json() for a in accounts]}, ctx.out)
+    elif not accounts:
+        ctx.say("no accounts" if ctx.args.query is None else "no account matches")
+    else:
+        ctx.say(account_table(accounts))
+        with_conflicts = sum(1 for a in accounts if a.conflicts)
+        if with_conflicts:
+            which = "account has" if with_conflicts == 1 else "accounts have"
+            ctx.say(f"{with_conflicts} {which} conflicting edits; see: twofold conflicts")
+    return 0
+
+
+def _names(items: Sequence[tuple[str, str, str]]) -> str:
+    """A short list of accounts for an error message."""
+    return ", ".join(f"{label(i, n)} ({short_id(k)})" for k, i, n in items)
+
+
+def cmd_code(ctx: Context) -> int:
+    """Show the current code of the accounts QUERY names, or of all with --all."""
+    query: str | None = ctx.args.query
+    if ctx.args.all == (query is not None):
+        ctx.parser.error("code needs a QUERY or --all (not both)")
+    codes = ctx.client.codes()
+    if query is not None:
+        codes = [c for c in codes if matches(query, c.account_id, c.issuer, c.name)]
+        if not codes:
+            raise UserError(f"no account matches {query!r}; see: twofold list", "no-match", 404)
+        if len(codes) == 1 and codes[0].code is None:
+            c = codes[0]
+            raise UserError(
+                f"{label(c.issuer, c.name)} is an HOTP account; "
+                f"get its next code with: twofold next {short_id(c.account_id)}",
+                "hotp-account",
+                409,
+            )
+    if ctx.json:
+        dump_json({"codes": [c.to_json() for c in codes]}, ctx.out)
+    elif query is not None and len(codes) == 1:
+        ctx.say(_code_line(codes[0]))
+    elif codes:
+        ctx.say(code_table(codes))
+    else:
+        ctx.say("no accounts")
+    return 0
+
+
+def _code_line(code: Code) -> str:
+    """One code for a person: grouped digits, then how long it lasts and whose it is."""
+    if code.seconds_left is not None:
+        when = f"{code.seconds_left} s left"
+    else:
+        when = f"counter {code.counter}"
+    return f"{group_code(clean(code.code))}  ({when}, {label(code.issuer, code.name)})"
+
+
+def cmd_next(ctx: Context) -> int:
+    """Advance the counter of the one HOTP account QUERY names and show its code."""
+    query: str = ctx.args.query
+    found = [a for a in ctx.client.accounts() if matches(query, a.id, a.issuer, a.name)]
+    hotp = [a for a in found if a.kind == "hotp"]
+    if not hotp:
+        if found:
+            raise UserError(
+                f"{query!r} matches no HOTP account, only time-based ones; "
+                f"see their codes with: twofold code {query}",
+                "not-hotp",
+                409,
+            )
+        raise UserError(f"no account matches {query!r}; see: twofold list", "no-match", 404)
+    if len(hotp) > 1:
+        names = _names([(a.id, a.issuer, a.name) for a in hotp])
+        raise UserError(
+            f"{query!r} matches {len(hotp)} HOTP accounts: {names}; give an ID prefix",
+            "ambiguous",
+            409,
+        )
+    code = ctx.client.next_code(hotp[0].id)
+    if ctx.json:
+        dump_json(code.to_json(), ctx.out)
+    else:
+        ctx.say(_code_line(code))
+    return 0
+
+
+def cmd_edit(ctx: Context) -> int:
+    """Change an account's issuer, name, note or HOTP counter."""
+    a = ctx.args
+    changes = {k: getattr(a, k) for k in ("issuer", "name", "note", "counter")}
+    if all(v is None for v in changes.values()):
+        ctx.parser.error("edit needs at least one of --issuer, --name, --note, --counter")
+    account = ctx.client.update_account(
+        a.id, issuer=a.issuer, name=a.name, note=a.note, counter=a.counter
+    )
+    return _emit_account(ctx, account, "updated")
+
+
+def cmd_rm(ctx: Context) -> int:
+    """Move an account to the trash."""
+    account = ctx.client.delete_account(ctx.args.id)
+    if ctx.json:
+        return _emit_account(ctx, account, "deleted")
+    ctx.say(
+        f"moved {label(account.issuer, account.name)} to the trash; "
+        f"undo with: twofold restore {short_id(account.id)}"
+    )
+    return 0
+
+
+def cmd_restore(ctx: Context) -> int:
+    """Bring an account back from the trash."""
+    return _emit_account(ctx, ctx.client.restore_account(ctx.args.id), "restored")
+
+
+def cmd_trash(ctx: Context) -> int:
+    """List the accounts in the trash."""
+    accounts = ctx.client.trash()
+    if ctx.json:
+        dump_json({"accounts": [a.to_json() for a in accounts]}, ctx.out)
+    elif accounts:
+        ctx.say(account_table(accounts))
+    else:
+        ctx.say("the trash is empty")
+    return 0
+
+
+def _value_text(value: object) -> str:
+    """A conflict value on one line: text as is, the otp parameters as compact JSON."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+
+def cmd_conflicts(ctx: Context) -> int:
+    """List the fields holding concurrent values, with the choice that keeps each."""
+    conflicts = ctx.client.conflicts()
+    if ctx.json:
+        dump_json({"conflicts": [c.to_json() for c in conflicts]}, ctx.out)
+        return 0
+    if not conflicts:
+        ctx.say("no conflicts")
+        return 0
+    rows = []
+    for c in conflicts:
+        for i, v in enumerate(c.values):
+            written = v.written_at.astimezone().strftime("%Y-%m-%d %H:%M")
+            rows.append(
+                (
+                    short_id(c.account_id),
+                    label(c.issuer, c.name),
+                    c.field,
+                    "*" if i == 0 else "",
+                    v.choice,
+                    _value_text(v.value),
+                    v.device,
+                    written,
+                )
+            )
+    headers = ["ID", "ACCOUNT", "FIELD", "SHOWN", "CHOICE", "VALUE", "DEVICE", "WRITTEN"]
+    ctx.say(table(headers, rows))
+    ctx.say("keep one value with: twofold resolve ID FIELD CHOICE")
+    return 0
+
+
+def cmd_resolve(ctx: Context) -> int:
+    """End a conflict by keeping one of its values."""
+    a = ctx.args
+    account = ctx.client.resolve_conflict(a.id, a.field, a.choice)
+    return _emit_account(ctx, account, f"kept {a.choice} as the {a.field} of")
+
+
+def cmd_status(ctx: Context) -> int:
+    """Show the daemon, this device and the vault at a glance."""
+    s = ctx.client.status()
+    if ctx.json:
+        dump_json(s.to_json(), ctx.out)
+        return 0
+    conflicts = f"{s.conflicts} (see: twofold conflicts)" if s.conflicts else "none"
+    ctx.say(
+        fields(
+            [
+                ("home", str(ctx.home)),
+                ("daemon", f"{s.version}, up since {s.started_at.astimezone():%Y-%m-%d %H:%M}"),
+                ("device", f"{s.device.name} ({s.device.id})"),
+                ("vault", s.vault_id),
+                ("members", f"{s.members} device{'s' if s.members != 1 else ''}"),
+                ("accounts", f"{s.accounts} ({s.trash} in the trash)"),
+                ("conflicts", conflicts),
+            ]
+        )
+    )
+    return 0
+
+
+def _exec_daemon(ctx: Context, argv: list[str]) -> NoReturn:
+    """Replace this process with the daemon's own entry point (the CLI never imports it)."""
+    cmd = [sys.executable, "-m", "twofold.daemon", *argv]
+    ctx.out.flush()
+    os.execv(sys.executable, cmd)  # noqa: S606 - our own interpreter, with no shell
+
+
+def cmd_daemon(ctx: Context) -> int:
+    """Run the daemon of this home in the foreground."""
+    argv = ["run", "--home", str(ctx.home)]
+    if ctx.args.port is not None:
+        argv += ["--port", str(ctx.args.port)]
+    _exec_daemon(ctx, argv)
+
+
+def cmd_service(ctx: Context) -> int:
+    """Install, uninstall or query the background service that runs the daemon."""
+    _exec_daemon(ctx, ["service", ctx.args.action, "--home", str(ctx.home)])

@@ -1,0 +1,185 @@
+"""The twofold command: argument parsing, and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any, TextIO
+
+from ..sdk import ApiError, DaemonNotRunning, SdkError, resolve_home
+from . import commands as c
+from .output import dump_json
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_NO_DAEMON = 3
+
+KINDS = ["totp", "hotp", "steam", "motp", "yandex"]
+ALGORITHMS = ["SHA1", "SHA256", "SHA512", "MD5"]
+
+DESCRIPTION = "Your two-factor codes on all of your own devices, end-to-end encrypted."
+EPILOG = """\
+The home folder is --home, else $TWOFOLD_HOME, else the platform's data folder.
+Exit status: 0 ok, 1 refused or not found, 2 bad usage, 3 no daemon running.
+--json prints the API's objects for scripts (and the problem detail on errors)."""
+ADD_EPILOG = """\
+Quote a URI, since it holds '&' and may hold '#':
+  twofold add 'otpauth://totp/GitHub:alice?secret=JBSWY3DPEHPK3PXP&issuer=GitHub'
+To keep the secret out of your shell history, pipe it in:
+  twofold add - < uri.txt             (reads the URI from standard input)
+  twofold add --issuer GitHub --name alice --secret -   (reads the secret)"""
+
+
+def _client_version() -> str:
+    """The installed distribution's version, for --version."""
+    try:
+        return version("twofold")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser; --home and --json are accepted before or after the subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="twofold",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"twofold {_client_version()}")
+    parser.add_argument("--home", metavar="DIR", help="the device's home folder")
+    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+    # The subcommands' copies default to SUPPRESS so they never undo the global ones.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--home", metavar="DIR", default=argparse.SUPPRESS, help="home folder")
+    common.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="print JSON for scripts"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(name: str, handler: c.Handler, help: str, **kw: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(
+            name,
+            parents=[common],
+            help=help,
+            description=help,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            **kw,  # type: ignore[arg-type]  # only epilog, a str
+        )
+        p.set_defaults(handler=handler, subparser=p)
+        return p
+
+    p = add("add", c.cmd_add, "add an account from an otpauth URI or its fields", epilog=ADD_EPILOG)
+    p.add_argument("uri", nargs="?", metavar="URI", help="otpauth:// or motp:// URI; - reads stdin")
+    p.add_argument("--issuer")
+    p.add_argument("--name")
+    p.add_argument("--secret", help="base32 (hex for motp); - reads it from stdin")
+    p.add_argument("--kind", choices=KINDS)
+    p.add_argument("--digits", type=int, metavar="N")
+    p.add_argument("--period", type=int, metavar="N", help="seconds a code lasts")
+    p.add_argument("--algorithm", type=str.upper, choices=ALGORITHMS)
+    p.add_argument("--counter", type=int, metavar="N", help="HOTP counter")
+    p.add_argument("--pin", metavar="P", help="motp and yandex PIN")
+    p.add_argument("--note", metavar="T")
+
+    p = add("list", c.cmd_list, "list the accounts (issuer, name, kind, ID)")
+    p.add_argument("query", nargs="?", metavar="QUERY", help="keep those whose issuer/name has it")
+
+    p = add("code", c.cmd_code, "show current codes of the accounts QUERY names")
+    p.add_argument("query", nargs="?", metavar="QUERY", help="part of issuer or name, or ID prefix")
+    p.add_argument("--all", action="store_true", help="every current code")
+
+    p = add("next", c.cmd_next, "advance an HOTP account and show its next code")
+    p.add_argument("query", metavar="QUERY", help="part of issuer or name, or ID prefix")
+
+    p = add("edit", c.cmd_edit, "change an account's issuer, name, note or counter")
+    p.add_argument("id", metavar="ID", help="account ID or a prefix of 4+ hex digits")
+    p.add_argument("--issuer")
+    p.add_argument("--name")
+    p.add_argument("--note", metavar="T")
+    p.add_argument("--counter", type=int, metavar="N", help="HOTP only; it only moves forward")
+
+    p = add("rm", c.cmd_rm, "move an account to the trash")
+    p.add_argument("id", metavar="ID", help="account ID or a prefix of 4+ hex digits")
+    add("trash", c.cmd_trash, "list the accounts in the trash")
+    p = add("restore", c.cmd_restore, "bring an account back from the trash")
+    p.add_argument("id", metavar="ID", help="account ID or a prefix of 4+ hex digits")
+
+    add("conflicts", c.cmd_conflicts, "list fields edited concurrently, with their choices")
+    p = add("resolve", c.cmd_resolve, "end a conflict by keeping one value")
+    p.add_argument("id", metavar="ID", help="account ID or a prefix of 4+ hex digits")
+    p.add_argument("field", metavar="FIELD", help="issuer, name, note or otp")
+    p.add_argument("choice", metavar="CHOICE", help="the CHOICE column of twofold conflicts")
+
+    add("status", c.cmd_status, "show the daemon, this device and the vault")
+    p = add("daemon", c.cmd_daemon, "run the daemon of this home in the foreground")
+    p.add_argument("--port", type=int, metavar="N", help="API port (default: any free one)")
+    p = add("service", c.cmd_service, "manage the background service that runs the daemon")
+    p.add_argument("action", choices=["install", "uninstall", "status"])
+    return parser
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
+    """Run the twofold command and return its exit status (0, 1, 2 usage, 3 no daemon)."""
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help, --version and usage errors
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    ctx = c.Context(
+        args=args,
+        parser=args.subparser,
+        home=resolve_home(args.home),
+        json=args.json,
+        out=out,
+        stdin=stdin or sys.stdin,
+    )
+    try:
+        return int(args.handler(ctx))
+    except SystemExit as exc:  # a usage error found after parsing (parser.error)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    except DaemonNotRunning as exc:
+        problem = {
+            "type": "urn:twofold:cli:daemon-not-running",
+            "title": "No daemon is running",
+            "status": 503,
+            "detail": str(exc),
+        }
+        return _fail(ctx, err, str(exc), problem, EXIT_NO_DAEMON)
+    except (ApiError, c.UserError) as exc:
+        return _fail(ctx, err, exc.detail, exc.to_json(), EXIT_ERROR)
+    except SdkError as exc:
+        problem = {
+            "type": f"urn:twofold:cli:{type(exc).__name__}",
+            "title": type(exc).__name__,
+            "status": 502,
+            "detail": str(exc),
+        }
+        return _fail(ctx, err, str(exc), problem, EXIT_ERROR)
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        ctx.close()
+
+
+def _fail(ctx: c.Context, err: TextIO, detail: str, problem: dict[str, Any], code: int) -> int:
+    """Report an error: one line on stderr, and the problem detail on stdout with --json."""
+    err.write(f"twofold: {detail}\n")
+    if ctx.json:
+        dump_json(problem, ctx.out)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

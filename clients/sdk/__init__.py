@@ -1,0 +1,43 @@
+"""The Python SDK of the local REST API (async and sync)."""
+
+from .client import AsyncClient
+from .errors import (
+    ApiError,
+    DaemonNotRunning,
+    DaemonUnreachable,
+    InvalidArgument,
+    NotFoundError,
+    ProtocolMismatch,
+    SdkError,
+    ServerError,
+    Unauthorized,
+)
+from .home import API_JSON, API_TOKEN, Endpoint, default_home, load_endpoint, resolve_home
+from .models import Account, Code, Conflict, ConflictValue, Device, Status
+from .sync import Client
+
+__all__ = [
+    "API_JSON",
+    "API_TOKEN",
+    "Account",
+    "ApiError",
+    "AsyncClient",
+    "Client",
+    "Code",
+    "Conflict",
+    "ConflictValue",
+    "DaemonNotRunning",
+    "DaemonUnreachable",
+    "Device",
+    "Endpoint",
+    "InvalidArgument",
+    "NotFoundError",
+    "ProtocolMismatch",
+    "SdkError",
+    "ServerError",
+    "Status",
+    "Unauthorized",
+    "default_home",
+    "load_endpoint",
+    "resolve_home",
+]

@@ -1,0 +1,259 @@
+"""The asynchronous client of the daemon's local REST API (specs/openapi.yaml)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import quote
+
+import aiohttp
+from yarl import URL
+
+from .errors import (
+    DaemonUnreachable,
+    InvalidArgument,
+    ProtocolMismatch,
+    Unauthorized,
+    error_for,
+)
+from .home import Endpoint, load_endpoint, not_running, resolve_home
+from .models import Account, Code, Conflict, Status, parse_list
+
+API_PREFIX = "/api/v1"
+DEFAULT_TIMEOUT = 10.0
+_ID = re.compile(r"[0-9a-f]{4,32}")
+_FIELD = re.compile(r"[a-z][a-z_]{0,63}")
+
+
+def account_path(account_id: str, *rest: str) -> str:
+    """The path of an account, refusing IDs that are not 4 to 32 hex digits before sending."""
+    key = account_id.strip().lower()
+    if not _ID.fullmatch(key):
+        raise InvalidArgument(
+            f"{account_id!r} is not an account ID: give 4 to 32 of its hex digits "
+            "(twofold list shows them)"
+        )
+    return "/".join(["/accounts", key, *(quote(part, safe="") for part in rest)])
+
+
+class AsyncClient:
+    """Speaks the local REST API of the daemon of one home; use it as an async context manager."""
+
+    def __init__(self, home: str | Path | None = None, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.home = resolve_home(home)
+        self.timeout = timeout
+        self._endpoint: Endpoint | None = None
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the HTTP session; the client opens a new one if used again."""
+        session, self._session = self._session, None
+        self._endpoint = None
+        if session is not None:
+            await session.close()
+
+    @property
+    def endpoint(self) -> Endpoint:
+        """The daemon's address and token, read from the home at first use."""
+        if self._endpoint is None:
+            self._endpoint = load_endpoint(self.home)
+        return self._endpoint
+
+    # -- the operations of specs/openapi.yaml, in its order -------------------------------
+
+    async def status(self) -> Status:
+        """getStatus: the daemon, this device and the vault at a glance."""
+        return Status.from_json(await self._call("GET", "/status"))
+
+    async def accounts(self, q: str | None = None) -> list[Account]:
+        """listAccounts: accounts not in the trash, optionally those whose issuer/name has q."""
+        body = await self._call("GET", "/accounts", params=_query(q))
+        return parse_list("the account list", body, "accounts", Account.from_json)
+
+    async def create_account_from_uri(
+        self, uri: str, pin: str | None = None, note: str | None = None
+    ) -> Account:
+        """createAccount from an otpauth:// (or motp://) URI."""
+        body = _without_none({"uri": uri, "pin": pin, "note": note})
+        return Account.from_json(await self._call("POST", "/accounts", body=body))
+
+    async def create_account(
+        self,
+        *,
+        secret: str,
+        issuer: str | None = None,
+        name: str | None = None,
+        kind: str | None = None,
+        algorithm: str | None = None,
+        digits: int | None = None,
+        period: int | None = None,
+        counter: int | None = None,
+        pin: str | None = None,
+        note: str | None = None,
+    ) -> Account:
+        """createAccount from its fields; what is left None takes the daemon's default."""
+        body = _without_none(
+            {
+                "issuer": issuer,
+                "name": name,
+                "secret": secret,
+                "kind": kind,
+                "algorithm": algorithm,
+                "digits": digits,
+                "period": period,
+                "counter": counter,
+                "pin": pin,
+                "note": note,
+            }
+        )
+        return Account.from_json(await self._call("POST", "/accounts", body=body))
+
+    async def account(self, id: str) -> Account:
+        """getAccount: one account by ID or unique prefix, in the trash or not."""
+        return Account.from_json(await self._call("GET", account_path(id)))
+
+    async def update_account(
+        self,
+        id: str,
+        *,
+        issuer: str | None = None,
+        name: str | None = None,
+        note: str | None = None,
+        counter: int | None = None,
+    ) -> Account:
+        """updateAccount: each given field replaces every value shown for it."""
+        body = _without_none({"issuer": issuer, "name": name, "note": note, "counter": counter})
+        return Account.from_json(await self._call("PATCH", account_path(id), body=body))
+
+    async def delete_account(self, id: str) -> Account:
+        """deleteAccount: move to the trash, where it stays restorable."""
+        return Account.from_json(await self._call("DELETE", account_path(id)))
+
+    async def restore_account(self, id: str) -> Account:
+        """restoreAccount: bring an account back from the trash."""
+        return Account.from_json(await self._call("POST", account_path(id, "restore")))
+
+    async def code(self, id: str) -> Code:
+        """getCode: the current code of a time-based account."""
+        return Code.from_json(await self._call("GET", account_path(id, "code")))
+
+    async def next_code(self, id: str) -> Code:
+        """nextHotpCode: the next HOTP code; the counter moves past it on every device."""
+        return Code.from_json(await self._call("POST", account_path(id, "next-code")))
+
+    async def resolve_conflict(self, id: str, field: str, choice: str) -> Account:
+        """resolveConflict: keep the value whose `choice` this is."""
+        if not _FIELD.fullmatch(field):
+            raise InvalidArgument(f"{field!r} is not a field name (issuer, name, note or otp)")
+        path = account_path(id, "conflicts", field)
+        return Account.from_json(await self._call("POST", path, body={"choice": choice}))
+
+    async def codes(self, q: str | None = None) -> list[Code]:
+        """listCodes: the current code of every account not in the trash (None for HOTP)."""
+        body = await self._call("GET", "/codes", params=_query(q))
+        return parse_list("the code list", body, "codes", Code.from_json)
+
+    async def trash(self) -> list[Account]:
+        """listTrash: the accounts in the trash."""
+        body = await self._call("GET", "/trash")
+        return parse_list("the trash", body, "accounts", Account.from_json)
+
+    async def conflicts(self) -> list[Conflict]:
+        """listConflicts: every field that holds several concurrent values."""
+        body = await self._call("GET", "/conflicts")
+        return parse_list("the conflict list", body, "conflicts", Conflict.from_json)
+
+    # -- transport ------------------------------------------------------------------------
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> Any:
+        """Send one request and return its JSON body, or raise the error it stands for."""
+        endpoint = self.endpoint
+        if self._session is None:
+            # trust_env stays False: a proxy from the environment must never see the token.
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                headers={"Authorization": f"Bearer {endpoint.token}"},
+            )
+        base = URL.build(scheme="http", host=endpoint.host, port=endpoint.port)
+        url = base.with_path(API_PREFIX + path, encoded=True)
+        try:
+            async with self._session.request(
+                method, url, params=params, json=body, allow_redirects=False
+            ) as resp:
+                raw = await resp.read()
+                return _decode(method, path, resp, raw)
+        except Unauthorized:
+            await self.close()  # the daemon may have restarted with a new token: reread it
+            raise
+        except aiohttp.ClientConnectorError:
+            await self.close()  # a daemon started later writes a new api.json: reread it
+            raise not_running(self.home) from None
+        except TimeoutError:
+            raise DaemonUnreachable(
+                f"the Twofold daemon at {endpoint.host}:{endpoint.port} did not answer "
+                f"{method} {path} within {self.timeout:g} s"
+            ) from None
+        except aiohttp.ClientError as exc:
+            raise DaemonUnreachable(
+                f"lost the connection to the Twofold daemon at {endpoint.host}:{endpoint.port}: "
+                f"{exc}"
+            ) from exc
+
+
+def _decode(method: str, path: str, resp: aiohttp.ClientResponse, raw: bytes) -> Any:
+    """The JSON of a 2xx answer, or the ApiError its problem detail describes."""
+    try:
+        body = json.loads(raw) if raw else None
+    except ValueError:
+        body = None
+    if resp.status >= 400:
+        if isinstance(body, dict) and isinstance(body.get("detail"), str):
+            field = body.get("field")
+            raise error_for(
+                resp.status,
+                str(body.get("type", "about:blank")),
+                str(body.get("title", resp.reason or "")),
+                body["detail"],
+                field if isinstance(field, str) else None,
+            )
+        text = raw.decode("utf-8", "replace").strip()[:200]
+        detail = f"the daemon answered {method} {path} with HTTP {resp.status} {resp.reason}"
+        if text:
+            detail += f": {text}"
+        raise error_for(resp.status, "about:blank", resp.reason or "", detail)
+    if not 200 <= resp.status < 300 or body is None:
+        raise ProtocolMismatch(
+            f"the daemon answered {method} {path} with HTTP {resp.status} and no JSON body"
+        )
+    return body
+
+
+def _query(q: str | None) -> dict[str, str] | None:
+    """The q parameter when there is one."""
+    return None if q is None else {"q": q}
+
+
+def _without_none(body: dict[str, Any]) -> dict[str, Any]:
+    """A request body with the unset keys left out, since the API refuses unknown or null ones."""
+    return {key: value for key, value in body.items() if value is not None}

@@ -1,0 +1,90 @@
+"""What can go wrong between a client and the daemon, as one family of exceptions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class SdkError(Exception):
+    """Base of every error the SDK raises, so callers can catch the family at once."""
+
+
+class DaemonNotRunning(SdkError):
+    """No daemon answers for this home; the message says how to start one."""
+
+    def __init__(self, home: str, command: str) -> None:
+        super().__init__(f"no Twofold daemon is running for {home}; start one with: {command}")
+        self.home = home
+        self.command = command
+
+
+class DaemonUnreachable(SdkError):
+    """The daemon was found but did not answer in time or dropped the connection."""
+
+
+class ProtocolMismatch(SdkError):
+    """The daemon answered with something the API contract does not allow."""
+
+
+class InvalidArgument(SdkError, ValueError):
+    """An argument cannot be sent as given (for example an account ID that is not hex)."""
+
+
+class ApiError(SdkError):
+    """The daemon refused a request with an RFC 9457 problem detail; str() is its detail."""
+
+    def __init__(
+        self, status: int, type: str, title: str, detail: str, field: str | None = None
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.type = type
+        self.title = title
+        self.detail = detail
+        self.field = field
+
+    def __str__(self) -> str:
+        return self.detail
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.status}, {self.type!r}, {self.detail!r})"
+
+    def to_json(self) -> dict[str, Any]:
+        """The problem detail as the daemon sent it, for scripts that want it verbatim."""
+        problem: dict[str, Any] = {
+            "type": self.type,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if self.field is not None:
+            problem["field"] = self.field
+        return problem
+
+
+class NotFoundError(ApiError):
+    """404: no account (or route) matches; an ID prefix may be wrong or ambiguous."""
+
+
+class Unauthorized(ApiError):
+    """401: the token in the home was refused, usually because the daemon restarted."""
+
+
+class ServerError(ApiError):
+    """5xx: the daemon failed; the request may be retried once it is healthy."""
+
+
+def error_for(
+    status: int, problem_type: str, title: str, detail: str, field: str | None = None
+) -> ApiError:
+    """Pick the ApiError subclass for an HTTP status, so callers can catch by meaning."""
+    cls: type[ApiError]
+    if status == 404:
+        cls = NotFoundError
+    elif status == 401:
+        cls = Unauthorized
+    elif status >= 500:
+        cls = ServerError
+    else:
+        cls = ApiError
+    return cls(status, problem_type, title, detail, field)

@@ -1,0 +1,324 @@
+"""The API's objects as frozen dataclasses, parsed strictly so a mismatch fails loudly."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Self, TypeVar
+
+from .errors import ProtocolMismatch
+
+JsonObject = dict[str, Any]
+T = TypeVar("T")
+
+
+def _mismatch(text: str) -> ProtocolMismatch:
+    """The error for an answer outside the contract, with the likely cause."""
+    return ProtocolMismatch(f"{text} (is the daemon a different version from this client?)")
+
+
+class _Fields:
+    """Typed reads of one JSON object's keys, each naming what it read when it fails."""
+
+    def __init__(self, kind: str, obj: object) -> None:
+        if not isinstance(obj, Mapping):
+            raise _mismatch(f"the daemon sent {kind} that is not a JSON object")
+        self.kind = kind
+        self.obj = obj
+
+    def _get(self, key: str) -> object:
+        if key not in self.obj:
+            raise _mismatch(f"the daemon sent {self.kind} without {key!r}")
+        return self.obj[key]
+
+    def _wrong(self, key: str, want: str) -> ProtocolMismatch:
+        got = type(self.obj[key]).__name__
+        return _mismatch(f"the daemon sent {self.kind} whose {key!r} is {got}, not {want}")
+
+    def text(self, key: str) -> str:
+        value = self._get(key)
+        if not isinstance(value, str):
+            raise self._wrong(key, "a string")
+        return value
+
+    def integer(self, key: str) -> int:
+        value = self._get(key)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise self._wrong(key, "an integer")
+        return value
+
+    def boolean(self, key: str) -> bool:
+        value = self._get(key)
+        if not isinstance(value, bool):
+            raise self._wrong(key, "a boolean")
+        return value
+
+    def opt_text(self, key: str) -> str | None:
+        return None if self._get(key) is None else self.text(key)
+
+    def opt_integer(self, key: str) -> int | None:
+        return None if self._get(key) is None else self.integer(key)
+
+    def opt_number(self, key: str) -> float | None:
+        value = self._get(key)
+        if value is None:
+            return None
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise self._wrong(key, "a number")
+        return float(value)
+
+    def time(self, key: str) -> datetime:
+        text = self.text(key)
+        try:
+            return datetime.fromisoformat(text)
+        except ValueError:
+            raise _mismatch(
+                f"the daemon sent {self.kind} whose {key!r} is not a date-time: {text!r}"
+            ) from None
+
+    def array(self, key: str) -> list[object]:
+        value = self._get(key)
+        if not isinstance(value, list):
+            raise self._wrong(key, "a list")
+        return value
+
+    def texts(self, key: str) -> tuple[str, ...]:
+        items = self.array(key)
+        if not all(isinstance(item, str) for item in items):
+            raise _mismatch(f"the daemon sent {self.kind} whose {key!r} is not strings")
+        return tuple(str(item) for item in items)
+
+    def value(self, key: str) -> object:
+        return self._get(key)
+
+
+def _time_json(value: datetime) -> str:
+    """RFC 3339 text for a date-time, with Z for UTC as the daemon writes it."""
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+@dataclass(frozen=True)
+class Account:
+    """One account's parameters as shown now (never its secret)."""
+
+    id: str
+    issuer: str
+    name: str
+    note: str
+    kind: str
+    algorithm: str
+    digits: int
+    period: int
+    counter: int
+    has_pin: bool
+    deleted: bool
+    conflicts: tuple[str, ...]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_json(cls, obj: object) -> Self:
+        """Parse the API's Account object."""
+        f = _Fields("an account", obj)
+        return cls(
+            id=f.text("id"),
+            issuer=f.text("issuer"),
+            name=f.text("name"),
+            note=f.text("note"),
+            kind=f.text("kind"),
+            algorithm=f.text("algorithm"),
+            digits=f.integer("digits"),
+            period=f.integer("period"),
+            counter=f.integer("counter"),
+            has_pin=f.boolean("has_pin"),
+            deleted=f.boolean("deleted"),
+            conflicts=f.texts("conflicts"),
+            created_at=f.time("created_at"),
+            updated_at=f.time("updated_at"),
+        )
+
+    def to_json(self) -> JsonObject:
+        """The API's Account object, for output that mirrors the API."""
+        return {
+            "id": self.id,
+            "issuer": self.issuer,
+            "name": self.name,
+            "note": self.note,
+            "kind": self.kind,
+            "algorithm": self.algorithm,
+            "digits": self.digits,
+            "period": self.period,
+            "counter": self.counter,
+            "has_pin": self.has_pin,
+            "deleted": self.deleted,
+            "conflicts": list(self.conflicts),
+            "created_at": _time_json(self.created_at),
+            "updated_at": _time_json(self.updated_at),
+        }
+
+
+@dataclass(frozen=True)
+class Code:
+    """A code and its validity; code is None for HOTP accounts in a list of codes."""
+
+    account_id: str
+    issuer: str
+    name: str
+    kind: str
+    code: str | None
+    counter: int | None
+    valid_from: float | None
+    valid_until: float | None
+    seconds_left: int | None
+
+    @classmethod
+    def from_json(cls, obj: object) -> Self:
+        """Parse the API's Code object."""
+        f = _Fields("a code", obj)
+        return cls(
+            account_id=f.text("account_id"),
+            issuer=f.text("issuer"),
+            name=f.text("name"),
+            kind=f.text("kind"),
+            code=f.opt_text("code"),
+            counter=f.opt_integer("counter"),
+            valid_from=f.opt_number("valid_from"),
+            valid_until=f.opt_number("valid_until"),
+            seconds_left=f.opt_integer("seconds_left"),
+        )
+
+    def to_json(self) -> JsonObject:
+        """The API's Code object, for output that mirrors the API."""
+        return {
+            "account_id": self.account_id,
+            "issuer": self.issuer,
+            "name": self.name,
+            "kind": self.kind,
+            "code": self.code,
+            "counter": self.counter,
+            "valid_from": self.valid_from,
+            "valid_until": self.valid_until,
+            "seconds_left": self.seconds_left,
+        }
+
+
+@dataclass(frozen=True)
+class ConflictValue:
+    """One of a conflict's competing values and who wrote it."""
+
+    choice: str
+    value: Any
+    device: str
+    written_at: datetime
+
+    @classmethod
+    def from_json(cls, obj: object) -> Self:
+        """Parse one item of a Conflict's values."""
+        f = _Fields("a conflict value", obj)
+        return cls(
+            choice=f.text("choice"),
+            value=f.value("value"),
+            device=f.text("device"),
+            written_at=f.time("written_at"),
+        )
+
+    def to_json(self) -> JsonObject:
+        """The API's shape of a conflict value."""
+        return {
+            "choice": self.choice,
+            "value": self.value,
+            "device": self.device,
+            "written_at": _time_json(self.written_at),
+        }
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A field of an account that holds several values written concurrently."""
+
+    account_id: str
+    issuer: str
+    name: str
+    field: str
+    values: tuple[ConflictValue, ...]
+
+    @classmethod
+    def from_json(cls, obj: object) -> Self:
+        """Parse the API's Conflict object."""
+        f = _Fields("a conflict", obj)
+        return cls(
+            account_id=f.text("account_id"),
+            issuer=f.text("issuer"),
+            name=f.text("name"),
+            field=f.text("field"),
+            values=tuple(ConflictValue.from_json(v) for v in f.array("values")),
+        )
+
+    def to_json(self) -> JsonObject:
+        """The API's Conflict object, for output that mirrors the API."""
+        return {
+            "account_id": self.account_id,
+            "issuer": self.issuer,
+            "name": self.name,
+            "field": self.field,
+            "values": [v.to_json() for v in self.values],
+        }
+
+
+@dataclass(frozen=True)
+class Device:
+    """This device as Status shows it."""
+
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Status:
+    """The daemon, this device and the vault at a glance."""
+
+    version: str
+    device: Device
+    vault_id: str
+    accounts: int
+    trash: int
+    conflicts: int
+    members: int
+    started_at: datetime
+
+    @classmethod
+    def from_json(cls, obj: object) -> Self:
+        """Parse the API's Status object."""
+        f = _Fields("a status", obj)
+        device = _Fields("a status device", f.value("device"))
+        vault = _Fields("a status vault", f.value("vault"))
+        return cls(
+            version=f.text("version"),
+            device=Device(id=device.text("id"), name=device.text("name")),
+            vault_id=vault.text("id"),
+            accounts=f.integer("accounts"),
+            trash=f.integer("trash"),
+            conflicts=f.integer("conflicts"),
+            members=f.integer("members"),
+            started_at=f.time("started_at"),
+        )
+
+    def to_json(self) -> JsonObject:
+        """The API's Status object, for output that mirrors the API."""
+        return {
+            "version": self.version,
+            "device": {"id": self.device.id, "name": self.device.name},
+            "vault": {"id": self.vault_id},
+            "accounts": self.accounts,
+            "trash": self.trash,
+            "conflicts": self.conflicts,
+            "members": self.members,
+            "started_at": _time_json(self.started_at),
+        }
+
+
+def parse_list(kind: str, obj: object, key: str, parse: Callable[[object], T]) -> list[T]:
+    """Parse a {key: [...]} envelope, the shape every list response of the API has."""
+    return [parse(item) for item in _Fields(kind, obj).array(key)]

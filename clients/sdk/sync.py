@@ -1,0 +1,153 @@
+"""The synchronous client: the async one run on a private event loop, for scripts and the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+from .client import DEFAULT_TIMEOUT, AsyncClient
+from .home import Endpoint
+from .models import Account, Code, Conflict, Status
+
+T = TypeVar("T")
+
+
+class Client:
+    """Blocking twin of AsyncClient; not for use inside a running event loop (use that one)."""
+
+    def __init__(self, home: str | Path | None = None, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self._async = AsyncClient(home, timeout=timeout)
+        self._runner: asyncio.Runner | None = None
+
+    @property
+    def home(self) -> Path:
+        """The home whose daemon this client talks to."""
+        return self._async.home
+
+    @property
+    def endpoint(self) -> Endpoint:
+        """The daemon's address and token, read from the home at first use."""
+        return self._async.endpoint
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the HTTP session and the private event loop."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            try:
+                runner.run(self._async.close())
+            finally:
+                runner.close()
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run one call of the async client on this client's own loop."""
+        if self._runner is None:
+            self._runner = asyncio.Runner()
+        return self._runner.run(coro)
+
+    def status(self) -> Status:
+        """getStatus: the daemon, this device and the vault at a glance."""
+        return self._run(self._async.status())
+
+    def accounts(self, q: str | None = None) -> list[Account]:
+        """listAccounts: accounts not in the trash, optionally those whose issuer/name has q."""
+        return self._run(self._async.accounts(q))
+
+    def create_account_from_uri(
+        self, uri: str, pin: str | None = None, note: str | None = None
+    ) -> Account:
+        """createAccount from an otpauth:// (or motp://) URI."""
+        return self._run(self._async.create_account_from_uri(uri, pin=pin, note=note))
+
+    def create_account(
+        self,
+        *,
+        secret: str,
+        issuer: str | None = None,
+        name: str | None = None,
+        kind: str | None = None,
+        algorithm: str | None = None,
+        digits: int | None = None,
+        period: int | None = None,
+        counter: int | None = None,
+        pin: str | None = None,
+        note: str | None = None,
+    ) -> Account:
+        """createAccount from its fields; what is left None takes the daemon's default."""
+        return self._run(
+            self._async.create_account(
+                secret=secret,
+                issuer=issuer,
+                name=name,
+                kind=kind,
+                algorithm=algorithm,
+                digits=digits,
+                period=period,
+                counter=counter,
+                pin=pin,
+                note=note,
+            )
+        )
+
+    def account(self, id: str) -> Account:
+        """getAccount: one account by ID or unique prefix, in the trash or not."""
+        return self._run(self._async.account(id))
+
+    def update_account(
+        self,
+        id: str,
+        *,
+        issuer: str | None = None,
+        name: str | None = None,
+        note: str | None = None,
+        counter: int | None = None,
+    ) -> Account:
+        """updateAccount: each given field replaces every value shown for it."""
+        return self._run(
+            self._async.update_account(id, issuer=issuer, name=name, note=note, counter=counter)
+        )
+
+    def delete_account(self, id: str) -> Account:
+        """deleteAccount: move to the trash, where it stays restorable."""
+        return self._run(self._async.delete_account(id))
+
+    def restore_account(self, id: str) -> Account:
+        """restoreAccount: bring an account back from the trash."""
+        return self._run(self._async.restore_account(id))
+
+    def code(self, id: str) -> Code:
+        """getCode: the current code of a time-based account."""
+        return self._run(self._async.code(id))
+
+    def next_code(self, id: str) -> Code:
+        """nextHotpCode: the next HOTP code; the counter moves past it on every device."""
+        return self._run(self._async.next_code(id))
+
+    def resolve_conflict(self, id: str, field: str, choice: str) -> Account:
+        """resolveConflict: keep the value whose `choice` this is."""
+        return self._run(self._async.resolve_conflict(id, field, choice))
+
+    def codes(self, q: str | None = None) -> list[Code]:
+        """listCodes: the current code of every account not in the trash (None for HOTP)."""
+        return self._run(self._async.codes(q))
+
+    def trash(self) -> list[Account]:
+        """listTrash: the accounts in the trash."""
+        return self._run(self._async.trash())
+
+    def conflicts(self) -> list[Conflict]:
+        """listConflicts: every field that holds several concurrent values."""
+        return self._run(self._async.conflicts())

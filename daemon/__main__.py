@@ -1,0 +1,52 @@
+"""python -m twofold.daemon: run the daemon, or install it as a background service."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from twofold.protocol.errors import TwofoldError
+
+from .home import resolve_home
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run; errors the person can fix print one line."""
+    parser = argparse.ArgumentParser(prog="twofold daemon", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run the daemon in the foreground")
+    run.add_argument("--home", help="home folder (default: $TWOFOLD_HOME or the user data dir)")
+    run.add_argument("--port", type=int, help="API port on 127.0.0.1 (default: config, 0 = free)")
+    service = commands.add_parser("service", help="run the daemon as a background service")
+    service.add_argument("action", choices=["install", "uninstall", "status"])
+    service.add_argument("--home", help="home folder the service runs on")
+    args = parser.parse_args(argv)
+    home = resolve_home(args.home)
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
+    )
+    try:
+        if args.command == "run":
+            from .runner import serve
+
+            asyncio.run(serve(home, args.port))
+            return 0
+        from . import service_unit
+
+        spec = service_unit.ServiceSpec(home=home)
+        action = {
+            "install": service_unit.install,
+            "uninstall": service_unit.uninstall,
+            "status": service_unit.status,
+        }[args.action]
+        print(action(spec))
+        return 0
+    except (TwofoldError, OSError) as exc:
+        print(f"twofold {args.command}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

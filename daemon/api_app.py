@@ -1,0 +1,129 @@
+"""The local API's aiohttp application: loopback-only Host, bearer token, problem details.
+
+Middlewares run outermost first: errors become problem details, then the Host
+header must be a loopback name (so a web page cannot reach the API through
+DNS rebinding), then the bearer token must match.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from . import problems
+from .errors import BadRequest
+from .vault_service import VaultService
+
+MAX_BODY = 64 * 1024
+SERVICE: web.AppKey[VaultService] = web.AppKey("service", VaultService)
+STARTED: web.AppKey[float] = web.AppKey("started", float)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """True for localhost, 127.0.0.0/8 and ::1, with or without a port."""
+    if not host:
+        return False
+    name = host.strip().lower()
+    if name.startswith("["):
+        name = name[1 : name.find("]")] if "]" in name else ""
+    elif name.count(":") == 1:
+        name = name.rsplit(":", 1)[0]
+    if name in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+@web.middleware
+async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every failure leaves as an RFC 9457 problem detail."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return problems.from_http(exc)
+    except Exception as exc:  # noqa: BLE001 - mapped in one place, logged there
+        return problems.from_error(exc)
+
+
+def guard_middleware(token: str) -> Middleware:
+    """Refuse non-loopback Host headers (403) and requests without the token (401)."""
+    expected = f"Bearer {token}".encode()
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not is_loopback_host(request.headers.get("Host")):
+            return problems.problem(
+                403,
+                "forbidden-host",
+                "Host not allowed",
+                "the local API answers only requests addressed to localhost or 127.0.0.1",
+            )
+        given = request.headers.get("Authorization", "").encode()
+        if not hmac.compare_digest(given, expected):
+            return problems.problem(
+                401,
+                "unauthorized",
+                "Token missing or wrong",
+                "send 'Authorization: Bearer <token>' with the token from the home's api.token",
+            )
+        return await handler(request)
+
+    return guard
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object, or a 400 that says what is wrong with it."""
+    if request.content_type != "application/json":
+        raise BadRequest("send the body as JSON with Content-Type: application/json")
+    raw = await request.read()
+    try:
+        body = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    return body
+
+
+def check_fields(body: dict[str, Any], types: Mapping[str, type], required: set[str]) -> None:
+    """Refuse unknown fields, missing ones, and values of the wrong JSON type."""
+    for name in body:
+        if name not in types:
+            allowed = ", ".join(sorted(types))
+            raise BadRequest(f"unknown field {name!r}; this request takes {allowed}", name)
+    for name in sorted(required - set(body)):
+        raise BadRequest(f"{name} is required", name)
+    for name, value in body.items():
+        wanted = types[name]
+        if (
+            value is None
+            or isinstance(value, bool) != (wanted is bool)
+            or not isinstance(value, wanted)
+        ):
+            kind = {str: "text", int: "a whole number", bool: "true or false"}[wanted]
+            raise BadRequest(f"{name} must be {kind}", name)
+
+
+def make_app(service: VaultService, token: str, started: float) -> web.Application:
+    """The API application, every route of specs/openapi.yaml under /api/v1."""
+    from . import api_routes
+
+    app = web.Application(
+        middlewares=[problem_middleware, guard_middleware(token)], client_max_size=MAX_BODY
+    )
+    app[SERVICE] = service
+    app[STARTED] = started
+    api_routes.add_routes(app)
+    return app

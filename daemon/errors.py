@@ -1,0 +1,38 @@
+"""Errors of the daemon layer; the API maps them, with the protocol's, to problem details."""
+
+from __future__ import annotations
+
+from twofold.protocol.errors import TwofoldError
+
+
+class DaemonError(TwofoldError):
+    """Base of what the daemon raises on purpose."""
+
+
+class HomeInUse(DaemonError):
+    """Another daemon already runs on this home."""
+
+
+class HomeUnsafe(DaemonError):
+    """A file in the home that must be private is readable by others, or is not ours."""
+
+
+class StorageFailed(DaemonError):
+    """The database refused a write; the vault was reloaded from what is on disk."""
+
+
+class BadRequest(DaemonError):
+    """A request body or parameter the API cannot take; `field` names the input at fault."""
+
+    def __init__(self, detail: str, field: str | None = None) -> None:
+        self.detail = detail
+        self.field = field
+        super().__init__(detail)
+
+
+class Ambiguous(BadRequest):
+    """An ID prefix that matches several accounts."""
+
+
+class NoCurrentCode(DaemonError):
+    """A counter-based account has no current code; the next one must be asked for."""

@@ -1,0 +1,111 @@
+"""The local store key: what keeps the device key and vault keys encrypted at rest.
+
+It comes from the OS keyring where one works (the secret then never touches
+the home), else from a 0600 key file in the home. Which one was used is
+recorded in the database, so a later start that cannot reach the same source
+says so instead of failing to decrypt.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+import keyring
+import keyring.errors
+from nacl import bindings
+
+from .errors import DaemonError
+from .home import Home, read_private, write_private
+
+log = logging.getLogger(__name__)
+
+KEY_SIZE = 32
+_SERVICE = "twofold"
+_NONCE = 24
+
+
+class StoreKeyUnavailable(DaemonError):
+    """The store key cannot be had from where it was kept."""
+
+
+@dataclass(frozen=True)
+class StoreKey:
+    """The 32-byte key and where it lives ("keyring" or "file")."""
+
+    key: bytes
+    source: str
+
+    def seal(self, data: bytes, label: bytes) -> bytes:
+        """Encrypt a secret for the disk; `label` binds it to its one use."""
+        nonce = os.urandom(_NONCE)
+        return nonce + bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(
+            data, label, nonce, self.key
+        )
+
+    def open(self, blob: bytes, label: bytes) -> bytes:
+        """Decrypt a secret sealed by `seal` with the same label."""
+        try:
+            return bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
+                blob[_NONCE:], label, blob[:_NONCE], self.key
+            )
+        except Exception:  # noqa: BLE001 - libsodium's CryptoError
+            raise StoreKeyUnavailable(
+                "the stored device key does not decrypt with this store key: the store key "
+                "was replaced or the database belongs to another home"
+            ) from None
+
+
+def load(home: Home, mode: str, recorded: str | None) -> StoreKey:
+    """The store key from the keyring or the key file, as `mode` and the history allow."""
+    if recorded == "keyring" or (recorded is None and mode in ("auto", "keyring")):
+        key = _from_keyring(home, create=recorded is None)
+        if key is not None:
+            return StoreKey(key, "keyring")
+        if recorded == "keyring" or mode == "keyring":
+            raise StoreKeyUnavailable(
+                "the store key is kept in the OS keyring, which is not available now: "
+                "unlock the keyring (log in to the desktop session) and start again"
+            )
+    return StoreKey(_from_file(home, create=recorded is None), "file")
+
+
+def _usable_keyring() -> keyring.backend.KeyringBackend | None:
+    backend = keyring.get_keyring()
+    priority = getattr(backend, "priority", 0)
+    if priority is None or priority <= 0:
+        return None
+    return backend
+
+
+def _from_keyring(home: Home, *, create: bool) -> bytes | None:
+    backend = _usable_keyring()
+    if backend is None:
+        return None
+    user = f"store-key:{home.path}"
+    try:
+        stored = backend.get_password(_SERVICE, user)
+        if stored is None and create:
+            stored = os.urandom(KEY_SIZE).hex()
+            backend.set_password(_SERVICE, user, stored)
+    except keyring.errors.KeyringError as exc:
+        log.warning("OS keyring unusable (%s); using a key file in the home", exc)
+        return None
+    if stored is None:
+        return None
+    return bytes.fromhex(stored)
+
+
+def _from_file(home: Home, *, create: bool) -> bytes:
+    if not home.store_key.exists():
+        if not create:
+            raise StoreKeyUnavailable(
+                f"{home.store_key} is missing: without it the vault in this home cannot be "
+                "opened. Restore the file, or pair this machine again as a new device"
+            )
+        write_private(home.store_key, os.urandom(KEY_SIZE))
+    key = read_private(home.store_key)
+    if len(key) != KEY_SIZE:
+        raise StoreKeyUnavailable(f"{home.store_key} is damaged: it must hold 32 bytes")
+    return key

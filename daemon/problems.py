@@ -1,0 +1,79 @@
+"""The one place errors become RFC 9457 problem details, with their HTTP status."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from aiohttp import web
+from twofold.protocol.errors import (
+    InputError,
+    InvalidUri,
+    NotFound,
+    TwofoldError,
+    UsageError,
+    VaultLocked,
+)
+
+from .errors import Ambiguous, BadRequest, NoCurrentCode, StorageFailed
+
+log = logging.getLogger(__name__)
+
+CONTENT_TYPE = "application/problem+json"
+
+# Most specific first: the first class an error is an instance of decides.
+_MAP: list[tuple[type[Exception], int, str, str]] = [
+    (InvalidUri, 422, "invalid-uri", "The URI cannot be used"),
+    (InputError, 422, "invalid-account", "The account cannot be used"),
+    (Ambiguous, 400, "ambiguous-id", "The ID matches several accounts"),
+    (BadRequest, 400, "bad-request", "The request cannot be read"),
+    (NotFound, 404, "not-found", "Not found"),
+    (NoCurrentCode, 409, "no-current-code", "The account has no current code"),
+    (VaultLocked, 409, "vault-locked", "The vault cannot be changed from this device"),
+    (UsageError, 409, "not-allowed", "The change is not allowed"),
+    (StorageFailed, 503, "storage-failed", "The change could not be saved"),
+]
+
+
+def problem(
+    status: int, slug: str, title: str, detail: str, field: str | None = None
+) -> web.Response:
+    """A problem-details response."""
+    body: dict[str, object] = {
+        "type": f"urn:twofold:problem:{slug}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if field:
+        body["field"] = field
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return web.Response(
+        status=status, text=json.dumps(body), content_type=CONTENT_TYPE, headers=headers
+    )
+
+
+def from_error(exc: Exception) -> web.Response:
+    """The problem detail for an error raised while handling a request."""
+    for cls, status, slug, title in _MAP:
+        if isinstance(exc, cls):
+            detail = getattr(exc, "detail", None) or str(exc)
+            return problem(status, slug, title, detail, getattr(exc, "field", None))
+    if isinstance(exc, TwofoldError):
+        log.error("unmapped error: %r", exc)
+    else:
+        log.exception("internal error", exc_info=exc)
+    return problem(500, "internal", "Internal error", "the daemon failed; its log says why")
+
+
+def from_http(exc: web.HTTPException) -> web.Response:
+    """aiohttp's own errors (unknown route, wrong method, body too large) as problems."""
+    details = {
+        404: ("not-found", "no such API route; see specs/openapi.yaml"),
+        405: ("method-not-allowed", f"this route does not take {exc.reason}"),
+        413: ("too-large", "the request body is too large (at most 64 KiB)"),
+    }
+    slug, detail = details.get(exc.status, ("http-error", exc.reason))
+    if exc.status == 405:
+        detail = "this route does not take that method"
+    return problem(exc.status, slug, exc.reason, detail)

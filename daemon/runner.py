@@ -1,0 +1,113 @@
+"""Running the daemon over one home: lock it, open the vault, serve the API, stop cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import secrets
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from aiohttp import web
+
+from . import config as config_module
+from . import keystore
+from .api_app import make_app
+from .api_routes import VERSION
+from .errors import HomeInUse
+from .home import Home, read_private, write_api_file, write_private
+from .storage import Storage
+from .vault_service import VaultService
+
+log = logging.getLogger(__name__)
+HOST = "127.0.0.1"
+
+
+@contextlib.contextmanager
+def home_lock(home: Home) -> Iterator[None]:
+    """Hold the home's lock for as long as the daemon runs; a second daemon is refused."""
+    fd = os.open(home.lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            raise HomeInUse(
+                f"another Twofold daemon (pid {pid}) is already running on {home.path}"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        os.close(fd)
+
+
+def api_token(home: Home) -> str:
+    """The bearer token clients read from the home; made once, kept across restarts."""
+    if home.token.exists():
+        token = read_private(home.token).decode().strip()
+        if len(token) == 64:
+            return token
+    token = secrets.token_hex(32)
+    write_private(home.token, token.encode() + b"\n")
+    return token
+
+
+async def serve(home_path: Path, port: int | None = None) -> None:
+    """Run until SIGINT or SIGTERM."""
+    os.umask(0o077)  # the database and its WAL are as private as the key files
+    home = Home(home_path)
+    home.prepare()
+    with home_lock(home):
+        settings = config_module.load(home)
+        storage = await Storage.open(home.database)
+        runner: web.AppRunner | None = None
+        try:
+            recorded = await storage.get_meta("store_key_source")
+            store_key = keystore.load(
+                home, settings.store_key, recorded.decode() if recorded else None
+            )
+            service = await VaultService.open(storage, store_key, settings.device_name)
+            runner = web.AppRunner(make_app(service, api_token(home), time.time()), access_log=None)
+            await runner.setup()
+            site = web.TCPSite(runner, HOST, settings.api_port if port is None else port)
+            await site.start()
+            bound = _bound_port(runner)
+            write_api_file(home, HOST, bound, VERSION)
+            log.info(
+                "Twofold daemon for %s listening on http://%s:%d (device %s)",
+                home.path, HOST, bound, service.identity.device_id,
+            )  # fmt: skip
+            await _until_signalled()
+            log.info("stopping")
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                home.api.unlink()
+            if runner is not None:
+                await runner.cleanup()
+            await storage.close()
+
+
+def _bound_port(runner: web.AppRunner) -> int:
+    for server in runner.sites:
+        sockets = getattr(server, "_server", None)
+        if sockets is not None and sockets.sockets:
+            return int(sockets.sockets[0].getsockname()[1])
+    raise RuntimeError("the API did not bind a port")
+
+
+async def _until_signalled() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)

@@ -1,0 +1,109 @@
+"""The database: one SQLite file holding the op log, exactly as the ops were signed.
+
+WAL with synchronous=FULL: once `append` returns, the ops survive a crash or a
+power cut, so the API acknowledges a write only after it. Each call is one
+transaction: a batch of received ops lands whole or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import aiosqlite
+from twofold.protocol.envelope import Op
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ops (
+    author BLOB NOT NULL,
+    seq    INTEGER NOT NULL,
+    hlc    INTEGER NOT NULL,
+    hash   BLOB NOT NULL UNIQUE,
+    raw    BLOB NOT NULL,
+    PRIMARY KEY (author, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS ops_order ON ops (hlc, author, seq);
+CREATE TABLE IF NOT EXISTS evidence (
+    first  BLOB NOT NULL,
+    second BLOB NOT NULL,
+    PRIMARY KEY (first, second)
+) WITHOUT ROWID;
+"""
+
+
+class Storage:
+    """The op log and a little metadata, behind aiosqlite's worker thread."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+
+    @classmethod
+    async def open(cls, path: Path) -> Storage:
+        """Open (or create) the database with the durability the API promises."""
+        db = await aiosqlite.connect(path, isolation_level=None)
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA synchronous=FULL")
+        await db.execute("PRAGMA busy_timeout=5000")
+        version = await (await db.execute("PRAGMA user_version")).fetchone()
+        if version is not None and version[0] > SCHEMA_VERSION:
+            await db.close()
+            raise RuntimeError(f"{path} was written by a newer Twofold (schema {version[0]})")
+        await db.executescript(_SCHEMA)
+        await db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        return cls(db)
+
+    async def close(self) -> None:
+        """Checkpoint and close."""
+        await self._db.close()
+
+    async def get_meta(self, key: str) -> bytes | None:
+        """One metadata value."""
+        row = await (
+            await self._db.execute("SELECT value FROM meta WHERE key=?", (key,))
+        ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    async def initialise(self, meta: dict[str, bytes], ops: Iterable[Op]) -> None:
+        """A new vault: its metadata and first ops in one transaction."""
+        await self._db.execute("BEGIN IMMEDIATE")
+        try:
+            await self._db.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?)", list(meta.items())
+            )
+            await self._insert(ops)
+            await self._db.execute("COMMIT")
+        except BaseException:
+            await self._db.execute("ROLLBACK")
+            raise
+
+    async def append(self, ops: Iterable[Op]) -> None:
+        """Store ops durably; ops already stored are skipped."""
+        await self._db.execute("BEGIN IMMEDIATE")
+        try:
+            await self._insert(ops)
+            await self._db.execute("COMMIT")
+        except BaseException:
+            await self._db.execute("ROLLBACK")
+            raise
+
+    async def _insert(self, ops: Iterable[Op]) -> None:
+        await self._db.executemany(
+            "INSERT OR IGNORE INTO ops (author, seq, hlc, hash, raw) VALUES (?, ?, ?, ?, ?)",
+            [(op.author, op.seq, op.hlc, op.hash, op.raw) for op in ops],
+        )
+
+    async def log(self) -> list[bytes]:
+        """Every stored op, dependencies first."""
+        cursor = await self._db.execute("SELECT raw FROM ops ORDER BY hlc, author, seq")
+        return [bytes(row[0]) for row in await cursor.fetchall()]
+
+    async def add_evidence(self, first: bytes, second: bytes) -> None:
+        """Keep both ops of a fork, for the person to see."""
+        await self._db.execute(
+            "INSERT OR IGNORE INTO evidence (first, second) VALUES (?, ?)", (first, second)
+        )

@@ -1,0 +1,231 @@
+"""The vault of this device, kept in memory and on disk in step.
+
+Every change runs the pure protocol code to make an op, then stores the op
+durably before the caller hears it worked. Changes are serialised by a lock,
+so ops are stored in the order they were made. If the disk refuses a write,
+the vault is rebuilt from what the disk holds, so memory never claims more
+than the disk has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from twofold.protocol.account import AccountDraft, OtpKind, OtpParams, base32_secret
+from twofold.protocol.account_write import ACCOUNT_ID_SIZE
+from twofold.protocol.codes import Code, code_at
+from twofold.protocol.envelope import Op
+from twofold.protocol.errors import InvalidAccount, NotFound
+from twofold.protocol.identity import DeviceKey, display_id
+from twofold.protocol.otpauth import parse_uri
+from twofold.protocol.state import AccountView
+from twofold.protocol.vault import Vault
+
+from .errors import Ambiguous, BadRequest, NoCurrentCode, StorageFailed
+from .keystore import StoreKey
+from .storage import Storage
+
+log = logging.getLogger(__name__)
+
+_SEED_LABEL = b"twofold/store/device-seed/v1"
+
+
+def now_ms() -> int:
+    """Wall-clock milliseconds, the one place the daemon reads time for ops."""
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True)
+class Identity:
+    """This device as people see it."""
+
+    device_id: str
+    name: str
+    vault_id: str
+
+
+class VaultService:
+    """The one vault of a home, its storage, and the lock that orders writes."""
+
+    def __init__(self, vault: Vault, storage: Storage, name: str) -> None:
+        self.vault = vault
+        self.storage = storage
+        self.identity = Identity(display_id(vault.device.public), name, vault.vault.hex())
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, storage: Storage, store_key: StoreKey, device_name: str) -> VaultService:
+        """Load the vault, or make a new one (device key and genesis) on first start."""
+        wrapped = await storage.get_meta("device_seed")
+        if wrapped is None:
+            device = DeviceKey.generate()
+            vault = Vault.found(device, device_name, now_ms())
+            await storage.initialise(
+                {
+                    "device_seed": store_key.seal(device.seed, _SEED_LABEL),
+                    "store_key_source": store_key.source.encode(),
+                    "vault_id": vault.vault,
+                    "device_name": device_name.encode(),
+                },
+                [Op(raw) for raw in vault.log()],
+            )
+            log.info(
+                "made a new vault %s on device %s", vault.vault.hex(), display_id(device.public)
+            )
+            return cls(vault, storage, device_name)
+        device = DeviceKey(store_key.open(wrapped, _SEED_LABEL))
+        vault_id = await storage.get_meta("vault_id")
+        name = await storage.get_meta("device_name")
+        if vault_id is None or name is None:
+            raise StorageFailed("the database is damaged: it has a device key but no vault id")
+        started = time.perf_counter()
+        vault = Vault.restore(vault_id, device, await storage.log())
+        log.info("loaded %d ops in %.3f s", len(vault.by_hash), time.perf_counter() - started)
+        return cls(vault, storage, name.decode())
+
+    async def _write(self, make: Callable[[Vault], Op]) -> Op:
+        async with self._lock:
+            op = make(self.vault)
+            try:
+                await self.storage.append([op])
+            except Exception as exc:
+                log.exception("storing an op failed; reloading the vault from disk")
+                self.vault = Vault.restore(
+                    self.vault.vault, self.vault.device, await self.storage.log()
+                )
+                raise StorageFailed(
+                    f"the change could not be saved ({exc}); nothing was changed"
+                ) from exc
+            return op
+
+    # -- reading -------------------------------------------------------------
+
+    def find(self, prefix: str) -> bytes:
+        """An account ID from its hex form or a unique prefix of at least 4 digits."""
+        text = prefix.lower()
+        if not 4 <= len(text) <= 2 * ACCOUNT_ID_SIZE or not all(
+            c in "0123456789abcdef" for c in text
+        ):
+            raise BadRequest("an account id is 4 to 32 hex digits", "id")
+        found = [aid for aid in self.vault.state.accounts if aid.hex().startswith(text)]
+        found = [aid for aid in found if self.vault.state.view(aid) is not None]
+        if not found:
+            raise NotFound(f"no account has an id starting with {text}")
+        if len(found) > 1:
+            raise Ambiguous(
+                f"{len(found)} accounts have ids starting with {text}: give more digits"
+            )
+        return found[0]
+
+    def account(self, prefix: str) -> AccountView:
+        """One account, trashed or not."""
+        return self.vault.account(self.find(prefix))
+
+    def current_code(self, view: AccountView, now: float | None = None) -> Code:
+        """The code of a time-based account at `now`."""
+        if view.otp.kind is OtpKind.HOTP:
+            raise NoCurrentCode(
+                f"{view.issuer or view.name} is a counter-based (HOTP) account: it has no "
+                "current code; ask for the next one"
+            )
+        return code_at(view.otp, now=time.time() if now is None else now)
+
+    # -- writing -------------------------------------------------------------
+
+    async def create_from_uri(self, uri: str, pin: str | None, note: str | None) -> AccountView:
+        """Add the account an otpauth URI describes."""
+        draft = parse_uri(uri, pin=pin)
+        if note:
+            draft = AccountDraft(draft.issuer, draft.name, draft.otp, draft.counter, note)
+        return await self._create(draft)
+
+    async def create_from_fields(self, fields: dict[str, Any]) -> AccountView:
+        """Add an account typed in field by field."""
+        kind = fields.get("kind", "totp")
+        secret_text = fields["secret"]
+        if not isinstance(secret_text, str):
+            raise InvalidAccount("secret", "secret must be text")
+        if kind == "motp":
+            try:
+                secret = bytes.fromhex(secret_text)
+            except ValueError:
+                raise InvalidAccount("secret", "secret is not valid hexadecimal") from None
+        else:
+            secret = base32_secret(secret_text)
+        otp = OtpParams.create(
+            kind,
+            secret,
+            algorithm=fields.get("algorithm"),
+            digits=fields.get("digits"),
+            period=fields.get("period"),
+            pin=fields.get("pin"),
+        )
+        draft = AccountDraft(
+            issuer=fields.get("issuer", ""),
+            name=fields.get("name", ""),
+            otp=otp,
+            counter=fields.get("counter", 0),
+            note=fields.get("note", ""),
+        )
+        return await self._create(draft)
+
+    async def _create(self, draft: AccountDraft) -> AccountView:
+        holder: list[bytes] = []
+
+        def make(v: Vault) -> Op:
+            aid, op = v.create_account(draft, now_ms())
+            holder.append(aid)
+            return op
+
+        await self._write(make)
+        return self.vault.account(holder[0])
+
+    async def update(self, prefix: str, changes: dict[str, Any]) -> AccountView:
+        """Change fields of an account."""
+        aid = self.find(prefix)
+        await self._write(lambda v: v.update_account(aid, now_ms(), **changes))
+        return self.vault.account(aid)
+
+    async def delete(self, prefix: str) -> AccountView:
+        """Move an account to the trash."""
+        aid = self.find(prefix)
+        await self._write(lambda v: v.delete_account(aid, now_ms()))
+        return self.vault.account(aid)
+
+    async def restore(self, prefix: str) -> AccountView:
+        """Bring an account back from the trash."""
+        aid = self.find(prefix)
+        await self._write(lambda v: v.restore_account(aid, now_ms()))
+        return self.vault.account(aid)
+
+    async def next_code(self, prefix: str) -> tuple[AccountView, Code, int]:
+        """The next HOTP code: the counter is stored past it before the code is shown."""
+        aid = self.find(prefix)
+        used: list[int] = []
+
+        def make(v: Vault) -> Op:
+            counter, op = v.next_hotp_counter(aid, now_ms())
+            used.append(counter)
+            return op
+
+        await self._write(make)
+        view = self.vault.account(aid)
+        return view, code_at(view.otp, now=time.time(), counter=used[0]), used[0]
+
+    async def resolve(self, prefix: str, field: str, choice: str) -> AccountView:
+        """End a conflict with the value the person chose."""
+        aid = self.find(prefix)
+        view = self.vault.account(aid)
+        heads = view.conflicts.get(field)
+        if heads is None:
+            raise InvalidAccount(field, f"{field} has no conflict to resolve")
+        chosen = [h for h in heads if h.op.hex() == choice.lower()]
+        if not chosen:
+            raise BadRequest(f"{choice!r} is not one of the choices of this conflict", "choice")
+        await self._write(lambda v: v.resolve(aid, field, chosen[0].value, now_ms()))
+        return self.vault.account(aid)

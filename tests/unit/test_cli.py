@@ -1,0 +1,400 @@
+"""The twofold command in-process against the stand-in daemon of test_sdk_fakedaemon."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from twofold.clients.cli.main import main
+
+from .test_sdk_fakedaemon import FakeDaemon, running
+
+URI = "otpauth://totp/GitHub:alice@example.com?secret=JBSWY3DPEHPK3PXP&issuer=GitHub"
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads() -> Iterator[None]:
+    """Every thread a test starts (the stand-in's, executors) is gone when it ends."""
+    before = set(threading.enumerate())
+    yield
+    assert set(threading.enumerate()) - before == set()
+
+
+@pytest.fixture
+def fake(tmp_path: Path) -> Iterator[FakeDaemon]:
+    with running(tmp_path / "home") as daemon:
+        yield daemon
+
+
+@pytest.fixture
+def vault(fake: FakeDaemon) -> dict[str, str]:
+    """GitHub (two accounts), an HOTP bank account, and one in the trash."""
+    ids = {
+        "alice": fake.add("GitHub", "alice")["id"],
+        "work": fake.add("GitHub", "alice-work")["id"],
+        "bank": fake.add("Bank", "bob", "hotp", counter=4)["id"],
+        "old": fake.add("Old", "carol", deleted=True)["id"],
+    }
+    return ids
+
+
+def run(
+    fake: FakeDaemon, capsys: pytest.CaptureFixture[str], *argv: str, stdin: str = ""
+) -> tuple[int, str, str]:
+    """Run twofold with --home set to the stand-in's home; return (status, stdout, stderr)."""
+    code = main(["--home", str(fake.home), *argv], stdin=io.StringIO(stdin))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_json(fake: FakeDaemon, capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
+    code, out, err = run(fake, capsys, *argv, "--json")
+    assert (code, err) == (0, "")
+    assert out.endswith("\n")
+    return json.loads(out)
+
+
+# -- add ------------------------------------------------------------------------------------
+
+
+def test_add_from_a_uri(fake: FakeDaemon, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(fake, capsys, "add", URI, "--note", "work")
+    (account,) = fake.accounts.values()
+    assert code == 0
+    assert out == f"added totp account GitHub: alice@example.com ({account['id'][:8]})\n"
+    assert fake.seen[-1].body == {"uri": URI, "note": "work"}
+
+
+def test_add_from_fields(fake: FakeDaemon, capsys: pytest.CaptureFixture[str]) -> None:
+    body = run_json(
+        fake, capsys, "add", "--issuer", "Bank", "--name", "bob", "--secret", "JBSW",
+        "--kind", "hotp", "--counter", "3", "--algorithm", "sha256", "--digits", "8",
+    )  # fmt: skip
+    assert fake.seen[-1].body == {
+        "issuer": "Bank",
+        "name": "bob",
+        "secret": "JBSW",
+        "kind": "hotp",
+        "algorithm": "SHA256",
+        "digits": 8,
+        "counter": 3,
+    }
+    assert (body["kind"], body["counter"], body["digits"]) == ("hotp", 3, 8)
+
+
+def test_add_reads_the_uri_or_the_secret_from_stdin(
+    fake: FakeDaemon, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(fake, capsys, "add", "-", stdin=URI + "\n")[0] == 0
+    assert fake.seen[-1].body == {"uri": URI}
+    assert run(fake, capsys, "add", "--issuer", "X", "--secret", "-", stdin=" JBSW \n")[0] == 0
+    assert fake.seen[-1].body == {"issuer": "X", "secret": "JBSW"}
+    code, _, err = run(fake, capsys, "add", "-", stdin="")
+    assert (code, err) == (
+        1,
+        "twofold: expected an otpauth:// URI on standard input, got nothing\n",
+    )
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["add"], ["add", URI, "--secret", "JBSW"], ["add", "--kind", "nope", "--secret", "A"]],
+)
+def test_add_usage_errors_exit_2(
+    fake: FakeDaemon, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    code, out, err = run(fake, capsys, *argv)
+    assert (code, out) == (2, "")
+    assert "usage: twofold add" in err
+    assert fake.seen == []
+
+
+def test_a_refused_uri_exits_1_with_the_detail_and_the_problem_in_json(
+    fake: FakeDaemon, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(fake, capsys, "add", "https://example.com")
+    assert (code, out, err) == (1, "", "twofold: that is not an otpauth:// URI\n")
+    code, out, err = run(fake, capsys, "--json", "add", "https://example.com")
+    assert (code, err) == (1, "twofold: that is not an otpauth:// URI\n")
+    assert json.loads(out) == {
+        "type": "urn:twofold:problem:invalid-uri",
+        "title": "Invalid uri",
+        "status": 400,
+        "detail": "that is not an otpauth:// URI",
+        "field": "uri",
+    }
+
+
+# -- list, and the global options -------------------------------------------------------------
+
+
+def test_list_is_an_aligned_table(
+    fake: FakeDaemon, vault: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(fake, capsys, "list")
+    assert code == 0
+    assert out.splitlines() == [
+        "ISSUER  NAME        KIND  ID",
+        f"Bank    bob         hotp  {vault['bank'][:8]}",
+        f"GitHub  alice       totp  {vault['alice'][:8]}",
+        f"GitHub  alice-work  totp  {vault['work'][:8]}",
+    ]
+
+
+def test_list_json_mirrors_the_api(
+    fake: FakeDaemon, vault: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = run_json(fake, capsys, "list")
+    assert list(body) == ["accounts"]
+    assert body["accounts"][0] == fake.accounts[vault["bank"]]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--home", "{home}", "--json", "list"],
+        ["list", "--home", "{home}", "--json"],
+        ["--json", "list", "--home", "{home}"],
+        ["--home", "{elsewhere}", "list", "--home", "{home}", "--json"],
+    ],
+)
+def test_global_options_go_before_or_after_the_command(
+    fake: FakeDaemon, vault: dict[str, str], capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    elsewhere = fake.home.parent / "elsewhere"
+    code = main([a.format(home=fake.home, elsewhere=elsewhere) for a in argv])
+    out, _ = capsys.readouterr()
+    assert code == 0
+    assert len(json.loads(out)["accounts"]) == 3
+
+
+def test_twofold_home_from_the_environment(
+    fake: FakeDaemon,
+    vault: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TWOFOLD_HOME", str(fake.home))
+    assert main(["trash"]) == 0
+    assert "Old" in capsys.readouterr().out
+
+
+# -- code and next --------------------------------------------------------------------------
+
+
+def test_code_for_one_match_shows_the_grouped_code_and_seconds_left(
+    fake: FakeDaemon, vault: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(fake, capsys, "code", "ALICE-W")
+    raw = fake.code_of(fake.accounts[vault["work"]])
+    assert code == 0
+    assert out.startswith(f"{raw['code'][:3]} {raw['code'][3:]}  (")
+    assert out.endswith(" s left, GitHub: alice-work)\n")
+
+
+def test_code_json_gives_the_raw_code(
+    fake: FakeDaemon, vault: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = run_json(fake, capsys, "code", vault["alice"][:6])
+    (only,) = body["codes"]
+    assert only["account_id"] == vault["alice"]
+    assert only["code"] == fake.code_of(fake.accounts[vault["alice"]])["code"]
+
+
+def test_code_for_several_matches_is_a_table(
+    fake: FakeDaemon, vault: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(fake, capsys, "code", "github")
+    lines = out.splitlines()
+    assert code == 0
+    assert lines[0].split() == ["ISSUER", "NAME", "CODE", "LEFT", "ID"]
+    assert [line.split()[1] for line in lines[1:]] == ["alice", "alice-work"]
+
+
+def test_code_all_includes_hotp_without_a_code(
+    fake: FakeDaemon, vault: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(fake, capsys, "code", "--all")
+    assert code == 0
+    assert "(hotp: use next)" in out.splitlines()[1]
+    body = run_json(fake, capsys, "code", "--all")
+    assert [c["code"] is None for c in body["codes"]] == [True, False, False]
+
+
+def test_code_with_no_match_exits_1(
+    fake: FakeDaemon, vault: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(fake, capsys, "code", "gitlab")
+    assert (code, out) == (1, "")
+    assert err == "twofold: no account matches 'gitlab'; see: twofold list\n"
+    code, out, _ = run(fake, capsys, "code", "gitlab", "--json")
+    assert json.loads(out)["type"] == "urn:twofold:cli:no-match"
+
+
+def test_code_of_an_hotp_account_points_to_next(
+    fake: FakeDaemon, vault: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(fake, capsys, "code", "bank")
+    assert code == 1
+    assert f"twofold next {vault['bank'][:8]}" in err
+
+
+def test_code_needs_a_query_or_all(fake: FakeDaemon, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(fake, capsys, "code")[0] == 2
+    assert run(fake, capsys, "code", "x", "--all")[0] == 2
+
+
+def test_next_advances_the_one_hotp_match(
+    fake: FakeDaemon, vault: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = run_json(fake, capsys, "next", "bob")
+    assert (body["counter"], fake.accounts[vault["bank"]]["counter"]) == (5, 5)
+    assert fake.seen[-1].path == f"/api/v1/accounts/{vault['bank']}/next-code"
+    code, out, _ = run(fake, capsys, "next", "bank")
+    assert code == 0
+    assert "(counter 6, Bank: bob)" in out
+
+
+def test_next_refuses_ambiguous_and_time_based_matches(
+    fake: FakeDaemon, vault: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake.add("Bank", "bob-2", "hotp")
+    code, _, err = run(fake, capsys, "next", "bank")
+    assert code == 1
+    assert "matches 2 HOTP accounts" in err
+    code, _, err = run(fake, capsys, "next", "github")
+    assert code == 1
+    assert "matches no HOTP account" in err
+
+
+# -- edit, rm, trash, restore, conflicts, resolve, status -------------------------------------
+
+
+def test_edit_rm_trash_restore(
+    fake: FakeDaemon, vault: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    short = vault["alice"][:8]
+    assert run(fake, capsys, "edit", short, "--note", "main", "--counter", "2")[0] == 0
+    assert fake.seen[-1].body == {"note": "main", "counter": 2}
+    assert run(fake, capsys, "edit", short)[0] == 2
+    code, out, _ = run(fake, capsys, "rm", short)
+    assert (code, out) == (
+        0,
+        f"moved GitHub: alice to the trash; undo with: twofold restore {short}\n",
+    )
+    assert {a["id"] for a in run_json(fake, capsys, "trash")["accounts"]} == {
+        vault["alice"],
+        vault["old"],
+    }
+    assert run_json(fake, capsys, "restore", short)["deleted"] is False
+
+
+def test_an_unknown_or_malformed_id_exits_1(
+    fake: FakeDaemon, vault: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(fake, capsys, "rm", "ffff")
+    assert (code, err) == (1, "twofold: no account has an ID starting with ffff\n")
+    code, _, err = run(fake, capsys, "rm", "nope")
+    assert code == 1
+    assert "'nope' is not an account ID" in err
+
+
+def test_conflicts_and_resolve(
+    fake: FakeDaemon, vault: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake.add_conflict(fake.accounts[vault["alice"]], "note", ["home", "office"])
+    code, out, _ = run(fake, capsys, "conflicts")
+    lines = out.splitlines()
+    assert code == 0
+    assert lines[0].split() == [
+        "ID", "ACCOUNT", "FIELD", "SHOWN", "CHOICE", "VALUE", "DEVICE", "WRITTEN",
+    ]  # fmt: skip
+    assert lines[1].split()[3:7] == ["note", "*", "c0", "home"]
+    assert "office" in lines[2]
+    assert run_json(fake, capsys, "conflicts")["conflicts"] == fake.conflicts
+    body = run_json(fake, capsys, "resolve", vault["alice"][:4], "note", "c1")
+    assert (body["note"], body["conflicts"]) == ("office", [])
+    assert run(fake, capsys, "conflicts")[1] == "no conflicts\n"
+
+
+def test_status(
+    fake: FakeDaemon, vault: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(fake, capsys, "status")
+    assert code == 0
+    assert "laptop (JD3A-ZZQ3-T5K3-7EJC)" in out
+    assert "3 (1 in the trash)" in out
+    assert run_json(fake, capsys, "status")["members"] == 2
+
+
+# -- no daemon, usage, exec -------------------------------------------------------------------
+
+
+def test_no_daemon_exits_3_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["list", "--home", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert (code, out) == (3, "")
+    assert err == (
+        f"twofold: no Twofold daemon is running for {tmp_path}; "
+        f"start one with: twofold daemon --home {tmp_path}\n"
+    )
+
+
+def test_an_unknown_command_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["frobnicate"]) == 2
+    assert "invalid choice" in capsys.readouterr().err
+    assert main([]) == 2
+
+
+def test_help_mentions_reading_from_stdin(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["add", "--help"]) == 0
+    assert "twofold add - < uri.txt" in capsys.readouterr().out
+
+
+class Exec(Exception):
+    """os.execv, caught instead of replacing the test process."""
+
+
+@pytest.mark.parametrize(
+    ("argv", "tail"),
+    [
+        (["daemon"], ["run", "--home", "{home}"]),
+        (["daemon", "--port", "5000"], ["run", "--home", "{home}", "--port", "5000"]),
+        (["service", "install"], ["service", "install", "--home", "{home}"]),
+    ],
+)
+def test_daemon_and_service_exec_the_daemon_module(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str], tail: list[str]
+) -> None:
+    def fake_execv(path: str, args: list[str]) -> None:
+        raise Exec(path, args)
+
+    monkeypatch.setattr(os, "execv", fake_execv)
+    with pytest.raises(Exec) as caught:
+        main([*argv, "--home", str(tmp_path)])
+    path, args = caught.value.args
+    assert path == sys.executable
+    assert args == [
+        sys.executable,
+        "-m",
+        "twofold.daemon",
+        *(t.format(home=tmp_path) for t in tail),
+    ]
+
+
+def test_the_cli_and_sdk_never_load_the_daemon() -> None:
+    probe = (
+        "import sys, twofold.clients.cli.main, twofold.clients.sdk; "
+        "sys.exit(any(m.startswith('twofold.daemon') for m in sys.modules))"
+    )
+    assert subprocess.run([sys.executable, "-c", probe], check=False).returncode == 0

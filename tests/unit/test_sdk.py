@@ -1,0 +1,354 @@
+"""The SDK against the stand-in daemon of test_sdk_fakedaemon: requests, parsing, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from twofold.clients import sdk
+from twofold.clients.sdk import home as home_module
+
+from .test_sdk_fakedaemon import TOKEN, FakeDaemon, running, spec_operations
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads() -> Iterator[None]:
+    """Every thread a test starts (the stand-in's, executors) is gone when it ends."""
+    before = set(threading.enumerate())
+    yield
+    assert set(threading.enumerate()) - before == set()
+
+
+@pytest.fixture
+def fake(tmp_path: Path) -> Iterator[FakeDaemon]:
+    with running(tmp_path / "home") as daemon:
+        yield daemon
+
+
+@pytest.fixture
+def ids(fake: FakeDaemon) -> dict[str, str]:
+    """A small vault: a TOTP account with a conflict, an HOTP one and one in the trash."""
+    github = fake.add("GitHub", "alice@example.com")
+    bank = fake.add("Bank", "bob", "hotp", counter=4)
+    old = fake.add("Old", "carol", deleted=True)
+    fake.add_conflict(github, "name", ["alice@example.com", "alice"])
+    return {"github": github["id"], "bank": bank["id"], "old": old["id"]}
+
+
+def call(fake: FakeDaemon, fn: Callable[[sdk.AsyncClient], Awaitable[Any]], **kw: Any) -> Any:
+    """Run one coroutine against the stand-in with a fresh AsyncClient, closed afterwards."""
+
+    async def go() -> Any:
+        async with sdk.AsyncClient(fake.home, **kw) as client:
+            return await fn(client)
+
+    return asyncio.run(go())
+
+
+Op = Callable[[sdk.AsyncClient, dict[str, str]], Awaitable[Any]]
+# name, the call, method, spec path, the path sent (ID keys filled in), body sent, result type
+OPERATIONS: list[tuple[str, Op, str, str, str, Any, type]] = [
+    ("status", lambda c, i: c.status(), "GET", "/status", "/status", None, sdk.Status),
+    ("accounts", lambda c, i: c.accounts(), "GET", "/accounts", "/accounts", None, list),
+    (
+        "create_account_from_uri",
+        lambda c, i: c.create_account_from_uri(
+            "otpauth://totp/Acme:dan?secret=JBSWY3DPEHPK3PXP&issuer=Acme", note="work"
+        ),
+        "POST",
+        "/accounts",
+        "/accounts",
+        {"uri": "otpauth://totp/Acme:dan?secret=JBSWY3DPEHPK3PXP&issuer=Acme", "note": "work"},
+        sdk.Account,
+    ),
+    (
+        "create_account",
+        lambda c, i: c.create_account(secret="JBSWY3DPEHPK3PXP", issuer="Acme", digits=8),
+        "POST",
+        "/accounts",
+        "/accounts",
+        {"secret": "JBSWY3DPEHPK3PXP", "issuer": "Acme", "digits": 8},
+        sdk.Account,
+    ),
+    ("account", lambda c, i: c.account(i["github"][:6]), "GET", "/accounts/{id}",
+     "/accounts/{github6}", None, sdk.Account),
+    ("update_account", lambda c, i: c.update_account(i["github"], note="n"), "PATCH",
+     "/accounts/{id}", "/accounts/{github}", {"note": "n"}, sdk.Account),
+    ("delete_account", lambda c, i: c.delete_account(i["github"]), "DELETE", "/accounts/{id}",
+     "/accounts/{github}", None, sdk.Account),
+    ("restore_account", lambda c, i: c.restore_account(i["old"]), "POST",
+     "/accounts/{id}/restore", "/accounts/{old}/restore", None, sdk.Account),
+    ("code", lambda c, i: c.code(i["github"]), "GET", "/accounts/{id}/code",
+     "/accounts/{github}/code", None, sdk.Code),
+    ("next_code", lambda c, i: c.next_code(i["bank"]), "POST", "/accounts/{id}/next-code",
+     "/accounts/{bank}/next-code", None, sdk.Code),
+    ("resolve_conflict", lambda c, i: c.resolve_conflict(i["github"], "name", "c1"), "POST",
+     "/accounts/{id}/conflicts/{field}", "/accounts/{github}/conflicts/name", {"choice": "c1"},
+     sdk.Account),
+    ("codes", lambda c, i: c.codes("git"), "GET", "/codes", "/codes", None, list),
+    ("trash", lambda c, i: c.trash(), "GET", "/trash", "/trash", None, list),
+    ("conflicts", lambda c, i: c.conflicts(), "GET", "/conflicts", "/conflicts", None, list),
+]  # fmt: skip
+
+
+def test_the_table_covers_every_operation_of_the_spec() -> None:
+    assert {(op[2], op[3]) for op in OPERATIONS} == spec_operations()
+
+
+@pytest.mark.parametrize(
+    ("op", "method", "sent", "body", "kind"),
+    [(op[1], op[2], op[4], op[5], op[6]) for op in OPERATIONS],
+    ids=[op[0] for op in OPERATIONS],
+)
+def test_each_method_sends_its_request_and_parses_the_answer(
+    fake: FakeDaemon, ids: dict[str, str], op: Op, method: str, sent: str, body: Any, kind: type
+) -> None:
+    result = call(fake, lambda c: op(c, ids))
+    path = "/api/v1" + sent.format(github6=ids["github"][:6], **ids)
+    request = fake.seen[-1]
+    assert (request.method, request.path, request.body) == (method, path, body)
+    assert request.authorization == f"Bearer {TOKEN}"
+    assert isinstance(result, kind)
+
+
+def test_answers_are_parsed_into_typed_objects(fake: FakeDaemon, ids: dict[str, str]) -> None:
+    async def go(c: sdk.AsyncClient) -> Any:
+        return await c.accounts(), await c.codes(), await c.conflicts(), await c.status()
+
+    accounts, codes, conflicts, status = call(fake, go)
+    assert [(a.issuer, a.kind, a.counter) for a in accounts] == [
+        ("Bank", "hotp", 4),
+        ("GitHub", "totp", 0),
+    ]
+    assert accounts[1].conflicts == ("name",)
+    assert accounts[1].created_at == datetime(2024, 5, 1, 12, tzinfo=UTC)
+    assert accounts[1].to_json()["created_at"] == "2024-05-01T12:00:00Z"
+    hotp, totp = codes
+    assert (hotp.code, hotp.counter, hotp.seconds_left) == (None, 4, None)
+    assert totp.code is not None
+    assert len(totp.code) == 6
+    assert totp.code.isdigit()
+    assert isinstance(totp.valid_until, float)
+    assert [v.choice for v in conflicts[0].values] == ["c0", "c1"]
+    assert (status.device.name, status.accounts, status.trash, status.conflicts) == (
+        "laptop",
+        2,
+        1,
+        1,
+    )
+    assert status.to_json()["vault"] == {"id": "0f" * 16}
+
+
+def test_the_query_is_sent_as_q(fake: FakeDaemon, ids: dict[str, str]) -> None:
+    found = call(fake, lambda c: c.accounts(q="GIT"))
+    assert fake.seen[-1].query == {"q": "GIT"}
+    assert [a.issuer for a in found] == ["GitHub"]
+
+
+# -- problem details become exceptions ------------------------------------------------------
+
+
+def canned_problem(status: int, detail: str, **extra: Any) -> web.Response:
+    body = {"type": "urn:twofold:problem:x", "title": "X", "status": status, "detail": detail}
+    return web.Response(
+        status=status, text=json.dumps(body | extra), content_type="application/problem+json"
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (400, sdk.ApiError),
+        (401, sdk.Unauthorized),
+        (403, sdk.ApiError),
+        (404, sdk.NotFoundError),
+        (409, sdk.ApiError),
+        (500, sdk.ServerError),
+        (503, sdk.ServerError),
+    ],
+)
+def test_a_problem_detail_becomes_the_matching_error(
+    fake: FakeDaemon, status: int, error: type[sdk.ApiError]
+) -> None:
+    fake.canned["GET", "/api/v1/status"] = canned_problem(status, "do this", field="uri")
+    with pytest.raises(error) as caught:
+        call(fake, lambda c: c.status())
+    assert type(caught.value) is error
+    assert str(caught.value) == "do this"
+    assert (caught.value.status, caught.value.field) == (status, "uri")
+    assert caught.value.type == "urn:twofold:problem:x"
+
+
+def test_the_real_handlers_problems_carry_their_detail(fake: FakeDaemon) -> None:
+    with pytest.raises(sdk.NotFoundError, match="no account has an ID starting with beef"):
+        call(fake, lambda c: c.account("BEEF"))
+    with pytest.raises(sdk.ApiError) as caught:
+        call(fake, lambda c: c.create_account_from_uri("https://example.com"))
+    assert caught.value.field == "uri"
+
+
+def test_a_wrong_token_is_unauthorized(fake: FakeDaemon) -> None:
+    (fake.home / "api.token").write_text("00" * 32)
+    with pytest.raises(sdk.Unauthorized, match="bad token"):
+        call(fake, lambda c: c.status())
+
+
+def test_an_error_without_a_problem_body_still_says_what_happened(fake: FakeDaemon) -> None:
+    fake.canned["GET", "/api/v1/trash"] = web.Response(status=502, text="upstream gone")
+    with pytest.raises(sdk.ServerError, match=r"GET /trash with HTTP 502 .*upstream gone"):
+        call(fake, lambda c: c.trash())
+
+
+@pytest.mark.parametrize("bad", ["abc", "../status", "xyz12", "0" * 33])
+def test_an_id_that_is_not_hex_is_refused_before_sending(fake: FakeDaemon, bad: str) -> None:
+    with pytest.raises(sdk.InvalidArgument, match="not an account ID"):
+        call(fake, lambda c: c.account(bad))
+    assert fake.seen == []
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"accounts": [{"id": "ab" * 16}]},
+        {"accounts": "none"},
+        {"nothing": []},
+        {"accounts": [{"id": "ab" * 16, "issuer": 3}]},
+    ],
+)
+def test_a_malformed_answer_is_a_protocol_mismatch(fake: FakeDaemon, answer: Any) -> None:
+    fake.canned["GET", "/api/v1/accounts"] = web.json_response(answer)
+    with pytest.raises(sdk.ProtocolMismatch, match="the daemon sent"):
+        call(fake, lambda c: c.accounts())
+
+
+def test_an_answer_that_is_not_json_is_a_protocol_mismatch(fake: FakeDaemon) -> None:
+    fake.canned["GET", "/api/v1/status"] = web.Response(text="<html>")
+    with pytest.raises(sdk.ProtocolMismatch, match="no JSON body"):
+        call(fake, lambda c: c.status())
+
+
+def test_a_slow_daemon_times_out(fake: FakeDaemon) -> None:
+    fake.delay = 0.2
+    with pytest.raises(sdk.DaemonUnreachable, match=r"did not answer GET /status within 0\.05 s"):
+        call(fake, lambda c: c.status(), timeout=0.05)
+
+
+# -- finding the daemon ---------------------------------------------------------------------
+
+
+def expected(home: Path) -> str:
+    return f"no Twofold daemon is running for {home}; start one with: twofold daemon --home {home}"
+
+
+def write_api(home: Path, pid: int, port: int) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    info = {"host": "127.0.0.1", "port": port, "pid": pid, "version": "0.1.0"}
+    (home / "api.json").write_text(json.dumps(info))
+    (home / "api.token").write_text(TOKEN)
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+@pytest.mark.parametrize("case", ["missing", "dead pid", "refused"])
+def test_no_daemon_is_one_line_naming_the_home(tmp_path: Path, case: str) -> None:
+    home = tmp_path / "home"
+    if case == "dead pid":
+        write_api(home, dead_pid(), free_port())
+    elif case == "refused":
+        write_api(home, os.getpid(), free_port())
+    with pytest.raises(sdk.DaemonNotRunning) as caught, sdk.Client(home) as client:
+        client.status()
+    assert str(caught.value) == expected(home)
+    assert "\n" not in str(caught.value)
+
+
+def test_the_default_home_is_not_named_in_the_hint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TWOFOLD_HOME", raising=False)
+    monkeypatch.setattr(home_module, "default_home", lambda: tmp_path)
+    with pytest.raises(sdk.DaemonNotRunning) as caught:
+        call_sync(lambda c: c.status())
+    assert str(caught.value) == (
+        f"no Twofold daemon is running for {tmp_path}; start one with: twofold daemon"
+    )
+
+
+def call_sync(fn: Callable[[sdk.Client], Any], home: Path | None = None) -> Any:
+    with sdk.Client(home) as client:
+        return fn(client)
+
+
+def test_the_home_is_the_option_then_the_environment_then_the_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(home_module, "default_home", lambda: tmp_path / "default")
+    monkeypatch.setenv("TWOFOLD_HOME", str(tmp_path / "env"))
+    assert sdk.resolve_home(tmp_path / "opt") == tmp_path / "opt"
+    assert sdk.resolve_home(None) == tmp_path / "env"
+    monkeypatch.delenv("TWOFOLD_HOME")
+    assert sdk.resolve_home(None) == tmp_path / "default"
+
+
+def test_a_malformed_api_json_says_to_restart(tmp_path: Path) -> None:
+    (tmp_path / "api.json").write_text('{"host": "127.0.0.1"}')
+    with pytest.raises(sdk.SdkError, match=r"malformed.*restart the daemon"):
+        sdk.load_endpoint(tmp_path)
+
+
+# -- the sync client ------------------------------------------------------------------------
+
+
+def test_the_sync_client_does_the_same_on_its_own_loop(
+    fake: FakeDaemon, ids: dict[str, str]
+) -> None:
+    with sdk.Client(fake.home) as client:
+        added = client.create_account(secret="JBSWY3DPEHPK3PXP", issuer="Acme", name="dan")
+        assert client.account(added.id[:8]).name == "dan"
+        assert client.next_code(ids["bank"]).counter == 5
+        assert client.update_account(ids["bank"], counter=9).counter == 9
+        assert client.delete_account(added.id).deleted
+        assert [a.id for a in client.trash()] == sorted([added.id, ids["old"]])
+        assert not client.restore_account(added.id).deleted
+        assert client.code(ids["github"]).account_id == ids["github"]
+        assert client.resolve_conflict(ids["github"], "name", "c1").name == "alice"
+        assert client.conflicts() == []
+        assert client.create_account_from_uri("otpauth://hotp/X:y?secret=AA").kind == "hotp"
+        assert client.status().accounts == 4
+        assert len(client.codes()) == 4
+        assert client.endpoint.port == fake.port
+
+
+def test_a_client_rereads_the_home_after_the_daemon_restarts(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with sdk.Client(home) as client:
+        with running(home):
+            client.status()
+        with pytest.raises(sdk.DaemonNotRunning):
+            client.status()
+        with running(home) as again:
+            again.token = "cd" * 32
+            (home / "api.token").write_text(again.token)
+            assert client.status().version == "0.1.0"

@@ -1,0 +1,400 @@
+"""A stand-in for the daemon's local REST API, so the SDK and the CLI can be tested alone.
+
+It is not the daemon and holds no crypto: accounts live in a dict, codes are made up, and
+it answers each route of specs/openapi.yaml with just enough behaviour (ID prefixes, the
+trash, HOTP counters, a conflict) to show whether a client sends the right request and reads
+the answer right. It runs on 127.0.0.1, port 0, in a thread with its own event loop, because
+the sync Client runs a loop of its own in the test's thread. The integration tests in
+tests/integration run the real daemon instead.
+
+The test at the end keeps the stand-in honest: it serves exactly the spec's operations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import yaml
+from aiohttp import web
+
+SPEC = Path(__file__).resolve().parents[2] / "specs" / "openapi.yaml"
+TOKEN = "ab" * 32
+NOW = "2024-05-01T12:00:00Z"
+Json = dict[str, Any]
+
+
+@dataclass
+class Seen:
+    """One request as the stand-in received it."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    authorization: str | None
+    body: Any
+
+
+class Problem(Exception):
+    """An RFC 9457 answer the handlers raise."""
+
+    def __init__(self, status: int, slug: str, detail: str, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.body: Json = {
+            "type": f"urn:twofold:problem:{slug}",
+            "title": slug.replace("-", " ").capitalize(),
+            "status": status,
+            "detail": detail,
+        }
+        if field is not None:
+            self.body["field"] = field
+
+
+def problem_response(status: int, body: Json) -> web.Response:
+    """A problem detail with its media type."""
+    return web.Response(
+        status=status, text=json.dumps(body), content_type="application/problem+json"
+    )
+
+
+@dataclass
+class FakeDaemon:
+    """The stand-in: state in memory, every request logged, canned answers on demand."""
+
+    home: Path
+    token: str = TOKEN
+    accounts: dict[str, Json] = field(default_factory=dict)
+    conflicts: list[Json] = field(default_factory=list)
+    seen: list[Seen] = field(default_factory=list)
+    canned: dict[tuple[str, str], web.Response] = field(default_factory=dict)
+    delay: float = 0.0
+    port: int = 0
+    _next: int = 1
+    _thread: threading.Thread | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
+    _stop: asyncio.Event | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Serve in a thread and write api.json and api.token into the home."""
+        ready = threading.Event()
+        self._thread = threading.Thread(target=asyncio.run, args=(self._serve(ready),))
+        self._thread.start()
+        if not ready.wait(5):
+            raise RuntimeError("the stand-in daemon did not start")
+
+    def stop(self) -> None:
+        """Stop serving, remove api.json as the daemon does, and join the thread."""
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(5)
+            assert not self._thread.is_alive()
+        (self.home / "api.json").unlink(missing_ok=True)
+
+    async def _serve(self, ready: threading.Event) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        runner = web.AppRunner(self.app())
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        self.port = runner.addresses[0][1]
+        self.home.mkdir(parents=True, exist_ok=True)
+        info = {"host": "127.0.0.1", "port": self.port, "pid": os.getpid(), "version": "0.1.0"}
+        (self.home / "api.json").write_text(json.dumps(info))
+        (self.home / "api.token").write_text(self.token + "\n")
+        ready.set()
+        try:
+            await self._stop.wait()
+        finally:
+            await runner.cleanup()
+
+    def app(self) -> web.Application:
+        """The routes of specs/openapi.yaml under /api/v1."""
+        app = web.Application(middlewares=[self._middleware])
+        r = app.router
+        p = "/api/v1"
+        r.add_get(p + "/status", self.get_status)
+        r.add_get(p + "/accounts", self.list_accounts)
+        r.add_post(p + "/accounts", self.create_account)
+        r.add_get(p + "/accounts/{id}", self.get_account)
+        r.add_patch(p + "/accounts/{id}", self.update_account)
+        r.add_delete(p + "/accounts/{id}", self.delete_account)
+        r.add_post(p + "/accounts/{id}/restore", self.restore_account)
+        r.add_get(p + "/accounts/{id}/code", self.get_code)
+        r.add_post(p + "/accounts/{id}/next-code", self.next_code)
+        r.add_post(p + "/accounts/{id}/conflicts/{field}", self.resolve_conflict)
+        r.add_get(p + "/codes", self.list_codes)
+        r.add_get(p + "/trash", self.list_trash)
+        r.add_get(p + "/conflicts", self.list_conflicts)
+        return app
+
+    @web.middleware
+    async def _middleware(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        raw = await request.read()
+        self.seen.append(
+            Seen(
+                request.method,
+                request.path,
+                dict(request.query),
+                request.headers.get("Authorization"),
+                json.loads(raw) if raw else None,
+            )
+        )
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return problem_response(401, Problem(401, "unauthorized", "bad token").body)
+        canned = self.canned.pop((request.method, request.path), None)
+        if canned is not None:
+            return canned
+        try:
+            return await handler(request)
+        except Problem as exc:
+            return problem_response(exc.body["status"], exc.body)
+
+    # -- state helpers -------------------------------------------------------------------
+
+    def add(self, issuer: str, name: str, kind: str = "totp", **extra: Any) -> Json:
+        """Put an account in the vault directly, as if another device had added it."""
+        account_id = hashlib.md5(f"{self._next}".encode(), usedforsecurity=False).hexdigest()
+        self._next += 1
+        account: Json = {
+            "id": account_id,
+            "issuer": issuer,
+            "name": name,
+            "note": "",
+            "kind": kind,
+            "algorithm": "SHA1",
+            "digits": 6,
+            "period": 30,
+            "counter": 0,
+            "has_pin": False,
+            "deleted": False,
+            "conflicts": [],
+            "created_at": NOW,
+            "updated_at": NOW,
+        }
+        account.update(extra)
+        self.accounts[account_id] = account
+        return account
+
+    def add_conflict(self, account: Json, field: str, values: list[str]) -> Json:
+        """Make a field hold several values, the first shown."""
+        conflict = {
+            "account_id": account["id"],
+            "issuer": account["issuer"],
+            "name": account["name"],
+            "field": field,
+            "values": [
+                {"choice": f"c{i}", "value": v, "device": f"DEV{i}-AAAA", "written_at": NOW}
+                for i, v in enumerate(values)
+            ],
+        }
+        self.conflicts.append(conflict)
+        account["conflicts"].append(field)
+        account[field] = values[0]
+        return conflict
+
+    def find(self, request: web.Request) -> Json:
+        prefix = request.match_info["id"]
+        hits = [a for k, a in self.accounts.items() if k.startswith(prefix)]
+        if not hits:
+            raise Problem(404, "no-account", f"no account has an ID starting with {prefix}")
+        if len(hits) > 1:
+            raise Problem(409, "ambiguous-id", f"{prefix} starts several IDs; give more digits")
+        return hits[0]
+
+    def code_of(self, account: Json, counter: int | None = None) -> Json:
+        digits = account["digits"]
+        step = counter if counter is not None else int(time.time()) // account["period"]
+        value = int(hashlib.sha256(f"{account['id']}{step}".encode()).hexdigest(), 16)
+        base: Json = {k: account[k] for k in ("issuer", "name", "kind")}
+        base["account_id"] = account["id"]
+        if counter is not None:
+            return base | {
+                "code": f"{value % 10**digits:0{digits}d}",
+                "counter": counter,
+                "valid_from": None,
+                "valid_until": None,
+                "seconds_left": None,
+            }
+        start = step * account["period"]
+        return base | {
+            "code": f"{value % 10**digits:0{digits}d}",
+            "counter": None,
+            "valid_from": start,
+            "valid_until": start + account["period"],
+            "seconds_left": start + account["period"] - int(time.time()),
+        }
+
+    async def body(self, request: web.Request, allowed: set[str]) -> Json:
+        body = await request.json()
+        for key in body:
+            if key not in allowed:
+                raise Problem(400, "unknown-field", f"{key} is not a field of this request", key)
+        return dict(body)
+
+    def listed(self, request: web.Request, deleted: bool) -> list[Json]:
+        q = request.query.get("q", "").casefold()
+        found = [
+            a
+            for a in self.accounts.values()
+            if a["deleted"] == deleted
+            and (q in a["issuer"].casefold() or q in a["name"].casefold())
+        ]
+        return sorted(found, key=lambda a: (a["issuer"].casefold(), a["name"].casefold()))
+
+    # -- handlers ------------------------------------------------------------------------
+
+    async def get_status(self, request: web.Request) -> web.Response:
+        live = [a for a in self.accounts.values() if not a["deleted"]]
+        return web.json_response(
+            {
+                "version": "0.1.0",
+                "device": {"id": "JD3A-ZZQ3-T5K3-7EJC", "name": "laptop"},
+                "vault": {"id": "0f" * 16},
+                "accounts": len(live),
+                "trash": len(self.accounts) - len(live),
+                "conflicts": len({c["account_id"] for c in self.conflicts}),
+                "members": 2,
+                "started_at": NOW,
+            }
+        )
+
+    async def list_accounts(self, request: web.Request) -> web.Response:
+        return web.json_response({"accounts": self.listed(request, deleted=False)})
+
+    async def create_account(self, request: web.Request) -> web.Response:
+        raw = await request.json()
+        if "uri" in raw:
+            body = await self.body(request, {"uri", "pin", "note"})
+            parts = urlsplit(body["uri"])
+            params = {k: v[0] for k, v in parse_qs(parts.query).items()}
+            if parts.scheme != "otpauth" or "secret" not in params:
+                raise Problem(400, "invalid-uri", "that is not an otpauth:// URI", "uri")
+            issuer, _, name = unquote(parts.path[1:]).rpartition(":")
+            account = self.add(params.get("issuer", issuer), name, parts.netloc)
+        else:
+            fields = {"issuer", "name", "secret", "kind", "algorithm", "digits", "period"}
+            body = await self.body(request, fields | {"counter", "pin", "note"})
+            if "secret" not in body:
+                raise Problem(400, "missing-field", "give the secret", "secret")
+            extra = {k: body[k] for k in ("algorithm", "digits", "period", "counter") if k in body}
+            account = self.add(
+                body.get("issuer", ""), body.get("name", ""), body.get("kind", "totp"), **extra
+            )
+        account["note"] = body.get("note", "")
+        account["has_pin"] = "pin" in body
+        location = f"/api/v1/accounts/{account['id']}"
+        return web.json_response(account, status=201, headers={"Location": location})
+
+    async def get_account(self, request: web.Request) -> web.Response:
+        return web.json_response(self.find(request))
+
+    async def update_account(self, request: web.Request) -> web.Response:
+        account = self.find(request)
+        body = await self.body(request, {"issuer", "name", "note", "counter"})
+        if not body:
+            raise Problem(400, "empty-patch", "give at least one field to change")
+        account.update(body)
+        return web.json_response(account)
+
+    async def delete_account(self, request: web.Request) -> web.Response:
+        account = self.find(request)
+        account["deleted"] = True
+        return web.json_response(account)
+
+    async def restore_account(self, request: web.Request) -> web.Response:
+        account = self.find(request)
+        account["deleted"] = False
+        return web.json_response(account)
+
+    async def get_code(self, request: web.Request) -> web.Response:
+        account = self.find(request)
+        if account["kind"] == "hotp":
+            raise Problem(409, "hotp-account", "HOTP accounts have no current code")
+        return web.json_response(self.code_of(account))
+
+    async def next_code(self, request: web.Request) -> web.Response:
+        account = self.find(request)
+        if account["kind"] != "hotp":
+            raise Problem(409, "not-hotp", "only HOTP accounts have a next code")
+        account["counter"] += 1
+        return web.json_response(self.code_of(account, account["counter"]))
+
+    async def resolve_conflict(self, request: web.Request) -> web.Response:
+        account = self.find(request)
+        field = request.match_info["field"]
+        choice = (await self.body(request, {"choice"}))["choice"]
+        for conflict in self.conflicts:
+            if conflict["account_id"] == account["id"] and conflict["field"] == field:
+                for value in conflict["values"]:
+                    if value["choice"] == choice:
+                        account[field] = value["value"]
+                        account["conflicts"].remove(field)
+                        self.conflicts.remove(conflict)
+                        return web.json_response(account)
+                raise Problem(400, "no-such-choice", f"{choice} is not a choice", "choice")
+        raise Problem(404, "no-conflict", f"the {field} of this account has no conflict")
+
+    async def list_codes(self, request: web.Request) -> web.Response:
+        codes = []
+        for account in self.listed(request, deleted=False):
+            code = self.code_of(account)
+            if account["kind"] == "hotp":
+                code |= {"code": None, "counter": account["counter"]}
+                code |= dict.fromkeys(("valid_from", "valid_until", "seconds_left"))
+            codes.append(code)
+        return web.json_response({"codes": codes})
+
+    async def list_trash(self, request: web.Request) -> web.Response:
+        return web.json_response({"accounts": self.listed(request, deleted=True)})
+
+    async def list_conflicts(self, request: web.Request) -> web.Response:
+        return web.json_response({"conflicts": self.conflicts})
+
+
+@contextmanager
+def running(home: Path) -> Iterator[FakeDaemon]:
+    """A started stand-in for the home, stopped (thread joined) on the way out."""
+    fake = FakeDaemon(home)
+    fake.start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+def spec_operations() -> set[tuple[str, str]]:
+    """(METHOD, path template) of every operation in specs/openapi.yaml."""
+    spec = yaml.safe_load(SPEC.read_text())
+    verbs = {"get", "put", "post", "patch", "delete"}
+    return {
+        (verb.upper(), path)
+        for path, item in spec["paths"].items()
+        for verb in item
+        if verb in verbs
+    }
+
+
+def test_the_stand_in_serves_exactly_the_spec_operations(tmp_path: Path) -> None:
+    served = set()
+    for route in FakeDaemon(tmp_path).app().router.routes():
+        if route.method != "HEAD":
+            template = route.resource.canonical if route.resource else ""
+            served.add((route.method, template.removeprefix("/api/v1")))
+    assert served == spec_operations()
