@@ -1,0 +1,110 @@
+"""The local store key: OS keyring first, else a private key file; never silently switched."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import keyring
+import pytest
+from keyring.backend import KeyringBackend
+from keyring.backends import fail
+from twofold.daemon import keystore
+from twofold.daemon.errors import HomeUnsafe
+from twofold.daemon.home import Home
+
+
+class MemoryKeyring(KeyringBackend):
+    """A stand-in for the OS keyring, which this test machine does not have."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.items.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.items[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.items.pop((service, username), None)
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Home:
+    h = Home(tmp_path / "home")
+    h.prepare()
+    return h
+
+
+@pytest.fixture(autouse=True)
+def no_os_keyring() -> Iterator[None]:
+    """Like this machine: no keyring (and MemoryKeyring, once defined, must not be picked)."""
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    try:
+        yield
+    finally:
+        keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def os_keyring() -> MemoryKeyring:
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    return backend
+
+
+def test_the_keyring_is_used_when_it_works(home: Home, os_keyring: MemoryKeyring) -> None:
+    key = keystore.load(home, "auto", None)
+    assert key.source == "keyring"
+    assert not home.store_key.exists()
+    assert keystore.load(home, "auto", "keyring") == key
+    assert list(os_keyring.items) == [("twofold", f"store-key:{home.path}")]
+
+
+def test_a_key_file_when_no_keyring_works(home: Home) -> None:
+    key = keystore.load(home, "auto", None)
+    assert key.source == "file"
+    assert home.store_key.stat().st_mode & 0o777 == 0o600
+    assert keystore.load(home, "auto", "file") == key
+
+
+def test_a_keyring_key_that_became_unreachable_is_reported(home: Home) -> None:
+    with pytest.raises(keystore.StoreKeyUnavailable, match="OS keyring"):
+        keystore.load(home, "auto", "keyring")
+    assert not home.store_key.exists()
+
+
+def test_keyring_mode_without_a_keyring_is_refused(home: Home) -> None:
+    with pytest.raises(keystore.StoreKeyUnavailable, match="OS keyring"):
+        keystore.load(home, "keyring", None)
+
+
+def test_a_missing_key_file_is_reported_not_replaced(home: Home) -> None:
+    keystore.load(home, "file", None)
+    home.store_key.unlink()
+    with pytest.raises(keystore.StoreKeyUnavailable, match="missing"):
+        keystore.load(home, "file", "file")
+    assert not home.store_key.exists()
+
+
+def test_a_key_file_others_can_read_is_refused(home: Home) -> None:
+    keystore.load(home, "file", None)
+    os.chmod(home.store_key, 0o644)
+    with pytest.raises(HomeUnsafe, match="chmod 600"):
+        keystore.load(home, "file", "file")
+
+
+def test_sealed_secrets_open_only_with_their_key_and_label(home: Home) -> None:
+    key = keystore.load(home, "file", None)
+    blob = key.seal(b"device seed", b"label-a")
+    assert key.open(blob, b"label-a") == b"device seed"
+    with pytest.raises(keystore.StoreKeyUnavailable):
+        key.open(blob, b"label-b")
+    with pytest.raises(keystore.StoreKeyUnavailable):
+        keystore.StoreKey(bytes(32), "file").open(blob, b"label-a")
