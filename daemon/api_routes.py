@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
+
 from twofold.protocol.account import OtpKind
 
 from . import api_views

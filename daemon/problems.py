@@ -6,6 +6,7 @@ import json
 import logging
 
 from aiohttp import web
+
 from twofold.protocol.errors import (
     InputError,
     InvalidUri,

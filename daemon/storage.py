@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import aiosqlite
+
 from twofold.protocol.envelope import Op
 
 SCHEMA_VERSION = 1

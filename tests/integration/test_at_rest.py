@@ -6,13 +6,12 @@ import asyncio
 import base64
 from pathlib import Path
 
+from tests.integration.daemon import Daemon
 from twofold.daemon import keystore
 from twofold.daemon.config import load
 from twofold.daemon.home import Home
 from twofold.daemon.storage import Storage
 from twofold.daemon.vault_service import VaultService
-
-from tests.integration.daemon import Daemon
 
 SECRETS = [bytes([i]) * 3 + b"twofold-secret-%d" % i for i in range(5)]
 

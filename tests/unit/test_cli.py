@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from twofold.clients.cli.main import main
 
 from .test_sdk_fakedaemon import FakeDaemon, running

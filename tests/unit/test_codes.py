@@ -9,6 +9,7 @@ import math
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from twofold.protocol.account import HashAlgorithm, OtpKind, OtpParams, base32_secret
 from twofold.protocol.codes import STEAM_ALPHABET, Code, code_at, seconds_left
 from twofold.protocol.errors import UsageError

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from twofold.protocol.errors import ClockTooFarAhead, UsageError
 from twofold.protocol.hlc import MAX_FUTURE_SKEW_MS, Clock, check_not_ahead, pack, wall_ms
 

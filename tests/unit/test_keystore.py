@@ -10,6 +10,7 @@ import keyring
 import pytest
 from keyring.backend import KeyringBackend
 from keyring.backends import fail
+
 from twofold.daemon import keystore
 from twofold.daemon.errors import HomeUnsafe
 from twofold.daemon.home import Home

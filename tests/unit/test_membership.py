@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from twofold.protocol.errors import NotFound, RemovedAuthor, UsageError, VaultLocked
-from twofold.protocol.vault import Vault
 
 from tests.unit.fleet import NOW, device, draft, fleet, snapshot, sync
+from twofold.protocol.errors import NotFound, RemovedAuthor, UsageError, VaultLocked
+from twofold.protocol.vault import Vault
 
 
 def test_a_new_device_pulls_everything_from_any_one_member() -> None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from twofold.protocol.account import AccountDraft, OtpParams
-from twofold.protocol.errors import InvalidAccount, NotFound
 
 from tests.unit.fleet import NOW, SECRET, draft, fleet, snapshot, sync
+from twofold.protocol.account import AccountDraft, OtpParams
+from twofold.protocol.errors import InvalidAccount, NotFound
 
 
 def test_concurrent_renames_are_a_visible_conflict_with_a_deterministic_winner() -> None:

@@ -7,12 +7,12 @@ import random
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from tests.unit.fleet import NOW, device, draft, fleet, snapshot, sync
 from twofold.protocol.account import AccountDraft, OtpParams
 from twofold.protocol.envelope import Op
 from twofold.protocol.errors import InvalidAccount, NotFound, OpRefused, UsageError
 from twofold.protocol.vault import Vault
-
-from tests.unit.fleet import NOW, device, draft, fleet, snapshot, sync
 
 N = 3
 replica_ix = st.integers(0, N - 1)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from aiohttp import web
-from twofold.daemon import api_routes
 
 from tests.openapi_spec import routes
+from twofold.daemon import api_routes
 
 
 def test_server_routes_are_the_spec_routes() -> None:

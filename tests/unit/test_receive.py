@@ -5,6 +5,8 @@ from __future__ import annotations
 import struct
 
 import pytest
+
+from tests.unit.fleet import NOW, device, draft, fleet, snapshot
 from twofold.protocol import account_write, replica
 from twofold.protocol.account_write import AccountWrite, FieldWrite
 from twofold.protocol.envelope import HEADER_SIZE, MAX_OP_SIZE, ZERO_HASH, Op, OpKind, seal_op
@@ -27,8 +29,6 @@ from twofold.protocol.errors import (
 from twofold.protocol.hlc import pack
 from twofold.protocol.identity import DeviceKey
 from twofold.protocol.vault import Vault
-
-from tests.unit.fleet import NOW, device, draft, fleet, snapshot
 
 
 def frozen(v: Vault) -> object:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+
 from twofold.clients import sdk
 from twofold.clients.sdk import home as home_module
 

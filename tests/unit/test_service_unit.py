@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from twofold.daemon.service_unit import (
     ServiceError,
     ServiceSpec,
