@@ -1,9 +1,15 @@
-"""Hypothesis profiles: the default keeps the suite fast; HYPOTHESIS_PROFILE=thorough digs deep."""
+"""Suite-wide: hypothesis profiles, and no test may leave a thread running.
+
+The default profile keeps the suite fast; HYPOTHESIS_PROFILE=thorough digs deep.
+"""
 
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Iterator
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile("default", max_examples=100, deadline=None)
@@ -14,3 +20,11 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads() -> Iterator[None]:
+    """Every thread a test starts (stand-in servers, executors, writers) is gone when it ends."""
+    before = set(threading.enumerate())
+    yield
+    assert set(threading.enumerate()) - before == set()

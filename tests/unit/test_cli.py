@@ -7,8 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,23 +14,9 @@ import pytest
 
 from twofold.clients.cli.main import main
 
-from .test_sdk_fakedaemon import FakeDaemon, running
+from .test_sdk_fakedaemon import FakeDaemon
 
 URI = "otpauth://totp/GitHub:alice@example.com?secret=JBSWY3DPEHPK3PXP&issuer=GitHub"
-
-
-@pytest.fixture(autouse=True)
-def no_leaked_threads() -> Iterator[None]:
-    """Every thread a test starts (the stand-in's, executors) is gone when it ends."""
-    before = set(threading.enumerate())
-    yield
-    assert set(threading.enumerate()) - before == set()
-
-
-@pytest.fixture
-def fake(tmp_path: Path) -> Iterator[FakeDaemon]:
-    with running(tmp_path / "home") as daemon:
-        yield daemon
 
 
 @pytest.fixture

@@ -8,8 +8,7 @@ import os
 import socket
 import subprocess
 import sys
-import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,20 +20,6 @@ from twofold.clients import sdk
 from twofold.clients.sdk import home as home_module
 
 from .test_sdk_fakedaemon import TOKEN, FakeDaemon, running, spec_operations
-
-
-@pytest.fixture(autouse=True)
-def no_leaked_threads() -> Iterator[None]:
-    """Every thread a test starts (the stand-in's, executors) is gone when it ends."""
-    before = set(threading.enumerate())
-    yield
-    assert set(threading.enumerate()) - before == set()
-
-
-@pytest.fixture
-def fake(tmp_path: Path) -> Iterator[FakeDaemon]:
-    with running(tmp_path / "home") as daemon:
-        yield daemon
 
 
 @pytest.fixture
