@@ -23,6 +23,7 @@ from unittest import mock
 
 from twofold.protocol import replica
 from twofold.protocol.account import AccountDraft, OtpParams
+from twofold.protocol.certificate import device_certificate
 from twofold.protocol.identity import DeviceKey
 from twofold.protocol.vault import Vault
 
@@ -35,7 +36,7 @@ def build_history(n_ops: int, n_accounts: int, seed: int = 7) -> tuple[bytes, li
     keys = [DeviceKey(bytes([i]) * 32) for i in (1, 2, 3)]
     founder = Vault.found(keys[0], "laptop", NOW, salt=bytes(16))
     for k, name in zip(keys[1:], ("desktop", "server"), strict=True):
-        founder.add_device(k.public, name, NOW)
+        founder.add_device(device_certificate(k), name, NOW)
     vaults = [founder] + [Vault(founder.vault, k) for k in keys[1:]]
     for v in vaults[1:]:
         v.receive_batch(founder.log(), NOW)

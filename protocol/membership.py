@@ -40,6 +40,7 @@ class Member:
 
     public_key: bytes
     name: str
+    cert: bytes
     added_by: bytes | None
     added_in: bytes
 
@@ -103,7 +104,7 @@ def step(m: Membership, op: Op, body: Body) -> None:
     if isinstance(body, Genesis):
         if m.founder is None:
             m.founder = op.author
-            m.added[op.author] = Member(op.author, body.name, None, op.hash)
+            m.added[op.author] = Member(op.author, body.name, body.cert, None, op.hash)
             m.epochs.append(op.hash)
         return
     if op.author not in m.added or op.author in m.cutoffs:
@@ -113,7 +114,7 @@ def step(m: Membership, op: Op, body: Body) -> None:
         if body.device in m.added:
             m.void.add(op.hash)
         else:
-            m.added[body.device] = Member(body.device, body.name, op.author, op.hash)
+            m.added[body.device] = Member(body.device, body.name, body.cert, op.author, op.hash)
             m.adds_by.setdefault(op.author, []).append((op.seq, body.device))
     elif isinstance(body, DeviceRemoved):
         if body.device in m.added and body.device not in m.cutoffs:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import cbor
+from .certificate import MAX_CERT_SIZE
 from .envelope import MAX_SEQ, OpKind
 from .errors import MalformedPayload
 from .identity import PUBLIC_KEY_SIZE, x25519_public
@@ -29,6 +30,7 @@ class Genesis:
     """The founder's first op: it makes the vault and its first epoch."""
 
     name: str
+    cert: bytes
     salt: bytes
     wrap: bytes
     check: bytes
@@ -40,6 +42,7 @@ class DeviceAdded:
 
     device: bytes
     name: str
+    cert: bytes
     wraps: Mapping[bytes, bytes]
 
 
@@ -78,12 +81,18 @@ def encode(body: Body) -> bytes:
         case Genesis():
             fields: dict[str, Any] = {
                 "name": body.name,
+                "cert": body.cert,
                 "salt": body.salt,
                 "wrap": body.wrap,
                 "check": body.check,
             }
         case DeviceAdded():
-            fields = {"device": body.device, "name": body.name, "wraps": dict(body.wraps)}
+            fields = {
+                "device": body.device,
+                "name": body.name,
+                "cert": body.cert,
+                "wraps": dict(body.wraps),
+            }
         case DeviceRemoved():
             fields = {
                 "device": body.device,
@@ -107,12 +116,13 @@ def decode(kind: OpKind, data: bytes) -> Body:
     if kind is OpKind.GENESIS:
         body: Body = Genesis(
             r.name(),
+            r.cert(),
             r.bytes_("salt", SALT_SIZE),
             r.bytes_("wrap", WRAP_SIZE),
             r.bytes_("check", CHECK_SIZE),
         )
     elif kind is OpKind.DEVICE_ADDED:
-        body = DeviceAdded(r.device(), r.name(), r.wraps(32))
+        body = DeviceAdded(r.device(), r.name(), r.cert(), r.wraps(32))
     elif kind is OpKind.DEVICE_REMOVED:
         body = DeviceRemoved(
             r.device(), r.cutoff(), r.wraps(PUBLIC_KEY_SIZE), r.bytes_("check", CHECK_SIZE)
@@ -149,6 +159,12 @@ class _Reader:
         value = self.get("name")
         if not isinstance(value, str) or not 0 < len(value) <= MAX_NAME:
             raise MalformedPayload(f"{self.what} name must be text of 1 to {MAX_NAME} characters")
+        return value
+
+    def cert(self) -> bytes:
+        value = self.get("cert")
+        if not isinstance(value, bytes) or not 0 < len(value) <= MAX_CERT_SIZE:
+            raise MalformedPayload(f"{self.what} cert must be a DER certificate")
         return value
 
     def device(self) -> bytes:

@@ -22,6 +22,7 @@ from typing import Literal
 
 from . import account_write, membership, membership_bodies
 from .account_write import AccountWrite
+from .certificate import check_certificate
 from .envelope import ZERO_HASH, Op, OpKind
 from .errors import (
     BadSignature,
@@ -177,13 +178,14 @@ class Replica:
             content = self._open(op)
         else:
             content = membership_bodies.decode(op.kind, op.payload)
-            if (
-                isinstance(content, Genesis)
-                and membership_bodies.vault_id(op.author, content.salt) != self.vault
-            ):
-                raise WrongVault("genesis does not derive this vault's id: it was forged")
-            if isinstance(content, DeviceAdded) and content.device == op.author:
-                raise MalformedOp("a device cannot add itself")
+            if isinstance(content, Genesis):
+                if membership_bodies.vault_id(op.author, content.salt) != self.vault:
+                    raise WrongVault("genesis does not derive this vault's id: it was forged")
+                check_certificate(content.cert, op.author)
+            if isinstance(content, DeviceAdded):
+                if content.device == op.author:
+                    raise MalformedOp("a device cannot add itself")
+                check_certificate(content.cert, content.device)
         self._commit(op, content)
         return "applied"
 

@@ -11,9 +11,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from . import account_write, membership_bodies
 from .account import AccountDraft, OtpKind, check_label, check_note
 from .account_write import ACCOUNT_ID_SIZE, MAX_COUNTER, AccountWrite, FieldWrite
+from .certificate import check_certificate, device_certificate
 from .envelope import ZERO_HASH, Op, OpKind, seal_op
 from .errors import InvalidAccount, MalformedPayload, NotFound, UsageError, VaultLocked
 from .identity import DeviceKey, display_id, x25519_public
@@ -55,7 +59,13 @@ class Vault(Replica):
         salt = salt if salt is not None else os.urandom(SALT_SIZE)
         key = epoch_key if epoch_key is not None else new_epoch_key()
         vault = cls(membership_bodies.vault_id(device.public, salt), device)
-        body = Genesis(_device_name(name), salt, seal(key, device.public), key_check(key))
+        body = Genesis(
+            _device_name(name),
+            device_certificate(device),
+            salt,
+            seal(key, device.public),
+            key_check(key),
+        )
         vault._append(OpKind.GENESIS, membership_bodies.encode(body), now_ms)
         return vault
 
@@ -158,14 +168,14 @@ class Vault(Replica):
 
     # -- membership ----------------------------------------------------------
 
-    def add_device(self, public_key: bytes, name: str, now_ms: int) -> Op:
-        """Add a device, sealing every epoch key held here to it."""
-        _check_public_key(public_key)
+    def add_device(self, cert: bytes, name: str, now_ms: int) -> Op:
+        """Add the device a certificate names, sealing every epoch key held here to it."""
+        public_key = certificate_key(cert)
         if public_key in self.membership.added:
             state = "was removed" if public_key in self.membership.cutoffs else "is a member"
             raise UsageError(f"device {display_id(public_key)} {state} already")
         wraps = {e: seal(k, public_key) for e, k in self.epoch_keys.items()}
-        body = DeviceAdded(public_key, _device_name(name), wraps)
+        body = DeviceAdded(public_key, _device_name(name), cert, wraps)
         return self._append(OpKind.DEVICE_ADDED, membership_bodies.encode(body), now_ms)
 
     def remove_device(self, public_key: bytes, now_ms: int) -> Op:
@@ -301,8 +311,18 @@ def _device_name(name: str) -> str:
     return name
 
 
-def _check_public_key(public_key: bytes) -> None:
+def certificate_key(cert: bytes) -> bytes:
+    """The device key a certificate is over, once it passes the checks a receiver makes."""
     try:
-        x25519_public(public_key)
-    except (ValueError, UsageError):
-        raise InvalidAccount("device", "not a device public key") from None
+        key = x509.load_der_x509_certificate(cert).public_key()
+    except ValueError:
+        raise InvalidAccount("cert", "not a device certificate") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise InvalidAccount("cert", "not a device certificate: its key is not Ed25519")
+    public = key.public_bytes_raw()
+    try:
+        check_certificate(cert, public)
+        x25519_public(public)
+    except (MalformedPayload, ValueError) as exc:
+        raise InvalidAccount("cert", f"not a device certificate: {exc}") from None
+    return public

@@ -19,6 +19,7 @@ from twofold.daemon.config import load
 from twofold.daemon.home import Home
 from twofold.daemon.storage import Storage
 from twofold.daemon.vault_service import VaultService, now_ms
+from twofold.protocol.certificate import device_certificate
 from twofold.protocol.envelope import Op
 from twofold.protocol.identity import DeviceKey, display_id
 from twofold.protocol.vault import Vault
@@ -34,7 +35,7 @@ async def concurrent_rename(home: Home, account: bytes) -> str:
         store_key = keystore.load(home, load(home).store_key, recorded.decode())
         laptop = (await VaultService.open(storage, store_key, "x")).vault
         phone_key = DeviceKey.generate()
-        add = laptop.add_device(phone_key.public, "phone", now_ms())
+        add = laptop.add_device(device_certificate(phone_key), "phone", now_ms())
         phone = Vault(laptop.vault, phone_key)
         phone.receive_batch(laptop.log(), now_ms())
         mine = laptop.update_account(account, now_ms(), name="renamed on the laptop")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from twofold.protocol.account import AccountDraft, OtpParams
+from twofold.protocol.certificate import device_certificate
 from twofold.protocol.identity import DeviceKey
 from twofold.protocol.vault import Vault
 
@@ -20,6 +21,11 @@ def device(n: int) -> DeviceKey:
     return DeviceKey(seed(n))
 
 
+def cert(n: int) -> bytes:
+    """Device number n's certificate."""
+    return device_certificate(device(n))
+
+
 def draft(issuer: str = "GitHub", name: str = "alice", **otp: object) -> AccountDraft:
     """A valid TOTP account."""
     return AccountDraft(issuer, name, OtpParams.create("totp", SECRET, **otp))
@@ -29,7 +35,7 @@ def fleet(n: int, now: int = NOW) -> list[Vault]:
     """A founder and n-1 devices it added, each holding the whole log."""
     founder = Vault.found(device(1), "device-1", now, salt=bytes(16))
     for i in range(2, n + 1):
-        founder.add_device(device(i).public, f"device-{i}", now)
+        founder.add_device(cert(i), f"device-{i}", now)
     vaults = [founder]
     for i in range(2, n + 1):
         v = Vault(founder.vault, device(i))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from twofold.protocol import account_write, membership_bodies
 from twofold.protocol.account import OtpParams
 from twofold.protocol.account_write import AccountWrite, FieldWrite
+from twofold.protocol.certificate import device_certificate, fingerprint
 from twofold.protocol.envelope import ZERO_HASH, Op, OpKind, seal_op
 from twofold.protocol.hlc import pack
 from twofold.protocol.identity import DeviceKey, device_id, display_id
@@ -26,25 +27,32 @@ GENESIS = bytes.fromhex(
     "01011279effb0dbecdff81a5ef2ccb2f0c0e8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94"
     "121bf3748801b40f6f5c000000000000000100000000000000000000000000000000000000000000"
     "0000000000000000000001a0c4506c00000000000000000000000000000000000000000000000000"
-    "0000000000000000000000000091a4646e616d65666c6170746f706473616c745000000000000000"
-    "0000000000000000006477726170585075e270df2952c57ba8367ba8618c178f9fe50db2799d304e"
-    "74e918d98568614611630ae5c7dd2bb17efb24ba9b332d38c42fec8c7f54374a31d9ac7d27b13470"
-    "02c662ea51f00a0b28d95ff0d88d99a265636865636b50294aac176a8b1f7c4921d6e1048ce59802"
-    "acfc60990f2d765e3b631b93b7d994f231760fe3c1b8f9578e3388bf3b6ddd29a62ce181fd1e5565"
-    "196912c74b3968fefd43063f6f7b834da6b0f642b86602"
+    "00000000000000000000000001b8a5646365727459011f3082011b3081cea00302010202101a3a87"
+    "cc5eacfe7e4a36d22d555f499d300506032b657030263124302206035504030c1b74776f666f6c64"
+    "204a4433412d5a5a51332d54354b332d37454a433020170d3030303130313030303030305a180f39"
+    "393939313233313233353935395a30263124302206035504030c1b74776f666f6c64204a4433412d"
+    "5a5a51332d54354b332d37454a43302a300506032b65700321008a88e3dd7409f195fd52db2d3cba"
+    "5d72ca6709bf1d94121bf3748801b40f6f5ca310300e300c0603551d130101ff0402300030050603"
+    "2b657003410080131c5d5868ade49eb537527ca14e0528a4fefd8fc7397810fe7e9d9004e5b16669"
+    "b48d4879ab620db31d895c75cb24675cfa612be03b99e4d31d93560d0605646e616d65666c617074"
+    "6f706473616c7450000000000000000000000000000000006477726170585075e270df2952c57ba8"
+    "367ba8618c178f9fe50db2799d304e74e918d98568614611630ae5c7dd2bb17efb24ba9b332d38c4"
+    "2fec8c7f54374a31d9ac7d27b1347002c662ea51f00a0b28d95ff0d88d99a265636865636b50294a"
+    "ac176a8b1f7c4921d6e1048ce5989dfa3a414dfd355e73d76786702f0116dd67abf8907b8d45fc24"
+    "d23c6233e42dc61d4a60975b457b75ef9db9bad5cfeca940e302e49e832c1b3163672b2e0b02"
 )
 ACCOUNT_OP = bytes.fromhex(
     "01101279effb0dbecdff81a5ef2ccb2f0c0e8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94"
-    "121bf3748801b40f6f5c0000000000000002f9af7165a5aa8031dbecb2ffad3c6514f33f95ce3dfd"
-    "9be8b42c20ca39877f0d01a0c4506c000001f9af7165a5aa8031dbecb2ffad3c6514f33f95ce3dfd"
-    "9be8b42c20ca39877f0d000000ce05050505050505050505050505050505050505050505050518e7"
+    "121bf3748801b40f6f5c0000000000000002e9f595756fcd22e96597b660c47c7de3291eb16663cb"
+    "77657db6b69ae563f5af01a0c4506c000001e9f595756fcd22e96597b660c47c7de3291eb16663cb"
+    "77657db6b69ae563f5af000000ce05050505050505050505050505050505050505050505050518e7"
     "75fbafea54d0840d967afa97e898f9a50cef2dcb05b5f4f1a41b6953307c08e9787baca22d9135cc"
     "cc553c8aed213f7778df8b39507b52f9257e29c8d59b7055ad46678f452b354348eaf5f883e2fca3"
     "d42d454185edaee869e572c43ef231d10a9d10e36924c8a4a92f5838a2ed15ff9ef632de7c769b2d"
     "0b6eb47e659e7ea1ea6fbed145e535d7a47e8f4521f60cc29898e936d935095b4ca38431d06fe835"
-    "4f65db2846270b64b8506be1ba360861b8beeee5eaca3396813170ef584c2953c262d56d5c833538"
-    "547cb6ac39693778ed6c5671cfdd2391345256a70a4b03b4b72b96260c6448e32b330f205f178236"
-    "7de33c03"
+    "4f65db28a1d869d2e124d4e89ee53b407b232e91045e97f392812de42c1ecd08f2e3ecb01d86fee1"
+    "1ec464225590d16bf9d974d6b902f117c57dd619c36e60ea8bab05fbddd3a970c437f63865ae79a0"
+    "600ab80b"
 )
 
 
@@ -77,7 +85,9 @@ def test_sealed_epoch_key_with_a_fixed_ephemeral_key() -> None:
 def genesis() -> bytes:
     wrap = seal(EPOCH_KEY, DEVICE.public, ephemeral_seed=EPHEMERAL)
     body = membership_bodies.encode(
-        membership_bodies.Genesis("laptop", SALT, wrap, key_check(EPOCH_KEY))
+        membership_bodies.Genesis(
+            "laptop", device_certificate(DEVICE), SALT, wrap, key_check(EPOCH_KEY)
+        )
     )
     return seal_op(
         DEVICE,
@@ -114,10 +124,19 @@ def account_op(prev: bytes) -> bytes:
     )
 
 
+def test_device_certificate() -> None:
+    cert = device_certificate(DEVICE)
+    assert cert == device_certificate(DeviceKey(bytes([1]) * 32))
+    assert (
+        fingerprint(cert).hex()
+        == "bf09fe670c02621b0d14db46009a37f89a1e0fa0c539c4bf4bdb0c9180dd279c"
+    )
+
+
 def test_genesis_bytes() -> None:
     assert genesis() == GENESIS
     op = Op(GENESIS)
-    assert op.hash.hex() == "f9af7165a5aa8031dbecb2ffad3c6514f33f95ce3dfd9be8b42c20ca39877f0d"
+    assert op.hash.hex() == "e9f595756fcd22e96597b660c47c7de3291eb16663cb77657db6b69ae563f5af"
     assert op.signature_valid()
 
 
@@ -130,7 +149,7 @@ def test_account_op_bytes() -> None:
         Op(GENESIS).hash,
         Op(GENESIS).hash,
     )
-    assert op.hash.hex() == "9c504795f72b9ad3eb2513d1b916615083be7952c8459e2177d16b193432bbb4"
+    assert op.hash.hex() == "55905627195565f848ad30a3c89cd7cd8888b97d50fe65d6f6cb4d7bf54750cd"
     assert op.signature_valid()
     write = account_write.decode(op.decrypt(EPOCH_KEY))
     assert write.account == ACCOUNT

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.fleet import NOW, device, draft, fleet, snapshot, sync
+from tests.unit.fleet import NOW, cert, device, draft, fleet, snapshot, sync
 from twofold.protocol.errors import NotFound, RemovedAuthor, UsageError, VaultLocked
 from twofold.protocol.vault import Vault
 
@@ -16,7 +16,7 @@ def test_a_new_device_pulls_everything_from_any_one_member() -> None:
     sync(a, b)
     d = device(4)
     c.receive_batch(b.log(), NOW)
-    add = c.add_device(d.public, "new phone", NOW + 1)
+    add = c.add_device(cert(4), "new phone", NOW + 1)
     new = Vault(a.vault, d)
     report = new.receive_batch(c.log(), NOW + 2)
     assert not report.refused
@@ -51,7 +51,7 @@ def test_a_removed_device_cannot_read_or_write_after_its_removal() -> None:
 def test_removal_wins_over_a_concurrent_addition_by_the_removed_device() -> None:
     a, b, c = fleet(3)
     d = device(4)
-    added = c.add_device(d.public, "d", NOW + 1)  # c does this before it learns it is out
+    added = c.add_device(cert(4), "d", NOW + 1)  # c does this before it learns it is out
     a.remove_device(device(3).public, NOW + 2)  # a never saw c's addition
     for v in (a, b):
         v.receive(added.raw, NOW)
@@ -90,7 +90,7 @@ def test_a_removed_device_is_never_added_again() -> None:
     a, _b = fleet(2)
     a.remove_device(device(2).public, NOW + 1)
     with pytest.raises(UsageError, match="was removed"):
-        a.add_device(device(2).public, "back", NOW + 2)
+        a.add_device(cert(2), "back", NOW + 2)
     with pytest.raises(NotFound):
         a.remove_device(device(9).public, NOW + 2)
 
@@ -98,7 +98,7 @@ def test_a_removed_device_is_never_added_again() -> None:
 def test_a_device_added_concurrently_with_a_rotation_gets_the_key_granted() -> None:
     a, b, _c = fleet(3)
     d = device(4)
-    a.add_device(d.public, "d", NOW + 1)
+    a.add_device(cert(4), "d", NOW + 1)
     rotation = b.rotate_key(NOW + 2)  # b has not seen d
     sync(a, b)
     assert a.missing_keys() == {d.public: [rotation.hash]}

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from tests.unit.fleet import NOW, device, draft, fleet, snapshot, sync
 from twofold.protocol.account import AccountDraft, OtpParams
+from twofold.protocol.certificate import device_certificate
 from twofold.protocol.envelope import Op
 from twofold.protocol.errors import InvalidAccount, NotFound, OpRefused, UsageError
 from twofold.protocol.vault import Vault
@@ -147,7 +148,7 @@ def test_concurrent_membership_changes_converge_and_never_empty_the_vault(
             elif verb == "rotate":
                 v.rotate_key(now)
             elif verb == "add" and vaults[args[0]] is None:
-                v.add_device(device(args[0] + 1).public, f"d{args[0]}", now)
+                v.add_device(device_certificate(device(args[0] + 1)), f"d{args[0]}", now)
                 new = Vault(v.vault, device(args[0] + 1))
                 new.receive_batch(v.log(), now)
                 vaults[args[0]] = new

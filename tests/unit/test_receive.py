@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from tests.unit.fleet import NOW, device, draft, fleet, snapshot
+from tests.unit.fleet import NOW, cert, device, draft, fleet, snapshot
 from twofold.protocol import account_write, replica
 from twofold.protocol.account_write import AccountWrite, FieldWrite
 from twofold.protocol.envelope import HEADER_SIZE, MAX_OP_SIZE, ZERO_HASH, Op, OpKind, seal_op
@@ -260,7 +260,7 @@ def test_an_op_waits_for_its_predecessor(pair: tuple[Vault, Vault]) -> None:
 def test_an_op_waits_for_the_op_that_added_its_author() -> None:
     a, b, _ = fleet(3)
     d = device(4)
-    add = a.add_device(d.public, "d", NOW + 1)
+    add = a.add_device(cert(4), "d", NOW + 1)
     vd = Vault(a.vault, d)
     vd.receive_batch(a.log(), NOW)
     _, op = vd.create_account(draft("from-d"), NOW + 2)
