@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import tomllib
 from dataclasses import asdict, dataclass
@@ -22,6 +23,9 @@ class Config:
     device_name: str
     api_port: int = 0
     store_key: str = "auto"
+    peer_host: str = "0.0.0.0"  # noqa: S104 - peers on the LAN must reach it; mTLS guards it
+    peer_port: int = 0
+    advertise: tuple[str, ...] = ()
 
 
 class ConfigError(DaemonError):
@@ -38,14 +42,48 @@ def load(home: Home) -> Config:
         raw: dict[str, Any] = tomllib.loads(home.config.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{home.config} is not valid TOML: {exc}") from None
-    unknown = set(raw) - {"device_name", "api_port", "store_key"}
+    unknown = set(raw) - set(Config.__dataclass_fields__)
     if unknown:
         raise ConfigError(f"{home.config}: unknown settings {sorted(unknown)}")
+    if "advertise" in raw:
+        if not isinstance(raw["advertise"], list) or not all(_is_ip(a) for a in raw["advertise"]):
+            raise ConfigError(f"{home.config}: advertise must be a list of IP addresses")
+        raw["advertise"] = tuple(raw["advertise"])
     config = Config(**{"device_name": socket.gethostname()[:64] or "device", **raw})
     if not isinstance(config.device_name, str) or not 0 < len(config.device_name) <= 64:
         raise ConfigError(f"{home.config}: device_name must be text of 1 to 64 characters")
     if type(config.api_port) is not int or not 0 <= config.api_port <= 65535:
         raise ConfigError(f"{home.config}: api_port must be a port number (0 picks a free one)")
+    if type(config.peer_port) is not int or not 0 <= config.peer_port <= 65535:
+        raise ConfigError(f"{home.config}: peer_port must be a port number (0 picks a free one)")
+    if not isinstance(config.peer_host, str) or not _is_ip(config.peer_host):
+        raise ConfigError(f"{home.config}: peer_host must be an IP address to listen on")
     if config.store_key not in STORE_KEY_MODES:
         raise ConfigError(f"{home.config}: store_key must be one of {', '.join(STORE_KEY_MODES)}")
     return config
+
+
+def _is_ip(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def advertised(config: Config) -> list[str]:
+    """The addresses an invitation names: the configured ones, else this host's own."""
+    if config.advertise:
+        return list(config.advertise)
+    found: list[str] = []
+    try:
+        infos = socket.getaddrinfo(socket.gethostname(), None, proto=socket.IPPROTO_TCP)
+    except OSError:
+        infos = []
+    for info in infos:
+        address = str(info[4][0])
+        if not ipaddress.ip_address(address).is_loopback and address not in found:
+            found.append(address)
+    return found[:3] or ["127.0.0.1"]

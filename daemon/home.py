@@ -99,7 +99,13 @@ def read_private(path: Path) -> bytes:
         os.close(fd)
 
 
-def write_api_file(home: Home, host: str, port: int, version: str) -> None:
+def write_api_file(home: Home, host: str, port: int, version: str, peer_port: int) -> None:
     """Tell clients where this daemon listens."""
-    data = {"host": host, "port": port, "pid": os.getpid(), "version": version}
+    data = {
+        "host": host,
+        "port": port,
+        "pid": os.getpid(),
+        "version": version,
+        "peer_port": peer_port,
+    }
     write_private(home.api, json.dumps(data).encode() + b"\n")

@@ -21,7 +21,9 @@ from .api_app import make_app
 from .api_routes import VERSION
 from .errors import HomeInUse
 from .home import Home, read_private, write_api_file, write_private
+from .peers import Peers
 from .storage import Storage
+from .tls import DeviceTls
 from .vault_service import VaultService
 
 log = logging.getLogger(__name__)
@@ -67,22 +69,31 @@ async def serve(home_path: Path, port: int | None = None) -> None:
         settings = config_module.load(home)
         storage = await Storage.open(home.database)
         runner: web.AppRunner | None = None
+        peers: Peers | None = None
         try:
             recorded = await storage.get_meta("store_key_source")
             store_key = keystore.load(
                 home, settings.store_key, recorded.decode() if recorded else None
             )
             service = await VaultService.open(storage, store_key, settings.device_name)
-            runner = web.AppRunner(make_app(service, api_token(home), time.time()), access_log=None)
+            peers = Peers(service, DeviceTls.prepare(home, service.vault.device, store_key))
+            peer_port = await _start_peers(peers, storage, settings)
+            app = make_app(service, api_token(home), time.time())
+            runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             site = web.TCPSite(runner, HOST, settings.api_port if port is None else port)
             await site.start()
             bound = _bound_port(runner)
-            write_api_file(home, HOST, bound, VERSION)
+            write_api_file(home, HOST, bound, VERSION, peer_port)
             log.info(
-                "Twofold daemon for %s listening on http://%s:%d (device %s)",
-                home.path, HOST, bound, service.identity.device_id,
-            )  # fmt: skip
+                "Twofold daemon for %s: API on http://%s:%d, peers on %s:%d, device %s",
+                home.path,
+                HOST,
+                bound,
+                settings.peer_host,
+                peer_port,
+                service.identity.device_id,
+            )
             await _until_signalled()
             log.info("stopping")
         finally:
@@ -90,7 +101,28 @@ async def serve(home_path: Path, port: int | None = None) -> None:
                 home.api.unlink()
             if runner is not None:
                 await runner.cleanup()
+            if peers is not None:
+                await peers.stop()
             await storage.close()
+
+
+async def _start_peers(peers: Peers, storage: Storage, settings: config_module.Config) -> int:
+    """Serve peers on the configured port, else the one used last time; dial known members."""
+    saved = await storage.get_meta("peer_port")
+    wanted = settings.peer_port or (int(saved) if saved else 0)
+    try:
+        bound = await peers.start(settings.peer_host, wanted)
+    except OSError:
+        if settings.peer_port:
+            raise
+        bound = await peers.start(settings.peer_host, 0)  # last time's port is taken now
+    await storage.set_meta("peer_port", str(bound).encode())
+    me = peers.service.vault.device.public
+    members = peers.service.vault.membership.members
+    for device, (host, port) in (await storage.peers()).items():
+        if device in members and device != me:
+            peers.connect(device, host, port)
+    return bound
 
 
 def _bound_port(runner: web.AppRunner) -> int:

@@ -29,6 +29,11 @@ CREATE TABLE IF NOT EXISTS ops (
     PRIMARY KEY (author, seq)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS ops_order ON ops (hlc, author, seq);
+CREATE TABLE IF NOT EXISTS peers (
+    device BLOB PRIMARY KEY,
+    host   TEXT NOT NULL,
+    port   INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS evidence (
     first  BLOB NOT NULL,
     second BLOB NOT NULL,
@@ -102,6 +107,27 @@ class Storage:
         """Every stored op, dependencies first."""
         cursor = await self._db.execute("SELECT raw FROM ops ORDER BY hlc, author, seq")
         return [bytes(row[0]) for row in await cursor.fetchall()]
+
+    async def set_meta(self, key: str, value: bytes) -> None:
+        """Set one metadata value."""
+        await self._db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    async def save_peer(self, device: bytes, host: str, port: int) -> None:
+        """Remember where a member was last reached."""
+        await self._db.execute(
+            "INSERT INTO peers (device, host, port) VALUES (?, ?, ?) "
+            "ON CONFLICT (device) DO UPDATE SET host = excluded.host, port = excluded.port",
+            (device, host, port),
+        )
+
+    async def peers(self) -> dict[bytes, tuple[str, int]]:
+        """Every member address remembered."""
+        rows = await (await self._db.execute("SELECT device, host, port FROM peers")).fetchall()
+        return {bytes(d): (str(h), int(p)) for d, h, p in rows}
 
     async def add_evidence(self, first: bytes, second: bytes) -> None:
         """Keep both ops of a fork, for the person to see."""

@@ -23,6 +23,7 @@ from twofold.protocol.envelope import Op
 from twofold.protocol.errors import InvalidAccount, NotFound
 from twofold.protocol.identity import DeviceKey, display_id
 from twofold.protocol.otpauth import parse_uri
+from twofold.protocol.replica import BatchReport
 from twofold.protocol.state import AccountView
 from twofold.protocol.vault import Vault
 
@@ -38,6 +39,36 @@ _SEED_LABEL = b"twofold/store/device-seed/v1"
 def now_ms() -> int:
     """Wall-clock milliseconds, the one place the daemon reads time for ops."""
     return time.time_ns() // 1_000_000
+
+
+class OpFeed:
+    """Ops stored since a peer session began, for it to push; bounded, never blocking a write."""
+
+    LIMIT = 10_000
+
+    def __init__(self, service: VaultService) -> None:
+        self._service = service
+        self._queue: asyncio.Queue[list[Op]] = asyncio.Queue()
+        self._queued = 0
+        self.overflowed = False
+
+    def put(self, ops: list[Op]) -> None:
+        """Queue ops; past the limit, drop them and let the session resend its vector."""
+        if self._queued + len(ops) > self.LIMIT:
+            self.overflowed = True
+            return
+        self._queued += len(ops)
+        self._queue.put_nowait(ops)
+
+    async def get(self) -> list[Op]:
+        """The next ops to push."""
+        ops = await self._queue.get()
+        self._queued -= len(ops)
+        return ops
+
+    def close(self) -> None:
+        """Stop receiving ops."""
+        self._service._feeds.discard(self)
 
 
 @dataclass(frozen=True)
@@ -57,6 +88,8 @@ class VaultService:
         self.storage = storage
         self.identity = Identity(display_id(vault.device.public), name, vault.vault.hex())
         self._lock = asyncio.Lock()
+        self._feeds: set[OpFeed] = set()
+        self.membership_changed: list[Callable[[], None]] = []
 
     @classmethod
     async def open(cls, storage: Storage, store_key: StoreKey, device_name: str) -> VaultService:
@@ -91,17 +124,54 @@ class VaultService:
     async def _write(self, make: Callable[[Vault], Op]) -> Op:
         async with self._lock:
             op = make(self.vault)
-            try:
-                await self.storage.append([op])
-            except Exception as exc:
-                log.exception("storing an op failed; reloading the vault from disk")
-                self.vault = Vault.restore(
-                    self.vault.vault, self.vault.device, await self.storage.log()
-                )
-                raise StorageFailed(
-                    f"the change could not be saved ({exc}); nothing was changed"
-                ) from exc
-            return op
+            await self._store([op])
+        self._publish([op], None)
+        return op
+
+    async def _store(self, ops: list[Op]) -> None:
+        """Commit ops the vault has applied; if the disk refuses, reload what it holds."""
+        try:
+            await self.storage.append(ops)
+        except Exception as exc:
+            log.exception("storing ops failed; reloading the vault from disk")
+            self.vault = Vault.restore(
+                self.vault.vault, self.vault.device, await self.storage.log()
+            )
+            raise StorageFailed(
+                f"the change could not be saved ({exc}); nothing was changed"
+            ) from exc
+
+    async def receive(self, raws: list[bytes], source: OpFeed | None = None) -> BatchReport:
+        """Ops from a peer: verify, apply, store in one transaction, pass on to other peers."""
+        async with self._lock:
+            members_before = self.vault.membership.members.keys()
+            evidence_before = len(self.vault.evidence)
+            report = self.vault.receive_batch(raws, now_ms())
+            if report.applied:
+                await self._store(report.applied)
+            for first, second in self.vault.evidence[evidence_before:]:
+                await self.storage.add_evidence(first, second)
+            membership_moved = self.vault.membership.members.keys() != members_before
+        for _, error in report.refused:
+            log.warning("refused an op from a peer: %s", error)
+        self._publish(report.applied, source)
+        if membership_moved or any(not op.kind.encrypted for op in report.applied):
+            for callback in self.membership_changed:
+                callback()
+        return report
+
+    def feed(self) -> OpFeed:
+        """A queue of every op stored from now on, for one peer session."""
+        feed = OpFeed(self)
+        self._feeds.add(feed)
+        return feed
+
+    def _publish(self, ops: list[Op], source: OpFeed | None) -> None:
+        if not ops:
+            return
+        for feed in list(self._feeds):
+            if feed is not source:
+                feed.put(ops)
 
     # -- reading -------------------------------------------------------------
 

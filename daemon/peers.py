@@ -1,0 +1,189 @@
+"""The peer side of the daemon: a mutual-TLS server, and connections out to known members.
+
+Every device runs a peer server on its own port. A WebSocket on
+/peer/v1/sync carries one SyncSession; it is served only to a client whose
+certificate is a current member's (checked on the request, since OpenSSL
+cannot forget a certificate it once trusted). Outgoing, the daemon keeps one
+connection to each member whose address it knows, pinned to that member's
+certificate, and reconnects with capped exponential backoff and jitter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import ssl
+from collections.abc import Callable
+
+import aiohttp
+from aiohttp import web
+
+from twofold.protocol.certificate import fingerprint
+from twofold.protocol.identity import display_id
+
+from .sync import SyncSession
+from .tls import DeviceTls, peer_certificate, trust
+from .vault_service import VaultService
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_S = 10.0
+BACKOFF_MIN_S = 0.2
+BACKOFF_MAX_S = 30.0
+SERVICE: web.AppKey[VaultService] = web.AppKey("peer-service", VaultService)
+
+
+class ServerChannel:
+    """A server-side WebSocket as a sync Channel."""
+
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self.ws = ws
+
+    async def send(self, data: bytes) -> None:
+        await self.ws.send_bytes(data)
+
+    async def receive(self) -> bytes | None:
+        msg = await self.ws.receive()
+        return msg.data if msg.type is aiohttp.WSMsgType.BINARY else None
+
+
+class ClientChannel:
+    """A client-side WebSocket as a sync Channel."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+
+    async def send(self, data: bytes) -> None:
+        await self.ws.send_bytes(data)
+
+    async def receive(self) -> bytes | None:
+        msg = await self.ws.receive()
+        return msg.data if msg.type is aiohttp.WSMsgType.BINARY else None
+
+
+def member_for(service: VaultService, cert: bytes | None) -> bytes | None:
+    """The current member whose exact certificate this is."""
+    if cert is None:
+        return None
+    for key, member in service.vault.membership.members.items():
+        if member.cert == cert:
+            return key
+    return None
+
+
+class Peers:
+    """The peer server, the outgoing connections, and the sessions both carry."""
+
+    def __init__(self, service: VaultService, tls: DeviceTls) -> None:
+        self.service = service
+        self.tls = tls
+        self.addresses: dict[bytes, tuple[str, int]] = {}
+        self.sessions: dict[bytes, set[SyncSession]] = {}
+        self.extra_routes: list[Callable[[web.Application], None]] = []
+        self._server_ctx = tls.server_context(self._member_certs())
+        self._trusted = set(self._member_certs())
+        self._dialers: dict[bytes, asyncio.Task[None]] = {}
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+        service.membership_changed.append(self._on_membership)
+
+    def _member_certs(self) -> list[bytes]:
+        return [m.cert for m in self.service.vault.membership.members.values()]
+
+    async def start(self, host: str, port: int) -> int:
+        """Serve on host:port (0 = a free port); the port bound."""
+        app = web.Application(client_max_size=4 * 1024 * 1024)
+        app[SERVICE] = self.service
+        app.router.add_get("/peer/v1/sync", self._serve_sync)
+        for add in self.extra_routes:
+            add(app)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port, ssl_context=self._server_ctx)
+        await site.start()
+        server = getattr(site, "_server", None)
+        self.port = int(server.sockets[0].getsockname()[1]) if server else port
+        return self.port
+
+    async def stop(self) -> None:
+        """Close every connection and the server."""
+        for task in self._dialers.values():
+            task.cancel()
+        for task in self._dialers.values():
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._dialers.clear()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def connect(self, peer: bytes, host: str, port: int) -> None:
+        """Keep a connection to this member at this address (replacing an older one)."""
+        self.addresses[peer] = (host, port)
+        old = self._dialers.pop(peer, None)
+        if old is not None:
+            old.cancel()
+        self._dialers[peer] = asyncio.create_task(self._dial_forever(peer))
+
+    def _on_membership(self) -> None:
+        for cert in self._member_certs():
+            if cert not in self._trusted:
+                trust(self._server_ctx, cert)
+                self._trusted.add(cert)
+        members = self.service.vault.membership.members
+        for peer in list(self._dialers):
+            if peer not in members:
+                self._dialers.pop(peer).cancel()
+
+    async def _serve_sync(self, request: web.Request) -> web.StreamResponse:
+        cert = peer_certificate(
+            request.transport.get_extra_info("ssl_object") if request.transport else None
+        )
+        peer = member_for(self.service, cert)
+        if peer is None:
+            raise web.HTTPForbidden(text="this certificate is not a member of the vault")
+        ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=4 * 1024 * 1024)
+        await ws.prepare(request)
+        await self._run_session(peer, ServerChannel(ws))
+        await ws.close()
+        return ws
+
+    async def _run_session(self, peer: bytes, channel: ServerChannel | ClientChannel) -> None:
+        session = SyncSession(self.service, channel, peer)
+        self.sessions.setdefault(peer, set()).add(session)
+        log.info("syncing with %s", display_id(peer))
+        try:
+            await session.run()
+        except (TimeoutError, aiohttp.ClientError, ConnectionError) as exc:
+            log.info("connection to %s ended: %s", display_id(peer), exc)
+        finally:
+            self.sessions[peer].discard(session)
+
+    async def _dial_forever(self, peer: bytes) -> None:
+        delay = BACKOFF_MIN_S
+        while True:
+            member = self.service.vault.membership.members.get(peer)
+            if member is None:
+                return
+            host, port = self.addresses[peer]
+            try:
+                ctx = self.tls.client_context(member.cert)
+                async with (
+                    aiohttp.ClientSession() as http,
+                    http.ws_connect(
+                        f"wss://{host}:{port}/peer/v1/sync",
+                        ssl=ctx,
+                        heartbeat=HEARTBEAT_S,
+                        max_msg_size=4 * 1024 * 1024,
+                    ) as ws,
+                ):
+                    delay = BACKOFF_MIN_S
+                    await self._run_session(peer, ClientChannel(ws))
+            except (TimeoutError, aiohttp.ClientError, OSError, ssl.SSLError) as exc:
+                log.debug("cannot reach %s at %s:%d: %s", display_id(peer), host, port, exc)
+            await asyncio.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter, not crypto
+            delay = min(delay * 2, BACKOFF_MAX_S)
+
+
+__all__ = ["Peers", "fingerprint"]

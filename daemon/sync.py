@@ -1,0 +1,131 @@
+"""Keeping two members in step over one message channel.
+
+Theory of operation. Each side sends its version vector; each answers with
+the ops the other lacks, in pages (at most 500 ops or 512 KiB each), oldest
+first in fold order so dependencies arrive before what depends on them. From
+then on every op this device stores (its own, or one relayed from another
+peer) is pushed at once. Every 60 s, and whenever the push queue overflowed,
+a side sends its vector again and the other fills the gap: anti-entropy
+repairs whatever a push missed. The session knows nothing of sockets: it
+takes a channel, so two sessions can be joined in memory in a test.
+
+Messages are CBOR maps: {"t": "vector", "v": {author: seq}}, {"t": "ops",
+"ops": [op bytes, ...]} and {"t": "caught-up"}, which closes the answer to a
+vector. Anything else ends the session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Protocol
+
+from twofold.protocol import cbor
+from twofold.protocol.errors import MalformedPayload
+from twofold.protocol.identity import display_id
+from twofold.protocol.vector import VersionVector
+
+from .vault_service import OpFeed, VaultService
+
+log = logging.getLogger(__name__)
+
+PAGE_OPS = 500
+PAGE_BYTES = 512 * 1024
+ANTI_ENTROPY_S = 60.0
+MAX_MESSAGE = 2 * PAGE_BYTES
+
+
+class Channel(Protocol):
+    """A reliable, ordered message pipe to one peer."""
+
+    async def send(self, data: bytes) -> None:
+        """Send one message."""
+
+    async def receive(self) -> bytes | None:
+        """The next message, or None once the channel closed."""
+
+
+class SyncSession:
+    """One peer, one channel: catch up both ways, then push every new op."""
+
+    def __init__(self, service: VaultService, channel: Channel, peer: bytes) -> None:
+        self.service = service
+        self.channel = channel
+        self.peer = peer
+        self.caught_up = asyncio.Event()
+        self._feed: OpFeed | None = None
+
+    async def run(self) -> None:
+        """Until the channel closes or the peer misbehaves."""
+        self._feed = self.service.feed()
+        tasks = [
+            asyncio.create_task(self._read()),
+            asyncio.create_task(self._push()),
+            asyncio.create_task(self._anti_entropy()),
+        ]
+        try:
+            await self._send_vector()
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()
+        finally:
+            self._feed.close()
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    async def _send_vector(self) -> None:
+        vector = self.service.vault.vector().to_wire()
+        await self.channel.send(cbor.dumps({"t": "vector", "v": vector}))
+
+    async def _read(self) -> None:
+        while (data := await self.channel.receive()) is not None:
+            if len(data) > MAX_MESSAGE:
+                raise MalformedPayload(f"sync message of {len(data)} bytes is over the limit")
+            message = cbor.loads(data, "sync message")
+            kind = message.get("t") if isinstance(message, dict) else None
+            if kind == "vector" and set(message) == {"t", "v"}:
+                await self._send_missing(VersionVector.from_wire(message["v"]))
+            elif kind == "ops" and set(message) == {"t", "ops"} and _op_list(message["ops"]):
+                await self.service.receive(message["ops"], source=self._feed)
+            elif kind == "caught-up" and set(message) == {"t"}:
+                self.caught_up.set()
+            else:
+                raise MalformedPayload("unknown sync message")
+
+    async def _send_missing(self, theirs: VersionVector) -> None:
+        missing = self.service.vault.ops_missing_from(theirs)
+        page: list[bytes] = []
+        size = 0
+        for raw in missing:
+            page.append(raw)
+            size += len(raw)
+            if len(page) >= PAGE_OPS or size >= PAGE_BYTES:
+                await self.channel.send(cbor.dumps({"t": "ops", "ops": page}))
+                page, size = [], 0
+        if page:
+            await self.channel.send(cbor.dumps({"t": "ops", "ops": page}))
+        await self.channel.send(cbor.dumps({"t": "caught-up"}))
+        if missing:
+            log.info("sent %d ops to %s", len(missing), display_id(self.peer))
+
+    async def _push(self) -> None:
+        assert self._feed is not None  # noqa: S101 - set in run()
+        while True:
+            ops = await self._feed.get()
+            await self.channel.send(cbor.dumps({"t": "ops", "ops": [op.raw for op in ops]}))
+            if self._feed.overflowed:
+                self._feed.overflowed = False
+                await self._send_vector()
+
+    async def _anti_entropy(self) -> None:
+        while True:
+            await asyncio.sleep(ANTI_ENTROPY_S)
+            await self._send_vector()
+
+
+def _op_list(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(raw, bytes) for raw in value)
