@@ -18,10 +18,12 @@ from aiohttp.typedefs import Middleware
 
 from . import problems
 from .errors import BadRequest
+from .pairing_service import Pairing
 from .vault_service import VaultService
 
 MAX_BODY = 64 * 1024
 SERVICE: web.AppKey[VaultService] = web.AppKey("service", VaultService)
+PAIRING: web.AppKey[Pairing] = web.AppKey("pairing", Pairing)
 STARTED: web.AppKey[float] = web.AppKey("started", float)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -116,14 +118,18 @@ def check_fields(body: dict[str, Any], types: Mapping[str, type], required: set[
             raise BadRequest(f"{name} must be {kind}", name)
 
 
-def make_app(service: VaultService, token: str, started: float) -> web.Application:
+def make_app(
+    service: VaultService, pairing: Pairing, token: str, started: float
+) -> web.Application:
     """The API application, every route of specs/openapi.yaml under /api/v1."""
-    from . import api_routes
+    from . import api_pairing, api_routes
 
     app = web.Application(
         middlewares=[problem_middleware, guard_middleware(token)], client_max_size=MAX_BODY
     )
     app[SERVICE] = service
     app[STARTED] = started
+    app[PAIRING] = pairing
     api_routes.add_routes(app)
+    api_pairing.add_routes(app)
     return app

@@ -85,6 +85,8 @@ class Peers:
         self._server_ctx = tls.server_context(self._member_certs())
         self._trusted = set(self._member_certs())
         self._dialers: dict[bytes, asyncio.Task[None]] = {}
+        self._bootstrap: dict[bytes, bytes] = {}
+        self._caught_up: dict[bytes, asyncio.Event] = {}
         self._runner: web.AppRunner | None = None
         self.port = 0
         service.membership_changed.append(self._on_membership)
@@ -118,13 +120,22 @@ class Peers:
         if self._runner is not None:
             await self._runner.cleanup()
 
-    def connect(self, peer: bytes, host: str, port: int) -> None:
-        """Keep a connection to this member at this address (replacing an older one)."""
+    def connect(self, peer: bytes, host: str, port: int, cert: bytes | None = None) -> None:
+        """Keep a connection to this member at this address (replacing an older one).
+
+        `cert` pins a member this device does not know yet: the one it just joined through.
+        """
         self.addresses[peer] = (host, port)
+        if cert is not None:
+            self._bootstrap[peer] = cert
         old = self._dialers.pop(peer, None)
         if old is not None:
             old.cancel()
         self._dialers[peer] = asyncio.create_task(self._dial_forever(peer))
+
+    async def wait_caught_up(self, peer: bytes) -> None:
+        """Until a session with this peer has pulled everything the peer had."""
+        await self._caught_up.setdefault(peer, asyncio.Event()).wait()
 
     def _on_membership(self) -> None:
         for cert in self._member_certs():
@@ -133,8 +144,11 @@ class Peers:
                 self._trusted.add(cert)
         members = self.service.vault.membership.members
         for peer in list(self._dialers):
-            if peer not in members:
+            if peer not in members and peer not in self._bootstrap:
                 self._dialers.pop(peer).cancel()
+        for peer in list(self._bootstrap):
+            if peer in members:
+                del self._bootstrap[peer]
 
     async def _serve_sync(self, request: web.Request) -> web.StreamResponse:
         cert = peer_certificate(
@@ -153,22 +167,29 @@ class Peers:
         session = SyncSession(self.service, channel, peer)
         self.sessions.setdefault(peer, set()).add(session)
         log.info("syncing with %s", display_id(peer))
+        announce = asyncio.create_task(self._announce_caught_up(peer, session))
         try:
             await session.run()
         except (TimeoutError, aiohttp.ClientError, ConnectionError) as exc:
             log.info("connection to %s ended: %s", display_id(peer), exc)
         finally:
+            announce.cancel()
             self.sessions[peer].discard(session)
+
+    async def _announce_caught_up(self, peer: bytes, session: SyncSession) -> None:
+        await session.caught_up.wait()
+        self._caught_up.setdefault(peer, asyncio.Event()).set()
 
     async def _dial_forever(self, peer: bytes) -> None:
         delay = BACKOFF_MIN_S
         while True:
             member = self.service.vault.membership.members.get(peer)
-            if member is None:
+            cert = member.cert if member is not None else self._bootstrap.get(peer)
+            if cert is None:
                 return
             host, port = self.addresses[peer]
             try:
-                ctx = self.tls.client_context(member.cert)
+                ctx = self.tls.client_context(cert)
                 async with (
                     aiohttp.ClientSession() as http,
                     http.ws_connect(

@@ -21,6 +21,7 @@ from .api_app import make_app
 from .api_routes import VERSION
 from .errors import HomeInUse
 from .home import Home, read_private, write_api_file, write_private
+from .pairing_service import Pairing
 from .peers import Peers
 from .storage import Storage
 from .tls import DeviceTls
@@ -70,6 +71,7 @@ async def serve(home_path: Path, port: int | None = None) -> None:
         storage = await Storage.open(home.database)
         runner: web.AppRunner | None = None
         peers: Peers | None = None
+        service: VaultService | None = None
         try:
             recorded = await storage.get_meta("store_key_source")
             store_key = keystore.load(
@@ -77,8 +79,9 @@ async def serve(home_path: Path, port: int | None = None) -> None:
             )
             service = await VaultService.open(storage, store_key, settings.device_name)
             peers = Peers(service, DeviceTls.prepare(home, service.vault.device, store_key))
+            pairing = Pairing(service, peers, config_module.advertised(settings))
             peer_port = await _start_peers(peers, storage, settings)
-            app = make_app(service, api_token(home), time.time())
+            app = make_app(service, pairing, api_token(home), time.time())
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             site = web.TCPSite(runner, HOST, settings.api_port if port is None else port)
@@ -103,7 +106,8 @@ async def serve(home_path: Path, port: int | None = None) -> None:
                 await runner.cleanup()
             if peers is not None:
                 await peers.stop()
-            await storage.close()
+            # joining a vault replaces the service's storage: close the one in use
+            await (service.storage if service is not None else storage).close()
 
 
 async def _start_peers(peers: Peers, storage: Storage, settings: config_module.Config) -> int:

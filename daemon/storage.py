@@ -45,8 +45,9 @@ CREATE TABLE IF NOT EXISTS evidence (
 class Storage:
     """The op log and a little metadata, behind aiosqlite's worker thread."""
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
         self._db = db
+        self.path = path
 
     @classmethod
     async def open(cls, path: Path) -> Storage:
@@ -61,7 +62,7 @@ class Storage:
             raise RuntimeError(f"{path} was written by a newer Twofold (schema {version[0]})")
         await db.executescript(_SCHEMA)
         await db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        return cls(db)
+        return cls(db, path)
 
     async def close(self) -> None:
         """Checkpoint and close."""

@@ -34,6 +34,7 @@ from .storage import Storage
 log = logging.getLogger(__name__)
 
 _SEED_LABEL = b"twofold/store/device-seed/v1"
+_KEPT_META = ("device_seed", "store_key_source", "device_name", "peer_port")
 
 
 def now_ms() -> int:
@@ -89,6 +90,7 @@ class VaultService:
         self.identity = Identity(display_id(vault.device.public), name, vault.vault.hex())
         self._lock = asyncio.Lock()
         self._feeds: set[OpFeed] = set()
+        self._carried: list[tuple[AccountDraft, bool]] = []
         self.membership_changed: list[Callable[[], None]] = []
 
     @classmethod
@@ -126,7 +128,13 @@ class VaultService:
             op = make(self.vault)
             await self._store([op])
         self._publish([op], None)
+        if not op.kind.encrypted:
+            self._membership_moved()
         return op
+
+    def _membership_moved(self) -> None:
+        for callback in self.membership_changed:
+            callback()
 
     async def _store(self, ops: list[Op]) -> None:
         """Commit ops the vault has applied; if the disk refuses, reload what it holds."""
@@ -156,8 +164,7 @@ class VaultService:
             log.warning("refused an op from a peer: %s", error)
         self._publish(report.applied, source)
         if membership_moved or any(not op.kind.encrypted for op in report.applied):
-            for callback in self.membership_changed:
-                callback()
+            self._membership_moved()
         return report
 
     def feed(self) -> OpFeed:
@@ -172,6 +179,43 @@ class VaultService:
         for feed in list(self._feeds):
             if feed is not source:
                 feed.put(ops)
+
+    # -- membership ------------------------------------------------------------
+
+    async def add_device(self, cert: bytes, name: str) -> Op:
+        """Add the device that paired, with every epoch key this device holds sealed to it."""
+        return await self._write(lambda v: v.add_device(cert, name[:64] or "device", now_ms()))
+
+    async def move_into(self, vault_id: bytes) -> None:
+        """Leave this device's own vault for the one it joined; the old database is kept aside."""
+        async with self._lock:
+            old = self.vault
+            self._carried = [
+                (AccountDraft(v.issuer, v.name, v.otp, v.counter, v.note), v.deleted)
+                for v in old.state.views()
+            ]
+            meta = {k: await self.storage.get_meta(k) for k in _KEPT_META}
+            path = self.storage.path
+            await self.storage.close()
+            aside = path.with_name(f"{path.stem}-left-{old.vault.hex()[:8]}{path.suffix}")
+            path.rename(aside)
+            for suffix in ("-wal", "-shm"):
+                path.with_name(path.name + suffix).unlink(missing_ok=True)
+            self.storage = await Storage.open(path)
+            kept = {k: v for k, v in meta.items() if v is not None}
+            await self.storage.initialise({**kept, "vault_id": vault_id}, [])
+            self.vault = Vault(vault_id, old.device)
+            self.identity = Identity(self.identity.device_id, self.identity.name, vault_id.hex())
+            log.info("joined vault %s; the old database is kept as %s", vault_id.hex(), aside)
+
+    async def bring_along(self) -> int:
+        """Re-create, in the joined vault, the accounts this device held before joining."""
+        carried, self._carried = self._carried, []
+        for draft, deleted in carried:
+            view = await self._create(draft)
+            if deleted:
+                await self.delete(view.id.hex())
+        return len(carried)
 
     # -- reading -------------------------------------------------------------
 

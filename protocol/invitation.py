@@ -22,13 +22,14 @@ The link is a bearer token: whoever holds it can try to pair until it expires.
 from __future__ import annotations
 
 import base64
-import binascii
 import ipaddress
 import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from cbor2 import CBORDecodeEOF
 
 from . import cbor, certificate
 from .errors import InputError, MalformedPayload
@@ -71,9 +72,9 @@ class Invitation:
         """Refuse fields no link could carry, and write addresses in their canonical form."""
         if self.shower_role not in _ROLE_CODES.values():
             raise InvalidInvitation("shower_role", "the role must be 'member' or 'newcomer'")
-        _check_size("fingerprint", self.fingerprint, FINGERPRINT_SIZE)
-        _check_size("invitation_id", self.invitation_id, INVITATION_ID_SIZE)
-        _check_size("secret", self.secret, SECRET_SIZE)
+        _read_bytes("fingerprint", self.fingerprint, FINGERPRINT_SIZE)
+        _read_bytes("invitation_id", self.invitation_id, INVITATION_ID_SIZE)
+        _read_bytes("secret", self.secret, SECRET_SIZE)
         if not 1 <= len(self.addresses) <= MAX_ADDRESSES:
             raise InvalidInvitation(
                 "addresses", f"an invitation needs 1 to {MAX_ADDRESSES} addresses to reach it"
@@ -181,7 +182,7 @@ def _decode_link(text: str) -> dict[Any, Any]:
         raise InvalidInvitation("link", "the link is cut short: copy all of it")
     try:
         raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
-    except (binascii.Error, ValueError):
+    except ValueError:
         raise InvalidInvitation("link", "the link is damaged: " + _AGAIN) from None
     try:
         fields = cbor.loads(raw, "link")
@@ -190,7 +191,7 @@ def _decode_link(text: str) -> dict[Any, Any]:
             raise InvalidInvitation(
                 "link", "the link has trailing bytes after its end: copy only the link"
             ) from None
-        if isinstance(exc.__cause__, EOFError):
+        if isinstance(exc.__cause__, CBORDecodeEOF):
             raise InvalidInvitation("link", "the link is cut short: copy all of it") from None
         raise InvalidInvitation("link", "the link is damaged: " + _AGAIN) from None
     if not isinstance(fields, dict):
@@ -198,15 +199,10 @@ def _decode_link(text: str) -> dict[Any, Any]:
     return fields
 
 
-def _check_size(name: str, value: object, size: int) -> None:
+def _read_bytes(name: str, value: object, size: int) -> bytes:
     if not isinstance(value, bytes) or len(value) != size:
         length = f"{len(value)} bytes" if isinstance(value, bytes) else "not bytes"
         raise InvalidInvitation(name, f"must be {size} bytes, is {length}: " + _AGAIN)
-
-
-def _read_bytes(name: str, value: object, size: int) -> bytes:
-    _check_size(name, value, size)
-    assert isinstance(value, bytes)  # noqa: S101 - narrowed by _check_size, for mypy
     return value
 
 

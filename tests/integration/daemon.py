@@ -32,6 +32,7 @@ class Daemon:
     home: Path
     process: subprocess.Popen[bytes] | None = None
     port: int = 0
+    peer_port: int = 0
     token: str = ""
     log: Path = Path("/dev/null")
     check_spec: bool = True  # every answer must be one specs/openapi.yaml allows
@@ -39,6 +40,14 @@ class Daemon:
     def start(self, *extra: str, timeout: float = 15.0) -> Daemon:
         """Start the daemon and wait until its API answers."""
         (self.home / "api.json").unlink(missing_ok=True)
+        if not (self.home / "config.toml").exists():  # peers on loopback only, in tests
+            self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+            config = self.home / "config.toml"
+            config.write_text(
+                f'device_name = "{self.home.name}"\npeer_host = "127.0.0.1"\n'
+                'advertise = ["127.0.0.1"]\n'
+            )
+            config.chmod(0o600)
         self.log = self.home.with_name(f"{self.home.name}.log")
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
@@ -56,6 +65,7 @@ class Daemon:
                 info = json.loads(api.read_text())
                 if info["pid"] == self.process.pid:
                     self.port = info["port"]
+                    self.peer_port = info["peer_port"]
                     self.token = (self.home / "api.token").read_text().strip()
                     return self
             time.sleep(0.02)

@@ -1,0 +1,116 @@
+"""The local API's pairing routes: open, watch and decide invitations; join a vault."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from . import api_views, qr
+from .api_app import PAIRING, check_fields, json_body
+from .errors import BadRequest
+from .pairing_service import Joining, OpenInvitation
+
+PREFIX = "/api/v1"
+MIN_TTL, MAX_TTL, DEFAULT_TTL = 5, 3600, 600
+
+
+def invitation_json(entry: OpenInvitation, with_qr: bool = False) -> dict[str, Any]:
+    """An Invitation object."""
+    link = entry.invitation.to_link()
+    out: dict[str, Any] = {
+        "id": entry.invitation.invitation_id.hex(),
+        "link": link,
+        "expires_at": api_views.iso(entry.invitation.expires_at),
+        "state": entry.state,
+        "peer": None
+        if entry.peer_name is None
+        else {"name": entry.peer_name, "device": entry.peer_device, "code": entry.code},
+    }
+    if with_qr:
+        out["qr_svg"] = qr.svg(link)
+        out["qr_png"] = qr.png_base64(link)
+    return out
+
+
+def joining_json(joining: Joining) -> dict[str, Any]:
+    """A Joining object."""
+    return {
+        "state": joining.state,
+        "code": joining.code,
+        "peer": None
+        if joining.peer_name is None
+        else {"name": joining.peer_name, "device": joining.peer_device},
+        "error": joining.error,
+    }
+
+
+async def open_invitation(request: web.Request) -> web.Response:
+    """POST /invitations."""
+    body = await json_body(request) if request.can_read_body else {}
+    check_fields(body, {"ttl": int, "accept": bool}, set())
+    ttl = body.get("ttl", DEFAULT_TTL)
+    if not MIN_TTL <= ttl <= MAX_TTL:
+        raise BadRequest(f"ttl must be between {MIN_TTL} and {MAX_TTL} seconds", "ttl")
+    entry = request.app[PAIRING].open(ttl, body.get("accept", False))
+    return web.json_response(invitation_json(entry, with_qr=True), status=201)
+
+
+async def list_invitations(request: web.Request) -> web.Response:
+    """GET /invitations."""
+    pairing = request.app[PAIRING]
+    entries = [pairing.get(i.hex()) for i in pairing.invitations]
+    return web.json_response({"invitations": [invitation_json(e) for e in entries]})
+
+
+async def get_invitation(request: web.Request) -> web.Response:
+    """GET /invitations/{id}."""
+    entry = request.app[PAIRING].get(request.match_info["id"])
+    return web.json_response(invitation_json(entry, with_qr=True))
+
+
+async def accept_invitation(request: web.Request) -> web.Response:
+    """POST /invitations/{id}/accept."""
+    entry = await request.app[PAIRING].decide(request.match_info["id"], True)
+    return web.json_response(invitation_json(entry))
+
+
+async def decline_invitation(request: web.Request) -> web.Response:
+    """POST /invitations/{id}/decline."""
+    entry = await request.app[PAIRING].decide(request.match_info["id"], False)
+    return web.json_response(invitation_json(entry))
+
+
+async def cancel_invitation(request: web.Request) -> web.Response:
+    """DELETE /invitations/{id}."""
+    entry = request.app[PAIRING].cancel(request.match_info["id"])
+    return web.json_response(invitation_json(entry))
+
+
+async def join(request: web.Request) -> web.Response:
+    """POST /join."""
+    body = await json_body(request)
+    check_fields(body, {"link": str}, {"link"})
+    joining = request.app[PAIRING].join(body["link"])
+    return web.json_response(joining_json(joining), status=202)
+
+
+async def get_join(request: web.Request) -> web.Response:
+    """GET /join."""
+    joining = request.app[PAIRING].joining
+    if joining is None:
+        raise web.HTTPNotFound()
+    return web.json_response(joining_json(joining))
+
+
+def add_routes(app: web.Application) -> None:
+    """The pairing routes of specs/openapi.yaml."""
+    p = PREFIX
+    app.router.add_post(f"{p}/invitations", open_invitation)
+    app.router.add_get(f"{p}/invitations", list_invitations)
+    app.router.add_get(f"{p}/invitations/{{id}}", get_invitation)
+    app.router.add_delete(f"{p}/invitations/{{id}}", cancel_invitation)
+    app.router.add_post(f"{p}/invitations/{{id}}/accept", accept_invitation)
+    app.router.add_post(f"{p}/invitations/{{id}}/decline", decline_invitation)
+    app.router.add_post(f"{p}/join", join)
+    app.router.add_get(f"{p}/join", get_join)

@@ -1,0 +1,316 @@
+"""Pairing over the network: the daemon's side of protocol/pairing.py's handshake.
+
+The device that shows an invitation serves the handshake on its peer server
+(no client certificate needed: the joining device has none a member trusts
+yet); the device that scans it connects pinned to the fingerprint in the
+invitation. After the hello and its reply both sides show the same
+confirmation code, and the member's person decides. Accepting signs a
+device_added op (with every epoch key sealed to the newcomer) and answers the
+newcomer's wait with the decision; the newcomer then moves into the vault it
+joined, pulls it over mutual TLS, and brings along the accounts it held.
+
+HTTP on the peer port, all bodies CBOR:
+  POST /peer/v1/pair/hello   Hello -> HelloReply, or 403 {"error", "detail"}
+  POST /peer/v1/pair/await   {"i": invitation id, "m": the hello's MAC} -> Decision,
+                             answered once the member's person decided
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import time
+from dataclasses import dataclass, field
+
+import aiohttp
+from aiohttp import web
+
+from twofold.protocol import cbor
+from twofold.protocol.certificate import device_certificate
+from twofold.protocol.errors import NotFound, TwofoldError, UsageError
+from twofold.protocol.identity import display_id
+from twofold.protocol.invitation import Invitation
+from twofold.protocol.pairing import Decision, Handshake, Hello, HelloReply, PairingError
+from twofold.protocol.vault import certificate_key
+
+from .errors import BadRequest
+from .peers import Peers
+from .vault_service import VaultService, now_ms
+
+log = logging.getLogger(__name__)
+
+AWAIT_LIMIT_S = 600.0
+PULL_LIMIT_S = 120.0
+
+
+@dataclass
+class OpenInvitation:
+    """An invitation this device shows, and what became of it."""
+
+    invitation: Invitation
+    handshake: Handshake
+    auto_accept: bool
+    state: str = "open"  # open, confirming, accepted, declined, failed, cancelled, expired
+    peer_name: str | None = None
+    peer_device: str | None = None
+    code: str | None = None
+    hello_mac: bytes | None = None
+    decision: asyncio.Future[Decision] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+@dataclass
+class Joining:
+    """This device's attempt to join a vault shown to it."""
+
+    invitation: Invitation
+    state: str = "connecting"  # connecting, confirming, accepted, syncing, joined, declined, failed
+    code: str | None = None
+    peer_name: str | None = None
+    peer_device: str | None = None
+    error: str | None = None
+    task: asyncio.Task[None] | None = None
+
+
+class Pairing:
+    """Open invitations, the peer routes that serve them, and joining."""
+
+    def __init__(self, service: VaultService, peers: Peers, advertise: list[str]) -> None:
+        self.service = service
+        self.peers = peers
+        self.advertise = advertise
+        self.invitations: dict[bytes, OpenInvitation] = {}
+        self.joining: Joining | None = None
+        peers.extra_routes.append(self._routes)
+
+    def _routes(self, app: web.Application) -> None:
+        app.router.add_post("/peer/v1/pair/hello", self._serve_hello)
+        app.router.add_post("/peer/v1/pair/await", self._serve_await)
+
+    @property
+    def cert(self) -> bytes:
+        """This device's certificate."""
+        return device_certificate(self.service.vault.device)
+
+    # -- showing (the member, flow A) --------------------------------------------
+
+    def open(self, ttl: int, auto_accept: bool) -> OpenInvitation:
+        """A new invitation for a device to join this vault."""
+        invitation = Invitation.new(
+            "member", self.cert, self.advertise, self.peers.port, int(time.time()), ttl
+        )
+        handshake = Handshake.shower(
+            invitation, self.cert, self.service.identity.name, "member", self.service.vault.vault
+        )
+        entry = OpenInvitation(invitation, handshake, auto_accept)
+        self.invitations[invitation.invitation_id] = entry
+        return entry
+
+    def get(self, id_hex: str) -> OpenInvitation:
+        """An invitation by its hex ID."""
+        try:
+            entry = self.invitations[bytes.fromhex(id_hex)]
+        except (ValueError, KeyError):
+            raise NotFound(f"no open invitation {id_hex}") from None
+        if entry.state in ("open", "confirming") and entry.invitation.expired(int(time.time())):
+            entry.state = "expired"
+        return entry
+
+    async def decide(self, id_hex: str, accept: bool) -> OpenInvitation:
+        """The person compared the codes: add the device, or turn it away."""
+        entry = self.get(id_hex)
+        if entry.state != "confirming":
+            raise UsageError(f"the invitation is {entry.state}: there is nothing to decide")
+        if accept:
+            peer_cert = entry.handshake.peer_cert
+            member = self.service.vault.membership.members.get(certificate_key(peer_cert))
+            if member is not None:  # added before, by a pairing that failed on its side
+                added = member.added_in
+            else:
+                added = (await self.service.add_device(peer_cert, entry.peer_name or "")).hash
+            decision = entry.handshake.decide(True, added)
+            entry.state = "accepted"
+            log.info("added device %s", entry.peer_device)
+        else:
+            decision = entry.handshake.decide(False)
+            entry.state = "declined"
+        if not entry.decision.done():
+            entry.decision.set_result(decision)
+        return entry
+
+    def cancel(self, id_hex: str) -> OpenInvitation:
+        """Close an invitation nobody used."""
+        entry = self.get(id_hex)
+        if entry.state in ("open", "confirming"):
+            entry.state = "cancelled"
+            if not entry.decision.done():
+                entry.decision.set_result(Decision(False, None))
+        return entry
+
+    async def _serve_hello(self, request: web.Request) -> web.Response:
+        try:
+            hello = Hello.decode(await request.read())
+            entry = self.invitations.get(hello.invitation_id)
+            if entry is None or entry.state not in ("open", "confirming"):
+                raise _PeerRefusal(404, "unknown-invitation", "this invitation is not open")
+            try:
+                reply = entry.handshake.on_hello(hello, int(time.time()))
+            except PairingError:
+                if entry.handshake.state.value in ("failed", "closed"):
+                    entry.state = "failed"
+                raise
+            entry.state = "confirming"
+            entry.peer_name = entry.handshake.peer_name
+            entry.peer_device = display_id(certificate_key(entry.handshake.peer_cert))
+            entry.code = entry.handshake.confirmation_code
+            entry.hello_mac = hello.mac
+            log.info("%s asks to join (code %s)", entry.peer_device, entry.code)
+            if entry.auto_accept:
+                asyncio.get_running_loop().call_soon(
+                    lambda: asyncio.ensure_future(self.decide(hello.invitation_id.hex(), True))
+                )
+            return web.Response(body=reply.encode(), content_type="application/cbor")
+        except _PeerRefusal as refusal:
+            return refusal.response()
+        except TwofoldError as exc:
+            return _PeerRefusal(403, type(exc).__name__, str(exc)).response()
+
+    async def _serve_await(self, request: web.Request) -> web.Response:
+        body = cbor.loads(await request.read(), "await request")
+        if not isinstance(body, dict) or set(body) != {"i", "m"}:
+            return _PeerRefusal(400, "malformed", "await takes i and m").response()
+        entry = self.invitations.get(body["i"]) if isinstance(body["i"], bytes) else None
+        if entry is None or entry.hello_mac is None or entry.hello_mac != body["m"]:
+            return _PeerRefusal(
+                403, "unknown-invitation", "no hello of yours is waiting"
+            ).response()
+        try:
+            decision = await asyncio.wait_for(asyncio.shield(entry.decision), AWAIT_LIMIT_S)
+        except TimeoutError:
+            return _PeerRefusal(408, "timeout", "nobody decided in time").response()
+        return web.Response(body=decision.encode(), content_type="application/cbor")
+
+    # -- scanning (the newcomer, flow A) -----------------------------------------
+
+    def join(self, link: str) -> Joining:
+        """Start joining the vault an invitation link names."""
+        invitation = Invitation.from_link(link)
+        if self.joining is not None and self.joining.state in ("connecting", "confirming"):
+            raise UsageError("this device is already joining a vault")
+        if invitation.expired(int(time.time())):
+            raise BadRequest("this invitation has expired: ask for a new one", "link")
+        if invitation.shower_role != "member":
+            raise BadRequest(
+                "this link comes from a device that wants to join: run 'twofold pair LINK' "
+                "on a device of the vault",
+                "link",
+            )
+        joining = Joining(invitation)
+        joining.task = asyncio.create_task(self._join(joining))
+        self.joining = joining
+        return joining
+
+    async def _join(self, joining: Joining) -> None:
+        inv = joining.invitation
+        handshake = Handshake.scanner(inv, self.cert, self.service.identity.name, "newcomer")
+        fingerprint = aiohttp.Fingerprint(inv.fingerprint)
+        try:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None)) as http:
+                hello = handshake.hello()
+                host, reply, inviter_cert = await self._hello(http, inv, hello, fingerprint)
+                joining.code = handshake.on_reply(reply, inviter_cert)
+                joining.peer_name = reply.name
+                joining.peer_device = display_id(certificate_key(inviter_cert))
+                joining.state = "confirming"
+                body = cbor.dumps({"i": inv.invitation_id, "m": hello.mac})
+                async with http.post(
+                    f"https://{_netloc(host, inv.port)}/peer/v1/pair/await",
+                    data=body,
+                    ssl=fingerprint,
+                    timeout=aiohttp.ClientTimeout(total=AWAIT_LIMIT_S + 30),
+                ) as resp:
+                    if resp.status != 200:
+                        raise UsageError(await _refusal(resp))
+                    decision = Decision.decode(await resp.read())
+            handshake.on_decision(decision)
+            if not decision.accepted:
+                joining.state = "declined"
+                return
+            joining.state = "syncing"
+            assert reply.vault is not None  # noqa: S101 - checked by on_reply
+            inviter = certificate_key(inviter_cert)
+            await self.service.move_into(reply.vault)
+            await self.service.storage.save_peer(inviter, host, inv.port)
+            self.peers.connect(inviter, host, inv.port, cert=inviter_cert)
+            async with asyncio.timeout(PULL_LIMIT_S):
+                await self.peers.wait_caught_up(inviter)
+            await self.service.bring_along()
+            joining.state = "joined"
+        except (TwofoldError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            joining.state = "failed"
+            joining.error = str(exc) or type(exc).__name__
+            log.warning("joining failed: %s", joining.error)
+
+    async def _hello(
+        self, http: aiohttp.ClientSession, inv: Invitation, hello: Hello, pin: aiohttp.Fingerprint
+    ) -> tuple[str, HelloReply, bytes]:
+        last: Exception | None = None
+        for host in inv.addresses:
+            url = f"https://{_netloc(host, inv.port)}/peer/v1/pair/hello"
+            try:
+                cert = await _server_cert(host, inv.port)
+                async with http.post(url, data=hello.encode(), ssl=pin, timeout=_CONNECT) as resp:
+                    if resp.status != 200:
+                        raise UsageError(await _refusal(resp))
+                    return host, HelloReply.decode(await resp.read()), cert
+            except (aiohttp.ClientConnectionError, TimeoutError) as exc:
+                last = exc
+        raise UsageError(f"cannot reach the inviting device at {', '.join(inv.addresses)}: {last}")
+
+
+_CONNECT = aiohttp.ClientTimeout(total=15)
+
+
+class _PeerRefusal(Exception):
+    def __init__(self, status: int, error: str, detail: str) -> None:
+        self.status, self.error, self.detail = status, error, detail
+
+    def response(self) -> web.Response:
+        body = cbor.dumps({"error": self.error, "detail": self.detail})
+        return web.Response(status=self.status, body=body, content_type="application/cbor")
+
+
+async def _refusal(resp: aiohttp.ClientResponse) -> str:
+    with contextlib.suppress(Exception):
+        body = cbor.loads(await resp.read(), "refusal")
+        if isinstance(body, dict) and isinstance(body.get("detail"), str):
+            return f"the inviting device refused: {body['detail']}"
+    return f"the inviting device refused ({resp.status})"
+
+
+async def _server_cert(host: str, port: int) -> bytes:
+    """The certificate a peer presents; the pinned request that follows checks it is the same."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE  # only to read it: the fingerprint pin decides trust
+    async with asyncio.timeout(15):
+        _, writer = await asyncio.open_connection(host, port, ssl=ctx)
+    try:
+        cert = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError, ssl.SSLError):
+            await writer.wait_closed()
+    if not cert:
+        raise UsageError("the inviting device presented no certificate")
+    return bytes(cert)
+
+
+def _netloc(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+__all__ = ["Joining", "OpenInvitation", "Pairing", "now_ms"]

@@ -1,0 +1,171 @@
+"""Two real daemons on loopback: pairing by invitation link, then live sync."""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import cbor2
+import pytest
+
+from tests.integration.daemon import Daemon
+
+SECRET = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+
+
+@pytest.fixture
+def pair_of(tmp_path: Path) -> Iterator[tuple[Daemon, Daemon]]:
+    a = Daemon(tmp_path / "laptop").start()
+    b = Daemon(tmp_path / "desktop").start()
+    try:
+        yield a, b
+    finally:
+        a.kill()
+        b.kill()
+
+
+def add(d: Daemon, issuer: str) -> dict[str, Any]:
+    r = d.request("POST", "/accounts", {"issuer": issuer, "secret": SECRET})
+    assert r.status == 201, r.body
+    return r.body
+
+
+def issuers(d: Daemon) -> list[str]:
+    return [a["issuer"] for a in d.request("GET", "/accounts").body["accounts"]]
+
+
+def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        time.sleep(0.05)
+
+
+def invite(d: Daemon, **body: Any) -> dict[str, Any]:
+    r = d.request("POST", "/invitations", body)
+    assert r.status == 201, r.body
+    assert r.body["qr_svg"].lstrip().startswith("<svg")
+    assert base64.b64decode(r.body["qr_png"]).startswith(b"\x89PNG")
+    return r.body
+
+
+def join(d: Daemon, link: str) -> dict[str, Any]:
+    r = d.request("POST", "/join", {"link": link})
+    assert r.status == 202, r.body
+    return eventually(lambda: _settled(d))
+
+
+def _settled(d: Daemon) -> dict[str, Any] | None:
+    state = d.request("GET", "/join").body
+    return state if state["state"] not in ("connecting",) else None
+
+
+def final(d: Daemon) -> dict[str, Any]:
+    return eventually(
+        lambda: (
+            (s := d.request("GET", "/join").body)["state"] in ("joined", "declined", "failed") and s
+        )
+    )
+
+
+def test_pair_then_edits_flow_both_ways(pair_of: tuple[Daemon, Daemon]) -> None:
+    a, b = pair_of
+    add(a, "GitHub")
+    add(b, "Brought along")
+    inv = invite(a)
+    assert len(inv["link"]) < 200
+    joining = join(b, inv["link"])
+    assert joining["state"] == "confirming"
+    shown = eventually(lambda: a.request("GET", f"/invitations/{inv['id']}").body["peer"])
+    assert shown["code"] == joining["code"]
+    assert shown["name"] == "desktop"
+    assert joining["peer"]["name"] == "laptop"
+    assert a.request("POST", f"/invitations/{inv['id']}/accept").body["state"] == "accepted"
+    assert final(b)["state"] == "joined"
+    both = ["Brought along", "GitHub"]
+    assert eventually(lambda: issuers(b) == both)
+    assert eventually(lambda: issuers(a) == both)
+    assert a.request("GET", "/status").body["vault"] == b.request("GET", "/status").body["vault"]
+
+    add(a, "Made on the laptop")
+    assert eventually(lambda: "Made on the laptop" in issuers(b))
+    acc = add(b, "Made on the desktop")
+    assert eventually(lambda: "Made on the desktop" in issuers(a))
+    b.request("DELETE", f"/accounts/{acc['id']}")
+    assert eventually(lambda: "Made on the desktop" not in issuers(a))
+
+
+def test_a_declined_device_stays_out(pair_of: tuple[Daemon, Daemon]) -> None:
+    a, b = pair_of
+    add(a, "GitHub")
+    inv = invite(a)
+    join(b, inv["link"])
+    eventually(lambda: a.request("GET", f"/invitations/{inv['id']}").body["peer"])
+    a.request("POST", f"/invitations/{inv['id']}/decline")
+    assert final(b)["state"] == "declined"
+    assert issuers(b) == []
+    assert a.request("GET", "/status").body["members"] == 1
+
+
+def tampered(link: str, **changes: Any) -> str:
+    data = link.removeprefix("twofold://pair/")
+    fields = cbor2.loads(base64.urlsafe_b64decode(data + "=" * (-len(data) % 4)))
+    fields.update(changes)
+    return "twofold://pair/" + base64.urlsafe_b64encode(cbor2.dumps(fields)).decode().rstrip("=")
+
+
+def test_a_wrong_secret_fails_clearly_and_the_right_one_still_works(
+    pair_of: tuple[Daemon, Daemon],
+) -> None:
+    a, b = pair_of
+    inv = invite(a, accept=True)
+    wrong = join(b, tampered(inv["link"], s=bytes(16)))
+    assert wrong["state"] == "failed"
+    assert "did not match" in wrong["error"]
+    assert a.request("GET", f"/invitations/{inv['id']}").body["state"] == "open"
+    assert a.request("GET", "/status").body["members"] == 1
+    join(b, inv["link"])
+    assert final(b)["state"] == "joined"
+
+
+def test_five_failures_close_the_invitation(pair_of: tuple[Daemon, Daemon]) -> None:
+    a, b = pair_of
+    inv = invite(a, accept=True)
+    for i in range(5):
+        assert join(b, tampered(inv["link"], s=bytes([i]) * 16))["state"] == "failed"
+    sixth = join(b, inv["link"])
+    assert sixth["state"] == "failed"
+    assert "too many" in sixth["error"].lower()
+    assert a.request("GET", "/status").body["members"] == 1
+
+
+def test_an_invitation_is_single_use(tmp_path: Path, pair_of: tuple[Daemon, Daemon]) -> None:
+    a, b = pair_of
+    inv = invite(a, accept=True)
+    join(b, inv["link"])
+    assert final(b)["state"] == "joined"
+    c = Daemon(tmp_path / "third").start()
+    try:
+        again = join(c, inv["link"])
+        assert again["state"] == "failed"
+        assert "not open" in again["error"] or "used" in again["error"]
+        assert a.request("GET", "/status").body["members"] == 2
+    finally:
+        c.kill()
+
+
+def test_an_expired_invitation_is_refused(pair_of: tuple[Daemon, Daemon]) -> None:
+    a, b = pair_of
+    inv = invite(a, accept=True, ttl=5)
+    time.sleep(5.5)
+    r = b.request("POST", "/join", {"link": inv["link"]})
+    assert (r.status, r.body["field"]) == (400, "link")
+    assert "expired" in r.body["detail"]
+    assert a.request("GET", f"/invitations/{inv['id']}").body["state"] == "expired"
