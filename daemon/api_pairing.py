@@ -9,7 +9,7 @@ from aiohttp import web
 from . import api_views, qr
 from .api_app import PAIRING, check_fields, json_body
 from .errors import BadRequest
-from .pairing_service import Joining, OpenInvitation
+from .pairing_service import Joining, OpenInvitation, Scanning
 
 PREFIX = "/api/v1"
 MIN_TTL, MAX_TTL, DEFAULT_TTL = 5, 3600, 600
@@ -45,14 +45,64 @@ def joining_json(joining: Joining) -> dict[str, Any]:
     }
 
 
+def scanning_json(scanning: Scanning) -> dict[str, Any]:
+    """A Scanning object."""
+    return {
+        "state": scanning.state,
+        "code": scanning.code,
+        "peer": None
+        if scanning.peer_name is None
+        else {"name": scanning.peer_name, "device": scanning.peer_device},
+        "error": scanning.error,
+    }
+
+
+def _ttl(body: dict[str, Any]) -> int:
+    ttl = body.get("ttl", DEFAULT_TTL)
+    if not MIN_TTL <= ttl <= MAX_TTL:
+        raise BadRequest(f"ttl must be between {MIN_TTL} and {MAX_TTL} seconds", "ttl")
+    return int(ttl)
+
+
+async def open_offer(request: web.Request) -> web.Response:
+    """POST /offers: this device shows a link for a member to scan."""
+    body = await json_body(request) if request.can_read_body else {}
+    check_fields(body, {"ttl": int}, set())
+    entry = request.app[PAIRING].offer(_ttl(body))
+    return web.json_response(invitation_json(entry, with_qr=True), status=201)
+
+
+async def scan(request: web.Request) -> web.Response:
+    """POST /pair: add the device whose offer link this is."""
+    body = await json_body(request)
+    check_fields(body, {"link": str, "accept": bool}, {"link"})
+    scanning = request.app[PAIRING].scan(body["link"], body.get("accept", False))
+    return web.json_response(scanning_json(scanning), status=202)
+
+
+async def get_scan(request: web.Request) -> web.Response:
+    """GET /pair."""
+    scanning = request.app[PAIRING].scanning
+    if scanning is None:
+        raise web.HTTPNotFound()
+    return web.json_response(scanning_json(scanning))
+
+
+async def accept_scan(request: web.Request) -> web.Response:
+    """POST /pair/accept."""
+    return web.json_response(scanning_json(await request.app[PAIRING].decide_scan(True)))
+
+
+async def decline_scan(request: web.Request) -> web.Response:
+    """POST /pair/decline."""
+    return web.json_response(scanning_json(await request.app[PAIRING].decide_scan(False)))
+
+
 async def open_invitation(request: web.Request) -> web.Response:
     """POST /invitations."""
     body = await json_body(request) if request.can_read_body else {}
     check_fields(body, {"ttl": int, "accept": bool}, set())
-    ttl = body.get("ttl", DEFAULT_TTL)
-    if not MIN_TTL <= ttl <= MAX_TTL:
-        raise BadRequest(f"ttl must be between {MIN_TTL} and {MAX_TTL} seconds", "ttl")
-    entry = request.app[PAIRING].open(ttl, body.get("accept", False))
+    entry = request.app[PAIRING].open(_ttl(body), body.get("accept", False))
     return web.json_response(invitation_json(entry, with_qr=True), status=201)
 
 
@@ -114,3 +164,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post(f"{p}/invitations/{{id}}/decline", decline_invitation)
     app.router.add_post(f"{p}/join", join)
     app.router.add_get(f"{p}/join", get_join)
+    app.router.add_post(f"{p}/offers", open_offer)
+    app.router.add_post(f"{p}/pair", scan)
+    app.router.add_get(f"{p}/pair", get_scan)
+    app.router.add_post(f"{p}/pair/accept", accept_scan)
+    app.router.add_post(f"{p}/pair/decline", decline_scan)

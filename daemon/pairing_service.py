@@ -9,10 +9,16 @@ device_added op (with every epoch key sealed to the newcomer) and answers the
 newcomer's wait with the decision; the newcomer then moves into the vault it
 joined, pulls it over mutual TLS, and brings along the accounts it held.
 
+The reverse flow works the same with the roles of who connects swapped: the
+newcomer shows an offer, a member scans it, says hello, and sends its
+decision to the newcomer, which then connects to the member to pull.
+
 HTTP on the peer port, all bodies CBOR:
   POST /peer/v1/pair/hello   Hello -> HelloReply, or 403 {"error", "detail"}
   POST /peer/v1/pair/await   {"i": invitation id, "m": the hello's MAC} -> Decision,
-                             answered once the member's person decided
+                             answered once the member's person decided (usual flow)
+  POST /peer/v1/pair/decide  {"i", "m", "d": Decision, "p": the member's peer port}
+                             -> {} (reverse flow: the member tells the newcomer)
 """
 
 from __future__ import annotations
@@ -22,7 +28,9 @@ import contextlib
 import logging
 import ssl
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -57,6 +65,7 @@ class OpenInvitation:
     peer_device: str | None = None
     code: str | None = None
     hello_mac: bytes | None = None
+    member_vault: bytes | None = None
     decision: asyncio.Future[Decision] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -67,12 +76,30 @@ class Joining:
     """This device's attempt to join a vault shown to it."""
 
     invitation: Invitation
-    state: str = "connecting"  # connecting, confirming, accepted, syncing, joined, declined, failed
+    state: str = (
+        "connecting"  # or showing (reverse flow), confirming, syncing, joined, declined, failed
+    )
     code: str | None = None
     peer_name: str | None = None
     peer_device: str | None = None
     error: str | None = None
     task: asyncio.Task[None] | None = None
+
+
+@dataclass
+class Scanning:
+    """This member adding a device whose offer it scanned (the reverse flow)."""
+
+    invitation: Invitation
+    handshake: Handshake
+    auto_accept: bool
+    state: str = "connecting"  # connecting, confirming, accepted, declined, failed
+    code: str | None = None
+    peer_name: str | None = None
+    peer_device: str | None = None
+    error: str | None = None
+    host: str = ""
+    hello: Hello | None = None
 
 
 class Pairing:
@@ -84,11 +111,14 @@ class Pairing:
         self.advertise = advertise
         self.invitations: dict[bytes, OpenInvitation] = {}
         self.joining: Joining | None = None
+        self.scanning: Scanning | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
         peers.extra_routes.append(self._routes)
 
     def _routes(self, app: web.Application) -> None:
         app.router.add_post("/peer/v1/pair/hello", self._serve_hello)
         app.router.add_post("/peer/v1/pair/await", self._serve_await)
+        app.router.add_post("/peer/v1/pair/decide", self._serve_decide)
 
     @property
     def cert(self) -> bytes:
@@ -167,6 +197,12 @@ class Pairing:
             entry.peer_device = display_id(certificate_key(entry.handshake.peer_cert))
             entry.code = entry.handshake.confirmation_code
             entry.hello_mac = hello.mac
+            entry.member_vault = hello.vault
+            if entry.invitation.shower_role == "newcomer" and self.joining is not None:
+                self.joining.state = "confirming"
+                self.joining.code = entry.code
+                self.joining.peer_name = entry.peer_name
+                self.joining.peer_device = entry.peer_device
             log.info("%s asks to join (code %s)", entry.peer_device, entry.code)
             if entry.auto_accept:
                 asyncio.get_running_loop().call_soon(
@@ -239,20 +275,167 @@ class Pairing:
             if not decision.accepted:
                 joining.state = "declined"
                 return
-            joining.state = "syncing"
             assert reply.vault is not None  # noqa: S101 - checked by on_reply
-            inviter = certificate_key(inviter_cert)
-            await self.service.move_into(reply.vault)
-            await self.service.storage.save_peer(inviter, host, inv.port)
-            self.peers.connect(inviter, host, inv.port, cert=inviter_cert)
-            async with asyncio.timeout(PULL_LIMIT_S):
-                await self.peers.wait_caught_up(inviter)
-            await self.service.bring_along()
-            joining.state = "joined"
+            await self._move_in(joining, reply.vault, inviter_cert, host, inv.port)
         except (TwofoldError, aiohttp.ClientError, OSError, TimeoutError) as exc:
             joining.state = "failed"
             joining.error = str(exc) or type(exc).__name__
             log.warning("joining failed: %s", joining.error)
+
+    async def _move_in(
+        self, joining: Joining, vault: bytes, member_cert: bytes, host: str, port: int
+    ) -> None:
+        """Accepted: leave this device's vault, pull the joined one, bring the accounts along."""
+        joining.state = "syncing"
+        started = time.perf_counter()
+        member = certificate_key(member_cert)
+        await self.service.move_into(vault)
+        await self.service.storage.save_peer(member, host, port)
+        self.peers.connect(member, host, port, cert=member_cert)
+        async with asyncio.timeout(PULL_LIMIT_S):
+            await self.peers.wait_caught_up(member)
+        pulled = time.perf_counter() - started
+        brought = await self.service.bring_along()
+        joining.state = "joined"
+        log.info(
+            "joined: pulled %d ops in %.3f s, brought %d accounts along",
+            len(self.service.vault.by_hash),
+            pulled,
+            brought,
+        )
+
+    # -- the reverse flow ---------------------------------------------------------
+
+    def offer(self, ttl: int) -> OpenInvitation:
+        """Newcomer: show a link for a member to scan."""
+        invitation = Invitation.new(
+            "newcomer", self.cert, self.advertise, self.peers.port, int(time.time()), ttl
+        )
+        handshake = Handshake.shower(invitation, self.cert, self.service.identity.name, "newcomer")
+        entry = OpenInvitation(invitation, handshake, auto_accept=False)
+        self.invitations[invitation.invitation_id] = entry
+        self.joining = Joining(invitation, state="showing")
+        return entry
+
+    async def _serve_decide(self, request: web.Request) -> web.Response:
+        body = cbor.loads(await request.read(), "decide request")
+        if not isinstance(body, dict) or set(body) != {"i", "m", "d", "p"}:
+            return _PeerRefusal(400, "malformed", "decide takes i, m, d and p").response()
+        entry = self.invitations.get(body["i"]) if isinstance(body["i"], bytes) else None
+        joining = self.joining
+        if (
+            entry is None
+            or joining is None
+            or entry.invitation is not joining.invitation
+            or entry.hello_mac is None
+            or entry.hello_mac != body["m"]
+            or entry.member_vault is None
+            or type(body["p"]) is not int
+            or not 0 < body["p"] < 65536
+        ):
+            refusal = _PeerRefusal(403, "unknown-offer", "no hello of yours is waiting")
+            return refusal.response()
+        try:
+            decision = Decision.decode(body["d"] if isinstance(body["d"], bytes) else b"")
+            entry.handshake.on_decision(decision)
+        except TwofoldError as exc:
+            return _PeerRefusal(400, "malformed", str(exc)).response()
+        if not decision.accepted:
+            entry.state = joining.state = "declined"
+        else:
+            entry.state = "accepted"
+            host = request.remote or entry.invitation.addresses[0]
+            self._spawn(self._move_in_or_fail(joining, entry, host, body["p"]))
+        return web.Response(body=cbor.dumps({}), content_type="application/cbor")
+
+    async def _move_in_or_fail(
+        self, joining: Joining, entry: OpenInvitation, host: str, port: int
+    ) -> None:
+        try:
+            assert entry.member_vault is not None  # noqa: S101 - checked by the caller
+            await self._move_in(joining, entry.member_vault, entry.handshake.peer_cert, host, port)
+        except (TwofoldError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            joining.state = "failed"
+            joining.error = str(exc) or type(exc).__name__
+
+    def scan(self, link: str, auto_accept: bool) -> Scanning:
+        """Member: add the device whose offer link this is."""
+        invitation = Invitation.from_link(link)
+        if invitation.expired(int(time.time())):
+            raise BadRequest("this link has expired: ask for a new one", "link")
+        if invitation.shower_role != "newcomer":
+            raise BadRequest(
+                "this link invites a device into a vault: run 'twofold join LINK' on the "
+                "device that should join",
+                "link",
+            )
+        handshake = Handshake.scanner(
+            invitation, self.cert, self.service.identity.name, "member", self.service.vault.vault
+        )
+        scanning = Scanning(invitation, handshake, auto_accept)
+        self.scanning = scanning
+        self._spawn(self._scan(scanning))
+        return scanning
+
+    async def _scan(self, scanning: Scanning) -> None:
+        inv = scanning.invitation
+        try:
+            async with aiohttp.ClientSession() as http:
+                scanning.hello = scanning.handshake.hello()
+                pin = aiohttp.Fingerprint(inv.fingerprint)
+                host, reply, cert = await self._hello(http, inv, scanning.hello, pin)
+            scanning.code = scanning.handshake.on_reply(reply, cert)
+            scanning.peer_name = reply.name
+            scanning.peer_device = display_id(certificate_key(cert))
+            scanning.host = host
+            scanning.state = "confirming"
+            if scanning.auto_accept:
+                await self.decide_scan(True)
+        except (TwofoldError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            scanning.state = "failed"
+            scanning.error = str(exc) or type(exc).__name__
+
+    async def decide_scan(self, accept: bool) -> Scanning:
+        """Member: the codes match (or not); add the device and tell it."""
+        scanning = self.scanning
+        if scanning is None or scanning.state != "confirming" or scanning.hello is None:
+            raise UsageError("there is no device waiting for a decision")
+        hs = scanning.handshake
+        if accept:
+            op = await self.service.add_device(hs.peer_cert, scanning.peer_name or "")
+            decision = hs.decide(True, op.hash)
+        else:
+            decision = hs.decide(False)
+        scanning.state = "accepted" if accept else "declined"
+        body = cbor.dumps(
+            {
+                "i": scanning.invitation.invitation_id,
+                "m": scanning.hello.mac,
+                "d": decision.encode(),
+                "p": self.peers.port,
+            }
+        )
+        url = f"https://{_netloc(scanning.host, scanning.invitation.port)}/peer/v1/pair/decide"
+        pin = aiohttp.Fingerprint(scanning.invitation.fingerprint)
+        try:
+            async with (
+                aiohttp.ClientSession() as http,
+                http.post(url, data=body, ssl=pin, timeout=_CONNECT) as resp,
+            ):
+                if resp.status != 200:
+                    raise UsageError(await _refusal(resp))
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            scanning.error = f"the new device could not be told: {exc}"
+        if accept:
+            self.peers.connect(
+                certificate_key(hs.peer_cert), scanning.host, scanning.invitation.port
+            )
+        return scanning
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _hello(
         self, http: aiohttp.ClientSession, inv: Invitation, hello: Hello, pin: aiohttp.Fingerprint

@@ -20,14 +20,15 @@ CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value BLOB NOT NULL
 ) WITHOUT ROWID;
+-- A rowid table: ops are ~300-400 bytes, too large for WITHOUT ROWID to pay off.
 CREATE TABLE IF NOT EXISTS ops (
     author BLOB NOT NULL,
     seq    INTEGER NOT NULL,
     hlc    INTEGER NOT NULL,
     hash   BLOB NOT NULL UNIQUE,
     raw    BLOB NOT NULL,
-    PRIMARY KEY (author, seq)
-) WITHOUT ROWID;
+    UNIQUE (author, seq)
+);
 CREATE INDEX IF NOT EXISTS ops_order ON ops (hlc, author, seq);
 CREATE TABLE IF NOT EXISTS peers (
     device BLOB PRIMARY KEY,
@@ -65,8 +66,11 @@ class Storage:
         return cls(db, path)
 
     async def close(self) -> None:
-        """Checkpoint and close."""
+        """Checkpoint and close, and let aiosqlite's worker thread finish."""
         await self._db.close()
+        worker = getattr(self._db, "_thread", None)
+        if worker is not None:
+            worker.join(1.0)  # it has already been told to stop: this is its last instant
 
     async def get_meta(self, key: str) -> bytes | None:
         """One metadata value."""

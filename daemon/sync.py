@@ -1,7 +1,7 @@
 """Keeping two members in step over one message channel.
 
 Theory of operation. Each side sends its version vector; each answers with
-the ops the other lacks, in pages (at most 500 ops or 512 KiB each), oldest
+the ops the other lacks, in pages (at most 2,000 ops or 1 MiB each), oldest
 first in fold order so dependencies arrive before what depends on them. From
 then on every op this device stores (its own, or one relayed from another
 peer) is pushed at once. Every 60 s, and whenever the push queue overflowed,
@@ -30,8 +30,8 @@ from .vault_service import OpFeed, VaultService
 
 log = logging.getLogger(__name__)
 
-PAGE_OPS = 500
-PAGE_BYTES = 512 * 1024
+PAGE_OPS = 2000
+PAGE_BYTES = 1024 * 1024
 ANTI_ENTROPY_S = 60.0
 MAX_MESSAGE = 2 * PAGE_BYTES
 

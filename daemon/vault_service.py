@@ -10,6 +10,7 @@ than the disk has.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from .storage import Storage
 log = logging.getLogger(__name__)
 
 _SEED_LABEL = b"twofold/store/device-seed/v1"
+_FREEZE_AFTER = 100
 _KEPT_META = ("device_seed", "store_key_source", "device_name", "peer_port")
 
 
@@ -121,6 +123,7 @@ class VaultService:
         started = time.perf_counter()
         vault = Vault.restore(vault_id, device, await storage.log())
         log.info("loaded %d ops in %.3f s", len(vault.by_hash), time.perf_counter() - started)
+        gc.freeze()  # the loaded vault lives as long as the daemon: stop rescanning it
         return cls(vault, storage, name.decode())
 
     async def _write(self, make: Callable[[Vault], Op]) -> Op:
@@ -157,6 +160,8 @@ class VaultService:
             report = self.vault.receive_batch(raws, now_ms())
             if report.applied:
                 await self._store(report.applied)
+            if len(report.applied) >= _FREEZE_AFTER:
+                gc.freeze()  # the vault's objects live as long as the daemon: stop rescanning them
             for first, second in self.vault.evidence[evidence_before:]:
                 await self.storage.add_evidence(first, second)
             membership_moved = self.vault.membership.members.keys() != members_before

@@ -59,6 +59,7 @@ class Context:
     json: bool
     out: TextIO
     stdin: TextIO
+    err: TextIO = field(default_factory=lambda: sys.stderr)
     _client: Client | None = field(default=None, repr=False)
 
     @property
@@ -76,6 +77,13 @@ class Context:
     def say(self, text: str) -> None:
         """Write a line of human output."""
         self.out.write(text + "\n")
+
+    def tell(self, text: str) -> None:
+        """A line a person needs while a command runs: on stdout, or on stderr under --json
+        so that stdout stays one JSON document."""
+        stream = self.err if self.json else self.out
+        stream.write(text + "\n")
+        stream.flush()
 
 
 Handler = Callable[[Context], int]

@@ -10,6 +10,7 @@ from typing import Any, TextIO
 
 from ..sdk import ApiError, DaemonNotRunning, SdkError, resolve_home
 from . import commands as c
+from . import pairing
 from .output import dump_json
 
 EXIT_OK = 0
@@ -31,6 +32,15 @@ Quote a URI, since it holds '&' and may hold '#':
 To keep the secret out of your shell history, pipe it in:
   twofold add - < uri.txt             (reads the URI from standard input)
   twofold add --issuer GitHub --name alice --secret -   (reads the secret)"""
+
+PAIR_EPILOG = """\
+On the new device, scan the QR code, or run the command this one prints:
+  twofold join 'twofold://pair/...'
+Both devices then show the same code: add the device only if it matches.
+Ctrl-C cancels the invitation."""
+JOIN_EPILOG = """\
+On a device of the vault, run: twofold pair
+Keep the link out of your shell history by piping it in: twofold join - < link.txt"""
 
 
 def _client_version() -> str:
@@ -114,6 +124,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("field", metavar="FIELD", help="issuer, name, note or otp")
     p.add_argument("choice", metavar="CHOICE", help="the CHOICE column of twofold conflicts")
 
+    p = add("pair", pairing.cmd_pair, "invite a device into this vault", epilog=PAIR_EPILOG)
+    p.add_argument(
+        "--ttl", type=int, metavar="SECONDS", help="how long the invitation stays open (60-3600)"
+    )
+    p.add_argument("--yes", action="store_true", help="add the device that answers without asking")
+    p = add(
+        "join",
+        pairing.cmd_join,
+        "join the vault of a device showing an invitation",
+        epilog=JOIN_EPILOG,
+    )
+    p.add_argument("link", metavar="LINK", help="the twofold://pair/ link; - reads it from stdin")
+    p.add_argument("--yes", action="store_true", help="nothing to confirm on this side")
+
     add("status", c.cmd_status, "show the daemon, this device and the vault")
     p = add("daemon", c.cmd_daemon, "run the daemon of this home in the foreground")
     p.add_argument("--port", type=int, metavar="N", help="API port (default: any free one)")
@@ -144,6 +168,7 @@ def main(
         json=args.json,
         out=out,
         stdin=stdin or sys.stdin,
+        err=err,
     )
     try:
         return int(args.handler(ctx))

@@ -13,7 +13,18 @@ from .errors import (
     Unauthorized,
 )
 from .home import API_JSON, API_TOKEN, Endpoint, default_home, load_endpoint, resolve_home
-from .models import Account, Code, Conflict, ConflictValue, Device, Status
+from .models import (
+    Account,
+    Code,
+    Conflict,
+    ConflictValue,
+    Device,
+    Invitation,
+    InvitationPeer,
+    Joining,
+    JoiningPeer,
+    Status,
+)
 from .sync import Client
 
 __all__ = [
@@ -31,6 +42,10 @@ __all__ = [
     "Device",
     "Endpoint",
     "InvalidArgument",
+    "Invitation",
+    "InvitationPeer",
+    "Joining",
+    "JoiningPeer",
     "NotFoundError",
     "ProtocolMismatch",
     "SdkError",

@@ -20,12 +20,13 @@ from .errors import (
     error_for,
 )
 from .home import Endpoint, load_endpoint, not_running, resolve_home
-from .models import Account, Code, Conflict, Status, parse_list
+from .models import Account, Code, Conflict, Invitation, Joining, Status, parse_list
 
 API_PREFIX = "/api/v1"
 DEFAULT_TIMEOUT = 10.0
 _ID = re.compile(r"[0-9a-f]{4,32}")
 _FIELD = re.compile(r"[a-z][a-z_]{0,63}")
+_INVITATION_ID = re.compile(r"[0-9a-f]{16}")
 
 
 def account_path(account_id: str, *rest: str) -> str:
@@ -37,6 +38,14 @@ def account_path(account_id: str, *rest: str) -> str:
             "(twofold list shows them)"
         )
     return "/".join(["/accounts", key, *(quote(part, safe="") for part in rest)])
+
+
+def invitation_path(invitation_id: str, *rest: str) -> str:
+    """The path of an invitation, refusing IDs that are not 16 hex digits before sending."""
+    key = invitation_id.strip().lower()
+    if not _INVITATION_ID.fullmatch(key):
+        raise InvalidArgument(f"{invitation_id!r} is not an invitation ID: give its 16 hex digits")
+    return "/".join(["/invitations", key, *rest])
 
 
 class AsyncClient:
@@ -176,6 +185,69 @@ class AsyncClient:
         """listConflicts: every field that holds several concurrent values."""
         body = await self._call("GET", "/conflicts")
         return parse_list("the conflict list", body, "conflicts", Conflict.from_json)
+
+    async def invitations(self) -> list[Invitation]:
+        """listInvitations: the invitations this device opened, and what became of them."""
+        body = await self._call("GET", "/invitations")
+        return parse_list("the invitation list", body, "invitations", Invitation.from_json)
+
+    async def open_invitation(self, ttl: int | None = None, accept: bool = False) -> Invitation:
+        """openInvitation: invite a device into this vault for ttl seconds (the daemon's
+        default when None); with accept, the daemon adds the device as soon as it answers."""
+        body: dict[str, Any] = {} if ttl is None else {"ttl": ttl}
+        if accept:
+            body["accept"] = True
+        return Invitation.from_json(await self._call("POST", "/invitations", body=body))
+
+    async def invitation(self, id: str) -> Invitation:
+        """getInvitation: one invitation; its peer appears once a device answered it."""
+        return Invitation.from_json(await self._call("GET", invitation_path(id)))
+
+    async def cancel_invitation(self, id: str) -> Invitation:
+        """cancelInvitation: close an invitation."""
+        return Invitation.from_json(await self._call("DELETE", invitation_path(id)))
+
+    async def accept_invitation(self, id: str) -> Invitation:
+        """acceptInvitation: the codes match; add the device to the vault."""
+        return Invitation.from_json(await self._call("POST", invitation_path(id, "accept")))
+
+    async def decline_invitation(self, id: str) -> Invitation:
+        """declineInvitation: the codes differ, or the device is not wanted; turn it away."""
+        return Invitation.from_json(await self._call("POST", invitation_path(id, "decline")))
+
+    async def joining(self) -> Joining:
+        """getJoin: how joining the vault of a link is going (NotFoundError if none started)."""
+        return Joining.from_json(await self._call("GET", "/join"))
+
+    async def join(self, link: str) -> Joining:
+        """join: start joining the vault a twofold://pair/ link names; poll joining() after."""
+        return Joining.from_json(await self._call("POST", "/join", body={"link": link}))
+
+    async def open_offer(self, ttl: int | None = None) -> Invitation:
+        """openOffer (reverse flow): this device shows a link for a vault member to scan;
+        follow it with joining()."""
+        body: dict[str, Any] = {} if ttl is None else {"ttl": ttl}
+        return Invitation.from_json(await self._call("POST", "/offers", body=body))
+
+    async def pairing(self) -> Joining:
+        """getPairing (reverse flow): how adding the device of a scanned offer is going."""
+        return Joining.from_json(await self._call("GET", "/pair"))
+
+    async def pair(self, link: str, accept: bool = False) -> Joining:
+        """pairFromOffer (reverse flow): add the device whose offer link this is; with accept,
+        without waiting for accept_pairing(). Poll pairing() after."""
+        body: dict[str, Any] = {"link": link}
+        if accept:
+            body["accept"] = True
+        return Joining.from_json(await self._call("POST", "/pair", body=body))
+
+    async def accept_pairing(self) -> Joining:
+        """acceptPairing (reverse flow): the codes match; add the device."""
+        return Joining.from_json(await self._call("POST", "/pair/accept"))
+
+    async def decline_pairing(self) -> Joining:
+        """declinePairing (reverse flow): turn the device away."""
+        return Joining.from_json(await self._call("POST", "/pair/decline"))
 
     # -- transport ------------------------------------------------------------------------
 

@@ -92,6 +92,15 @@ class _Fields:
     def value(self, key: str) -> object:
         return self._get(key)
 
+    def maybe_text(self, key: str) -> str | None:
+        """A string the contract lets the daemon leave out."""
+        return self.text(key) if key in self.obj else None
+
+    def opt_object(self, key: str, kind: str) -> _Fields | None:
+        """A nested object that may be null."""
+        value = self._get(key)
+        return None if value is None else _Fields(kind, value)
+
 
 def _time_json(value: datetime) -> str:
     """RFC 3339 text for a date-time, with Z for UTC as the daemon writes it."""
@@ -316,6 +325,109 @@ class Status:
             "conflicts": self.conflicts,
             "members": self.members,
             "started_at": _time_json(self.started_at),
+        }
+
+
+@dataclass(frozen=True)
+class InvitationPeer:
+    """The device that answered an invitation, and the code its person should see there."""
+
+    name: str
+    device: str
+    code: str
+
+    def to_json(self) -> JsonObject:
+        """The API's shape of an invitation's peer."""
+        return {"name": self.name, "device": self.device, "code": self.code}
+
+
+@dataclass(frozen=True)
+class Invitation:
+    """An invitation this device opened for another one to join its vault."""
+
+    id: str
+    link: str
+    expires_at: datetime
+    state: str
+    peer: InvitationPeer | None
+    qr_svg: str | None = None
+    qr_png: str | None = None
+
+    @classmethod
+    def from_json(cls, obj: object) -> Self:
+        """Parse the API's Invitation object."""
+        f = _Fields("an invitation", obj)
+        peer = f.opt_object("peer", "an invitation peer")
+        return cls(
+            id=f.text("id"),
+            link=f.text("link"),
+            expires_at=f.time("expires_at"),
+            state=f.text("state"),
+            peer=None
+            if peer is None
+            else InvitationPeer(
+                name=peer.text("name"), device=peer.text("device"), code=peer.text("code")
+            ),
+            qr_svg=f.maybe_text("qr_svg"),
+            qr_png=f.maybe_text("qr_png"),
+        )
+
+    def to_json(self, with_qr: bool = True) -> JsonObject:
+        """The API's Invitation object; the QR codes only when present and wanted."""
+        out: JsonObject = {
+            "id": self.id,
+            "link": self.link,
+            "expires_at": _time_json(self.expires_at),
+            "state": self.state,
+            "peer": None if self.peer is None else self.peer.to_json(),
+        }
+        if with_qr and self.qr_svg is not None:
+            out["qr_svg"] = self.qr_svg
+        if with_qr and self.qr_png is not None:
+            out["qr_png"] = self.qr_png
+        return out
+
+
+@dataclass(frozen=True)
+class JoiningPeer:
+    """The vault member whose invitation this device is answering."""
+
+    name: str
+    device: str
+
+
+@dataclass(frozen=True)
+class Joining:
+    """How this device's joining of a vault is going."""
+
+    state: str
+    code: str | None
+    peer: JoiningPeer | None
+    error: str | None
+
+    @classmethod
+    def from_json(cls, obj: object) -> Self:
+        """Parse the API's Joining object."""
+        f = _Fields("a joining", obj)
+        peer = f.opt_object("peer", "a joining peer")
+        return cls(
+            state=f.text("state"),
+            code=f.opt_text("code"),
+            peer=None
+            if peer is None
+            else JoiningPeer(name=peer.text("name"), device=peer.text("device")),
+            error=f.opt_text("error"),
+        )
+
+    def to_json(self) -> JsonObject:
+        """The API's Joining object, for output that mirrors the API."""
+        return {
+            "state": self.state,
+            "code": self.code,
+            "peer": None
+            if self.peer is None
+            else {"name": self.peer.name, "device": self.peer.device},
+            "error": self.error,
         }
 
 

@@ -10,7 +10,7 @@ from typing import Any, Self, TypeVar
 
 from .client import DEFAULT_TIMEOUT, AsyncClient
 from .home import Endpoint
-from .models import Account, Code, Conflict, Status
+from .models import Account, Code, Conflict, Invitation, Joining, Status
 
 T = TypeVar("T")
 
@@ -151,3 +151,58 @@ class Client:
     def conflicts(self) -> list[Conflict]:
         """listConflicts: every field that holds several concurrent values."""
         return self._run(self._async.conflicts())
+
+    def invitations(self) -> list[Invitation]:
+        """listInvitations: the invitations this device opened, and what became of them."""
+        return self._run(self._async.invitations())
+
+    def open_invitation(self, ttl: int | None = None, accept: bool = False) -> Invitation:
+        """openInvitation: invite a device into this vault for ttl seconds (the daemon's
+        default when None); with accept, the daemon adds the device as soon as it answers."""
+        return self._run(self._async.open_invitation(ttl, accept=accept))
+
+    def invitation(self, id: str) -> Invitation:
+        """getInvitation: one invitation; its peer appears once a device answered it."""
+        return self._run(self._async.invitation(id))
+
+    def cancel_invitation(self, id: str) -> Invitation:
+        """cancelInvitation: close an invitation."""
+        return self._run(self._async.cancel_invitation(id))
+
+    def accept_invitation(self, id: str) -> Invitation:
+        """acceptInvitation: the codes match; add the device to the vault."""
+        return self._run(self._async.accept_invitation(id))
+
+    def decline_invitation(self, id: str) -> Invitation:
+        """declineInvitation: the codes differ, or the device is not wanted; turn it away."""
+        return self._run(self._async.decline_invitation(id))
+
+    def joining(self) -> Joining:
+        """getJoin: how joining the vault of a link is going (NotFoundError if none started)."""
+        return self._run(self._async.joining())
+
+    def join(self, link: str) -> Joining:
+        """join: start joining the vault a twofold://pair/ link names; poll joining() after."""
+        return self._run(self._async.join(link))
+
+    def open_offer(self, ttl: int | None = None) -> Invitation:
+        """openOffer (reverse flow): this device shows a link for a vault member to scan;
+        follow it with joining()."""
+        return self._run(self._async.open_offer(ttl))
+
+    def pairing(self) -> Joining:
+        """getPairing (reverse flow): how adding the device of a scanned offer is going."""
+        return self._run(self._async.pairing())
+
+    def pair(self, link: str, accept: bool = False) -> Joining:
+        """pairFromOffer (reverse flow): add the device whose offer link this is; with accept,
+        without waiting for accept_pairing(). Poll pairing() after."""
+        return self._run(self._async.pair(link, accept=accept))
+
+    def accept_pairing(self) -> Joining:
+        """acceptPairing (reverse flow): the codes match; add the device."""
+        return self._run(self._async.accept_pairing())
+
+    def decline_pairing(self) -> Joining:
+        """declinePairing (reverse flow): turn the device away."""
+        return self._run(self._async.decline_pairing())

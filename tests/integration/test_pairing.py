@@ -169,3 +169,43 @@ def test_an_expired_invitation_is_refused(pair_of: tuple[Daemon, Daemon]) -> Non
     assert (r.status, r.body["field"]) == (400, "link")
     assert "expired" in r.body["detail"]
     assert a.request("GET", f"/invitations/{inv['id']}").body["state"] == "expired"
+
+
+def test_the_reverse_flow_the_new_device_shows_the_code(pair_of: tuple[Daemon, Daemon]) -> None:
+    member, newcomer = pair_of
+    add(member, "GitHub")
+    add(newcomer, "Brought along")
+    r = newcomer.request("POST", "/offers", {})
+    assert r.status == 201, r.body
+    offer = r.body
+    assert newcomer.request("GET", "/join").body["state"] == "showing"
+    r = member.request("POST", "/pair", {"link": offer["link"]})
+    assert r.status == 202, r.body
+    scanned = eventually(
+        lambda: (s := member.request("GET", "/pair").body)["state"] != "connecting" and s
+    )
+    assert scanned["state"] == "confirming", scanned
+    shown = eventually(lambda: (s := newcomer.request("GET", "/join").body)["code"] and s)
+    assert shown["code"] == scanned["code"]
+    assert (shown["peer"]["name"], scanned["peer"]["name"]) == ("laptop", "desktop")
+    assert member.request("POST", "/pair/accept").body["state"] == "accepted"
+    assert final(newcomer)["state"] == "joined"
+    both = ["Brought along", "GitHub"]
+    assert eventually(lambda: issuers(newcomer) == both)
+    assert eventually(lambda: issuers(member) == both)
+    add(member, "Live")
+    assert eventually(lambda: "Live" in issuers(newcomer))
+
+
+def test_a_member_link_scanned_the_wrong_way_says_what_to_do(
+    pair_of: tuple[Daemon, Daemon],
+) -> None:
+    a, b = pair_of
+    link = invite(a)["link"]
+    r = b.request("POST", "/pair", {"link": link})
+    assert (r.status, r.body["field"]) == (400, "link")
+    assert "twofold join" in r.body["detail"]
+    offer = b.request("POST", "/offers", {}).body["link"]
+    r = a.request("POST", "/join", {"link": offer})
+    assert (r.status, r.body["field"]) == (400, "link")
+    assert "twofold pair" in r.body["detail"]

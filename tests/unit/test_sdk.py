@@ -19,17 +19,26 @@ from aiohttp import web
 from twofold.clients import sdk
 from twofold.clients.sdk import home as home_module
 
-from .test_sdk_fakedaemon import TOKEN, FakeDaemon, running, spec_operations
+from .test_sdk_fakedaemon import LINK, PHONE, TOKEN, FakeDaemon, running, spec_operations
 
 
 @pytest.fixture
 def ids(fake: FakeDaemon) -> dict[str, str]:
-    """A small vault: a TOTP account with a conflict, an HOTP one and one in the trash."""
+    """A small vault: a TOTP account with a conflict, an HOTP one and one in the trash; an
+    invitation a device answered, a join under way, and an offer scanned."""
     github = fake.add("GitHub", "alice@example.com")
     bank = fake.add("Bank", "bob", "hotp", counter=4)
     old = fake.add("Old", "carol", deleted=True)
     fake.add_conflict(github, "name", ["alice@example.com", "alice"])
-    return {"github": github["id"], "bank": bank["id"], "old": old["id"]}
+    invitation = fake.invite("confirming", peer=dict(PHONE))
+    fake.start_join()
+    fake.scanning = {"state": "confirming", "code": "123456", "peer": None, "error": None}
+    return {
+        "github": github["id"],
+        "bank": bank["id"],
+        "old": old["id"],
+        "invitation": invitation["id"],
+    }
 
 
 def call(fake: FakeDaemon, fn: Callable[[sdk.AsyncClient], Awaitable[Any]], **kw: Any) -> Any:
@@ -85,6 +94,29 @@ OPERATIONS: list[tuple[str, Op, str, str, str, Any, type]] = [
     ("codes", lambda c, i: c.codes("git"), "GET", "/codes", "/codes", None, list),
     ("trash", lambda c, i: c.trash(), "GET", "/trash", "/trash", None, list),
     ("conflicts", lambda c, i: c.conflicts(), "GET", "/conflicts", "/conflicts", None, list),
+    ("invitations", lambda c, i: c.invitations(), "GET", "/invitations", "/invitations", None,
+     list),
+    ("open_invitation", lambda c, i: c.open_invitation(ttl=300, accept=True), "POST",
+     "/invitations", "/invitations", {"ttl": 300, "accept": True}, sdk.Invitation),
+    ("invitation", lambda c, i: c.invitation(i["invitation"]), "GET", "/invitations/{id}",
+     "/invitations/{invitation}", None, sdk.Invitation),
+    ("cancel_invitation", lambda c, i: c.cancel_invitation(i["invitation"]), "DELETE",
+     "/invitations/{id}", "/invitations/{invitation}", None, sdk.Invitation),
+    ("accept_invitation", lambda c, i: c.accept_invitation(i["invitation"]), "POST",
+     "/invitations/{id}/accept", "/invitations/{invitation}/accept", None, sdk.Invitation),
+    ("decline_invitation", lambda c, i: c.decline_invitation(i["invitation"]), "POST",
+     "/invitations/{id}/decline", "/invitations/{invitation}/decline", None, sdk.Invitation),
+    ("joining", lambda c, i: c.joining(), "GET", "/join", "/join", None, sdk.Joining),
+    ("join", lambda c, i: c.join(LINK), "POST", "/join", "/join", {"link": LINK}, sdk.Joining),
+    ("open_offer", lambda c, i: c.open_offer(ttl=30), "POST", "/offers", "/offers", {"ttl": 30},
+     sdk.Invitation),
+    ("pairing", lambda c, i: c.pairing(), "GET", "/pair", "/pair", None, sdk.Joining),
+    ("pair", lambda c, i: c.pair(LINK, accept=True), "POST", "/pair", "/pair",
+     {"link": LINK, "accept": True}, sdk.Joining),
+    ("accept_pairing", lambda c, i: c.accept_pairing(), "POST", "/pair/accept", "/pair/accept",
+     None, sdk.Joining),
+    ("decline_pairing", lambda c, i: c.decline_pairing(), "POST", "/pair/decline",
+     "/pair/decline", None, sdk.Joining),
 ]  # fmt: skip
 
 
@@ -140,6 +172,80 @@ def test_the_query_is_sent_as_q(fake: FakeDaemon, ids: dict[str, str]) -> None:
     found = call(fake, lambda c: c.accounts(q="GIT"))
     assert fake.seen[-1].query == {"q": "GIT"}
     assert [a.issuer for a in found] == ["GitHub"]
+
+
+# -- pairing -------------------------------------------------------------------------------
+
+
+def test_an_invitation_is_parsed_with_its_peer_and_qr_codes(fake: FakeDaemon) -> None:
+    async def go(c: sdk.AsyncClient) -> Any:
+        opened = await c.open_invitation()
+        return opened, await c.invitation(opened.id.upper()), await c.invitations()
+
+    opened, answered, listed = call(fake, go)
+    assert fake.seen[0].body == {}
+    assert fake.seen[1].path == f"/api/v1/invitations/{opened.id}"
+    assert (opened.state, opened.peer, opened.qr_svg, opened.qr_png) == (
+        "open",
+        None,
+        "<svg/>",
+        "iVBORw0KGgo=",
+    )
+    assert opened.expires_at == datetime(2024, 5, 1, 12, tzinfo=UTC)
+    assert answered.state == "confirming"
+    assert answered.peer == sdk.InvitationPeer("phone", "PH0N-E2AA-BBCC-DDEE", "123456")
+    assert answered.to_json() == fake.invitations[opened.id] | {
+        "qr_svg": "<svg/>",
+        "qr_png": "iVBORw0KGgo=",
+    }
+    assert answered.to_json(with_qr=False) == fake.invitations[opened.id]
+    assert [i.qr_svg for i in listed] == [None]
+    assert listed[0].to_json() == fake.invitations[opened.id]
+
+
+def test_a_join_is_parsed_step_by_step(fake: FakeDaemon) -> None:
+    async def go(c: sdk.AsyncClient) -> Any:
+        return [await c.join(LINK), await c.joining(), await c.joining()]
+
+    started, confirming, accepted = call(fake, go)
+    assert started == sdk.Joining("connecting", None, None, None)
+    assert confirming == sdk.Joining(
+        "confirming", "123456", sdk.JoiningPeer("laptop", "JD3A-ZZQ3-T5K3-7EJC"), None
+    )
+    assert accepted.state == "accepted"
+    assert accepted.to_json() == fake.joining
+
+
+def test_pairing_refusals_become_errors(fake: FakeDaemon) -> None:
+    with pytest.raises(sdk.NotFoundError, match="not joining"):
+        call(fake, lambda c: c.joining())
+    with pytest.raises(sdk.ApiError, match="not a twofold://pair/ link") as caught:
+        call(fake, lambda c: c.join("https://example.com"))
+    assert caught.value.field == "link"
+    with pytest.raises(sdk.NotFoundError, match="no open invitation"):
+        call(fake, lambda c: c.accept_invitation("00" * 8))
+    opened = fake.invite()
+    with pytest.raises(sdk.ApiError, match="the invitation is open"):
+        call(fake, lambda c: c.decline_invitation(opened["id"]))
+
+
+@pytest.mark.parametrize("bad", ["abc", "../status", "0" * 15, "0" * 17, "zz" * 8])
+def test_an_invitation_id_that_is_not_16_hex_digits_is_refused_before_sending(
+    fake: FakeDaemon, bad: str
+) -> None:
+    with pytest.raises(sdk.InvalidArgument, match="not an invitation ID"):
+        call(fake, lambda c: c.cancel_invitation(bad))
+    assert fake.seen == []
+
+
+@pytest.mark.parametrize(
+    "peer",
+    [{"name": "phone", "device": "X"}, "phone", {"name": 1, "device": "X", "code": "1"}],
+)
+def test_a_malformed_invitation_is_a_protocol_mismatch(fake: FakeDaemon, peer: Any) -> None:
+    invitation = fake.invite("confirming", peer=peer)
+    with pytest.raises(sdk.ProtocolMismatch, match="the daemon sent an invitation peer"):
+        call(fake, lambda c: c.invitation(invitation["id"]))
 
 
 # -- problem details become exceptions ------------------------------------------------------
@@ -325,6 +431,42 @@ def test_the_sync_client_does_the_same_on_its_own_loop(
         assert client.status().accounts == 4
         assert len(client.codes()) == 4
         assert client.endpoint.port == fake.port
+
+
+def test_the_sync_client_pairs_too(fake: FakeDaemon) -> None:
+    with sdk.Client(fake.home) as client:
+        opened = client.open_invitation(ttl=120)
+        assert fake.seen[-1].body == {"ttl": 120}
+        assert client.invitation(opened.id).peer is not None
+        assert client.accept_invitation(opened.id).state == "accepted"
+        other = client.open_invitation()
+        assert client.cancel_invitation(other.id).state == "cancelled"
+        third = fake.invite("confirming", peer=dict(PHONE))
+        assert client.decline_invitation(third["id"]).state == "declined"
+        assert [i.state for i in client.invitations()] == ["accepted", "cancelled", "declined"]
+        assert client.join(LINK).state == "connecting"
+        assert client.joining().code == "123456"
+
+
+def test_the_reverse_flow_offers_a_link_and_scans_one(fake: FakeDaemon) -> None:
+    with sdk.Client(fake.home) as client:
+        offer = client.open_offer()
+        assert (fake.seen[-1].body, offer.qr_svg) == ({}, "<svg/>")
+        assert fake.joining is not None
+        assert fake.joining["state"] == "showing"
+        assert client.joining().state == "confirming"  # a member scanned it
+        with pytest.raises(sdk.NotFoundError):
+            client.pairing()
+        scanned = client.pair(offer.link)
+        assert fake.seen[-1].body == {"link": offer.link}
+        assert scanned.state == "confirming"
+        assert scanned.peer == sdk.JoiningPeer("phone", "PH0N-E2AA-BBCC-DDEE")
+        assert client.pairing().code == "123456"
+        assert client.decline_pairing().state == "declined"
+        client.pair(offer.link)
+        assert client.accept_pairing().state == "accepted"
+        with pytest.raises(sdk.ApiError, match="the pairing is accepted"):
+            client.decline_pairing()
 
 
 def test_a_client_rereads_the_home_after_the_daemon_restarts(tmp_path: Path) -> None:

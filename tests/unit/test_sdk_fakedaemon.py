@@ -2,10 +2,10 @@
 
 It is not the daemon and holds no crypto: accounts live in a dict, codes are made up, and
 it answers each route of specs/openapi.yaml with just enough behaviour (ID prefixes, the
-trash, HOTP counters, a conflict) to show whether a client sends the right request and reads
-the answer right. It runs on 127.0.0.1, port 0, in a thread with its own event loop, because
-the sync Client runs a loop of its own in the test's thread. The integration tests in
-tests/integration run the real daemon instead.
+trash, HOTP counters, a conflict, pairing played from a script) to show whether a client
+sends the right request and reads the answer right. It runs on 127.0.0.1, port 0, in a
+thread with its own event loop, because the sync Client runs a loop of its own in the test's
+thread. The integration tests in tests/integration run the real daemon instead.
 
 The test at the end keeps the stand-in honest: it serves exactly the spec's operations.
 """
@@ -31,6 +31,15 @@ from aiohttp import web
 SPEC = Path(__file__).resolve().parents[2] / "specs" / "openapi.yaml"
 TOKEN = "ab" * 32
 NOW = "2024-05-01T12:00:00Z"
+LINK = "twofold://pair/AAAABBBBCCCCDDDD"
+PHONE = {"name": "phone", "device": "PH0N-E2AA-BBCC-DDEE", "code": "123456"}
+MEMBER = {"name": "laptop", "device": "JD3A-ZZQ3-T5K3-7EJC"}
+JOINED = [  # what GET /join shows, one step per read, the last one kept
+    {"state": "confirming", "code": "123456", "peer": MEMBER},
+    {"state": "accepted"},
+    {"state": "syncing"},
+    {"state": "joined"},
+]
 Json = dict[str, Any]
 
 
@@ -79,6 +88,18 @@ class FakeDaemon:
     canned: dict[tuple[str, str], web.Response] = field(default_factory=dict)
     delay: float = 0.0
     port: int = 0
+    # pairing: an open invitation is answered by `peer` on its `answer_after`-th read, or
+    # ends as `invitation_end` instead (say "expired"); with accept it is accepted one read
+    # later. A join walks through `join_steps`.
+    invitations: dict[str, Json] = field(default_factory=dict)
+    peer: Json = field(default_factory=lambda: dict(PHONE))
+    answer_after: int = 1
+    invitation_end: str | None = None
+    joining: Json | None = None
+    join_steps: list[Json] = field(default_factory=lambda: [dict(s) for s in JOINED])
+    scanning: Json | None = None  # the reverse flow: a member adding the device of an offer
+    _pairing: dict[str, Json] = field(default_factory=dict)
+    _join_step: int = 0
     _next: int = 1
     _thread: threading.Thread | None = None
     _loop: asyncio.AbstractEventLoop | None = None
@@ -138,6 +159,19 @@ class FakeDaemon:
         r.add_get(p + "/codes", self.list_codes)
         r.add_get(p + "/trash", self.list_trash)
         r.add_get(p + "/conflicts", self.list_conflicts)
+        r.add_get(p + "/invitations", self.list_invitations)
+        r.add_post(p + "/invitations", self.open_invitation)
+        r.add_get(p + "/invitations/{id}", self.get_invitation)
+        r.add_delete(p + "/invitations/{id}", self.cancel_invitation)
+        r.add_post(p + "/invitations/{id}/accept", self.accept_invitation)
+        r.add_post(p + "/invitations/{id}/decline", self.decline_invitation)
+        r.add_get(p + "/join", self.get_join)
+        r.add_post(p + "/join", self.join)
+        r.add_post(p + "/offers", self.open_offer)
+        r.add_get(p + "/pair", self.get_pair)
+        r.add_post(p + "/pair", self.pair)
+        r.add_post(p + "/pair/accept", self.accept_pair)
+        r.add_post(p + "/pair/decline", self.decline_pair)
         return app
 
     @web.middleware
@@ -208,6 +242,34 @@ class FakeDaemon:
         account["conflicts"].append(field)
         account[field] = values[0]
         return conflict
+
+    def invite(self, state: str = "open", peer: Json | None = None, accept: bool = False) -> Json:
+        """Open an invitation directly, as POST /invitations does (without its QR codes)."""
+        invitation_id = f"{len(self.invitations) + 1:016x}"
+        invitation: Json = {
+            "id": invitation_id,
+            "link": f"{LINK}{invitation_id}",
+            "expires_at": NOW,
+            "state": state,
+            "peer": peer,
+        }
+        self.invitations[invitation_id] = invitation
+        self._pairing[invitation_id] = {"reads": 0, "accept": accept}
+        return invitation
+
+    def start_join(self) -> Json:
+        """Begin joining, as POST /join does: the steps play from the first."""
+        self.joining = {"state": "connecting", "code": None, "peer": None, "error": None}
+        self._join_step = 0
+        return self.joining
+
+    def invitation_of(self, request: web.Request, *states: str) -> Json:
+        invitation = self.invitations.get(request.match_info["id"])
+        if invitation is None:
+            raise Problem(404, "not-found", f"no open invitation {request.match_info['id']}")
+        if states and invitation["state"] not in states:
+            raise Problem(400, "bad-request", f"the invitation is {invitation['state']}")
+        return invitation
 
     def find(self, request: web.Request) -> Json:
         prefix = request.match_info["id"]
@@ -366,6 +428,103 @@ class FakeDaemon:
 
     async def list_conflicts(self, request: web.Request) -> web.Response:
         return web.json_response({"conflicts": self.conflicts})
+
+    async def list_invitations(self, request: web.Request) -> web.Response:
+        return web.json_response({"invitations": list(self.invitations.values())})
+
+    async def open_invitation(self, request: web.Request) -> web.Response:
+        body = await self.body(request, {"ttl", "accept"}) if request.body_exists else {}
+        if not 60 <= body.get("ttl", 600) <= 3600:
+            raise Problem(400, "bad-request", "ttl must be between 60 and 3600 seconds", "ttl")
+        invitation = self.invite(accept=body.get("accept", False))
+        return web.json_response(invitation | QR, status=201)
+
+    async def get_invitation(self, request: web.Request) -> web.Response:
+        invitation = self.invitation_of(request)
+        plan = self._pairing[invitation["id"]]
+        if invitation["state"] == "open":
+            plan["reads"] += 1
+            if plan["reads"] >= self.answer_after:
+                if self.invitation_end is not None:
+                    invitation["state"] = self.invitation_end
+                else:
+                    invitation.update(state="confirming", peer=dict(self.peer))
+        elif invitation["state"] == "confirming" and plan["accept"]:
+            invitation["state"] = "accepted"
+        return web.json_response(invitation | QR)
+
+    async def cancel_invitation(self, request: web.Request) -> web.Response:
+        invitation = self.invitation_of(request)
+        if invitation["state"] in ("open", "confirming"):
+            invitation["state"] = "cancelled"
+        return web.json_response(invitation)
+
+    async def accept_invitation(self, request: web.Request) -> web.Response:
+        invitation = self.invitation_of(request, "confirming")
+        invitation["state"] = "accepted"
+        return web.json_response(invitation)
+
+    async def decline_invitation(self, request: web.Request) -> web.Response:
+        invitation = self.invitation_of(request, "confirming")
+        invitation["state"] = "declined"
+        return web.json_response(invitation)
+
+    async def get_join(self, request: web.Request) -> web.Response:
+        if self.joining is None:
+            raise Problem(404, "not-found", "this device is not joining a vault")
+        if self._join_step < len(self.join_steps):
+            self.joining.update(self.join_steps[self._join_step])
+            self._join_step += 1
+        return web.json_response(self.joining)
+
+    async def join(self, request: web.Request) -> web.Response:
+        link = (await self.body(request, {"link"})).get("link")
+        if not isinstance(link, str) or not link.startswith("twofold://pair/"):
+            raise Problem(400, "bad-request", "that is not a twofold://pair/ link", "link")
+        return web.json_response(self.start_join(), status=202)
+
+    # the reverse flow: the newcomer offers a link, a member scans it with POST /pair
+
+    async def open_offer(self, request: web.Request) -> web.Response:
+        body = await self.body(request, {"ttl"}) if request.body_exists else {}
+        if not 5 <= body.get("ttl", 600) <= 3600:
+            raise Problem(400, "bad-request", "ttl must be between 5 and 3600 seconds", "ttl")
+        offer = self.invite()
+        self.joining = {"state": "showing", "code": None, "peer": None, "error": None}
+        self._join_step = 0
+        return web.json_response(offer | QR, status=201)
+
+    async def pair(self, request: web.Request) -> web.Response:
+        body = await self.body(request, {"link", "accept"})
+        if not str(body.get("link", "")).startswith("twofold://pair/"):
+            raise Problem(400, "bad-request", "that is not a twofold://pair/ link", "link")
+        peer = {k: self.peer[k] for k in ("name", "device")}
+        state = "accepted" if body.get("accept") else "confirming"
+        self.scanning = {"state": state, "code": self.peer["code"], "peer": peer, "error": None}
+        return web.json_response(self.scanning, status=202)
+
+    def scanned(self, *states: str) -> Json:
+        if self.scanning is None:
+            raise Problem(404, "not-found", "this device is not adding a device")
+        if states and self.scanning["state"] not in states:
+            raise Problem(400, "bad-request", f"the pairing is {self.scanning['state']}")
+        return self.scanning
+
+    async def get_pair(self, request: web.Request) -> web.Response:
+        return web.json_response(self.scanned())
+
+    async def accept_pair(self, request: web.Request) -> web.Response:
+        scanning = self.scanned("confirming")
+        scanning["state"] = "accepted"
+        return web.json_response(scanning)
+
+    async def decline_pair(self, request: web.Request) -> web.Response:
+        scanning = self.scanned("confirming")
+        scanning["state"] = "declined"
+        return web.json_response(scanning)
+
+
+QR = {"qr_svg": "<svg/>", "qr_png": "iVBORw0KGgo="}
 
 
 @contextmanager
