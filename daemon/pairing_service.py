@@ -136,8 +136,16 @@ class Pairing:
             invitation, self.cert, self.service.identity.name, "member", self.service.vault.vault
         )
         entry = OpenInvitation(invitation, handshake, auto_accept)
+        self._forget_old()
         self.invitations[invitation.invitation_id] = entry
         return entry
+
+    def _forget_old(self) -> None:
+        """Drop invitations that ended over an hour ago, so the list stays short."""
+        cutoff = int(time.time()) - 3600
+        for key, entry in list(self.invitations.items()):
+            if entry.invitation.expires_at < cutoff:
+                del self.invitations[key]
 
     def get(self, id_hex: str) -> OpenInvitation:
         """An invitation by its hex ID."""
@@ -160,7 +168,13 @@ class Pairing:
             if member is not None:  # added before, by a pairing that failed on its side
                 added = member.added_in
             else:
-                added = (await self.service.add_device(peer_cert, entry.peer_name or "")).hash
+                try:
+                    op = await self.service.add_device(peer_cert, entry.peer_name or "")
+                except UsageError:  # a removed device never comes back with its old key
+                    entry.state = "declined"
+                    entry.decision.set_result(entry.handshake.decide(False))
+                    raise
+                added = op.hash
             decision = entry.handshake.decide(True, added)
             entry.state = "accepted"
             log.info("added device %s", entry.peer_device)
@@ -170,6 +184,12 @@ class Pairing:
         if not entry.decision.done():
             entry.decision.set_result(decision)
         return entry
+
+    async def _auto_accept(self, id_hex: str) -> None:
+        try:
+            await self.decide(id_hex, True)
+        except TwofoldError as exc:
+            log.warning("could not add the device that answered invitation %s: %s", id_hex, exc)
 
     def cancel(self, id_hex: str) -> OpenInvitation:
         """Close an invitation nobody used."""
@@ -205,9 +225,7 @@ class Pairing:
                 self.joining.peer_device = entry.peer_device
             log.info("%s asks to join (code %s)", entry.peer_device, entry.code)
             if entry.auto_accept:
-                asyncio.get_running_loop().call_soon(
-                    lambda: asyncio.ensure_future(self.decide(hello.invitation_id.hex(), True))
-                )
+                self._spawn(self._auto_accept(hello.invitation_id.hex()))
             return web.Response(body=reply.encode(), content_type="application/cbor")
         except _PeerRefusal as refusal:
             return refusal.response()
@@ -313,6 +331,7 @@ class Pairing:
         )
         handshake = Handshake.shower(invitation, self.cert, self.service.identity.name, "newcomer")
         entry = OpenInvitation(invitation, handshake, auto_accept=False)
+        self._forget_old()
         self.invitations[invitation.invitation_id] = entry
         self.joining = Joining(invitation, state="showing")
         return entry

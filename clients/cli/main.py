@@ -37,10 +37,15 @@ PAIR_EPILOG = """\
 On the new device, scan the QR code, or run the command this one prints:
   twofold join 'twofold://pair/...'
 Both devices then show the same code: add the device only if it matches.
-Ctrl-C cancels the invitation."""
+Ctrl-C cancels the invitation.
+The other way round, the new device shows a link (twofold join --show); add it with:
+  twofold pair 'twofold://pair/...'     (or pipe it in: twofold pair - < link.txt)"""
 JOIN_EPILOG = """\
 On a device of the vault, run: twofold pair
-Keep the link out of your shell history by piping it in: twofold join - < link.txt"""
+Keep the link out of your shell history by piping it in: twofold join - < link.txt
+The other way round, this device shows a link and QR code for a device of the vault:
+  twofold join --show       (then, on that device: twofold pair 'twofold://pair/...')
+Both devices then show the same code; Ctrl-C cancels the offer."""
 
 
 def _client_version() -> str:
@@ -124,18 +129,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("field", metavar="FIELD", help="issuer, name, note or otp")
     p.add_argument("choice", metavar="CHOICE", help="the CHOICE column of twofold conflicts")
 
-    p = add("pair", pairing.cmd_pair, "invite a device into this vault", epilog=PAIR_EPILOG)
+    p = add(
+        "pair",
+        pairing.cmd_pair,
+        "invite a device into this vault, or add one showing a LINK",
+        epilog=PAIR_EPILOG,
+    )
     p.add_argument(
-        "--ttl", type=int, metavar="SECONDS", help="how long the invitation stays open (60-3600)"
+        "link",
+        nargs="?",
+        metavar="LINK",
+        help="the link a new device shows (twofold join --show); - reads stdin",
+    )
+    p.add_argument(
+        "--ttl",
+        type=int,
+        metavar="SECONDS",
+        help="without LINK: how long the invitation stays open (60-3600)",
     )
     p.add_argument("--yes", action="store_true", help="add the device that answers without asking")
     p = add(
         "join",
         pairing.cmd_join,
-        "join the vault of a device showing an invitation",
+        "join the vault of a device showing an invitation, or --show one",
         epilog=JOIN_EPILOG,
     )
-    p.add_argument("link", metavar="LINK", help="the twofold://pair/ link; - reads it from stdin")
+    p.add_argument(
+        "link", nargs="?", metavar="LINK", help="the twofold://pair/ link; - reads it from stdin"
+    )
+    p.add_argument(
+        "--show",
+        action="store_true",
+        help="show a link and QR code for a device of the vault to scan",
+    )
+    p.add_argument(
+        "--ttl", type=int, metavar="SECONDS", help="with --show: how long it stays open (5-3600)"
+    )
     p.add_argument("--yes", action="store_true", help="nothing to confirm on this side")
 
     add("status", c.cmd_status, "show the daemon, this device and the vault")

@@ -106,3 +106,36 @@ def test_the_readme_sdk_example_works(daemon: Daemon) -> None:
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split()[0] == "GitHub"
+
+
+def test_pair_and_join_from_the_command_line(tmp_path: Path) -> None:
+    laptop = Daemon(tmp_path / "laptop").start()
+    desktop = Daemon(tmp_path / "desktop").start()
+    try:
+        twofold(laptop, "add", GITHUB)
+        pair = subprocess.Popen(
+            [TWOFOLD, "--home", str(laptop.home), "pair", "--yes"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        link = ""
+        assert pair.stdout is not None
+        for line in pair.stdout:
+            if "twofold://pair/" in line:
+                link = line[line.index("twofold://pair/") :].split()[0].strip("'\"")
+                break
+        assert link
+        joined = twofold(desktop, "join", link)
+        assert joined.returncode == 0, joined.stderr
+        assert "Joined" in joined.stdout
+        out, err = pair.communicate(timeout=30)
+        assert pair.returncode == 0, err
+        assert "Added desktop" in out
+        assert ok_json(desktop, "list")["accounts"][0]["issuer"] == "GitHub"
+    finally:
+        if pair.poll() is None:
+            pair.kill()
+            pair.communicate()
+        laptop.kill()
+        desktop.kill()

@@ -1,4 +1,5 @@
-"""twofold pair and twofold join against the stand-in daemon, which plays pairing by script."""
+"""twofold pair and twofold join against the stand-in daemon, which plays pairing by script:
+both ways round, pair/join LINK and join --show/pair LINK."""
 
 from __future__ import annotations
 
@@ -22,6 +23,10 @@ CONFIRM = (
     "Joining the vault of laptop (JD3A-ZZQ3-T5K3-7EJC). "
     "Check that it shows the code: 123 456, and accept there."
 )
+OFFER = "On a device of the vault, run: twofold pair '{link}' (or scan this QR code)"
+WAITING = f"The offer expires at {EXPIRES}. Waiting for a device of the vault..."
+ADDING = "laptop (JD3A-ZZQ3-T5K3-7EJC) is adding this device. Check that it shows the code: 123 456"
+PEER = {"name": "phone", "device": "PH0N-E2AA-BBCC-DDEE"}
 
 
 class Tty(io.StringIO):
@@ -292,10 +297,268 @@ def test_join_of_a_bad_link_exits_1(fake: FakeDaemon, capsys: pytest.CaptureFixt
     assert run(fake, capsys, "join")[0] == 2
 
 
+# -- join --show: the new device shows an offer -------------------------------------------
+
+
+def test_join_show_waits_until_a_member_added_this_device(
+    fake: FakeDaemon, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake.add("GitHub", "alice")
+    fake.add("Bank", "bob")
+    code, out, err = run(fake, capsys, "join", "--show", "--ttl", "300")
+    assert (code, err) == (0, "")
+    assert prose(out) == [
+        OFFER.format(link=fake.invitations[ID]["link"]),
+        WAITING,
+        ADDING,
+        "Accepted. Copying the vault...",
+        "Joined. 2 accounts are on this device now.",
+    ]
+    assert fake.seen[0].body == {"ttl": 300}
+    assert requests(fake) == [
+        ("POST", "/offers"),
+        *[("GET", "/join")] * 4,
+        ("GET", "/accounts"),
+    ]
+
+
+def test_join_show_json_prints_the_final_joining(
+    fake: FakeDaemon, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(fake, capsys, "join", "--show", "--json")
+    assert code == 0
+    assert json.loads(out) == {
+        "state": "joined",
+        "code": "123456",
+        "peer": {"name": "laptop", "device": "JD3A-ZZQ3-T5K3-7EJC"},
+        "error": None,
+    }
+    assert fake.seen[0].body == {}
+    assert "█" not in out + err
+    link = fake.invitations[ID]["link"]
+    assert err.splitlines() == [
+        f"On a device of the vault, run: twofold pair '{link}'",
+        WAITING,
+        ADDING,
+        "Accepted. Copying the vault...",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("steps", "says", "slug"),
+    [
+        ([{"state": "declined"}], "The other device declined.", "join-declined"),
+        (
+            [{"state": "failed", "error": "the vault could not be copied"}],
+            "the vault could not be copied",
+            "join-failed",
+        ),
+    ],
+)
+def test_join_show_exits_1_when_declined_or_failed(
+    fake: FakeDaemon,
+    capsys: pytest.CaptureFixture[str],
+    steps: list[dict[str, Any]],
+    says: str,
+    slug: str,
+) -> None:
+    fake.join_steps = [JOINED[0], *steps]
+    code, out, err = run(fake, capsys, "join", "--show")
+    assert (code, err) == (1, f"twofold: {says}\n")
+    assert prose(out)[1:] == [WAITING, ADDING]
+    code, out, _ = run(fake, capsys, "join", "--show", "--json")
+    assert code == 1
+    assert json.loads(out)["type"] == f"urn:twofold:cli:{slug}"
+
+
+def test_join_show_gives_up_and_cancels_past_the_expiry(
+    fake: FakeDaemon, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pairing, "PAIR_GRACE_S", -1.0)
+    fake.join_steps = []
+    code, _, err = run(fake, capsys, "join", "--show")
+    assert code == 1
+    assert err.startswith("twofold: Gave up waiting: the offer should have ended by now")
+    assert requests(fake)[-1] == ("DELETE", "/invitations/ID")
+    assert fake.invitations[ID]["state"] == "cancelled"
+
+
+def test_ctrl_c_cancels_the_offer(
+    fake: FakeDaemon, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupt(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pairing.time, "sleep", interrupt)
+    code, out, _ = run(fake, capsys, "join", "--show")
+    assert code == 130
+    assert out.endswith("\nCancelled the offer.\n")
+    assert requests(fake) == [("POST", "/offers"), ("DELETE", "/invitations/ID")]
+
+
+def test_join_show_refused_by_the_daemon_exits_1(
+    fake: FakeDaemon, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(fake, capsys, "join", "--show", "--ttl", "1")
+    assert (code, err) == (1, "twofold: ttl must be between 5 and 3600 seconds\n")
+
+
+@pytest.mark.parametrize(
+    "argv", [["join", LINK, "--show"], ["join", LINK, "--ttl", "60"], ["join", "--ttl", "60"]]
+)
+def test_join_takes_a_link_or_show(
+    fake: FakeDaemon, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    assert run(fake, capsys, *argv)[0] == 2
+    assert fake.seen == []
+
+
+# -- pair LINK: a member adds the device of an offer ----------------------------------------
+
+
+def test_pair_link_with_yes_lets_the_daemon_accept(
+    fake: FakeDaemon, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(fake, capsys, "pair", LINK, "--yes")
+    assert (code, err) == (0, "")
+    assert out.splitlines() == [ASKED, "Added phone."]
+    assert fake.seen[0].body == {"link": LINK, "accept": True}
+    assert requests(fake) == [("POST", "/pair")]
+    assert fake.scanning is not None
+    assert fake.scanning["state"] == "accepted"
+
+
+def test_pair_link_polls_until_the_device_answers(
+    fake: FakeDaemon, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake.scan_steps = [
+        {"state": "connecting"},
+        {"state": "confirming", "code": "123456", "peer": PEER},
+        {"state": "confirming"},
+        {"state": "accepted"},
+    ]
+    code, out, _ = run(fake, capsys, "pair", LINK, "--yes")
+    assert (code, out) == (0, f"{ASKED}\nAdded phone.\n")
+    assert requests(fake) == [("POST", "/pair"), *[("GET", "/pair")] * 4]
+
+
+@pytest.mark.parametrize("typed", ["y\n", "YES\n"])
+def test_pair_link_adds_the_device_when_the_person_says_yes(
+    fake: FakeDaemon, capsys: pytest.CaptureFixture[str], typed: str
+) -> None:
+    code, out, _ = run(fake, capsys, "pair", LINK, stdin=Tty(typed))
+    assert code == 0
+    assert out == f"{ASKED}\nAdd it to this vault? [y/N] Added phone.\n"
+    assert fake.seen[0].body == {"link": LINK}
+    assert requests(fake) == [("POST", "/pair"), ("POST", "/pair/accept")]
+
+
+@pytest.mark.parametrize("typed", ["n\n", "\n", ""])
+def test_pair_link_declines_unless_the_person_says_yes(
+    fake: FakeDaemon, capsys: pytest.CaptureFixture[str], typed: str
+) -> None:
+    code, out, _ = run(fake, capsys, "pair", LINK, stdin=Tty(typed))
+    assert code == 1
+    assert out.startswith(f"{ASKED}\nAdd it to this vault? [y/N] ")
+    assert out.endswith("Declined.\n")
+    assert requests(fake) == [("POST", "/pair"), ("POST", "/pair/decline")]
+    assert fake.scanning is not None
+    assert fake.scanning["state"] == "declined"
+
+
+def test_pair_link_without_a_terminal_declines(
+    fake: FakeDaemon, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(fake, capsys, "pair", LINK, stdin=io.StringIO("y\n"))
+    assert code == 1
+    assert out.endswith(
+        "No terminal to ask on, so the answer is no (--yes adds it without asking).\nDeclined.\n"
+    )
+    assert requests(fake)[-1] == ("POST", "/pair/decline")
+
+
+def test_pair_link_exits_1_when_it_fails(
+    fake: FakeDaemon, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake.scan_steps = [{"state": "failed", "error": "could not reach the new device"}]
+    code, out, err = run(fake, capsys, "pair", LINK, "--yes")
+    assert (code, out, err) == (1, "", "twofold: could not reach the new device\n")
+    code, out, _ = run(fake, capsys, "pair", LINK, "--json")
+    assert code == 1
+    assert json.loads(out) == {
+        "type": "urn:twofold:cli:pair-failed",
+        "title": "Pair failed",
+        "status": 502,
+        "detail": "could not reach the new device",
+    }
+
+
+def test_pair_link_json_prints_the_final_pairing(
+    fake: FakeDaemon, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(fake, capsys, "pair", LINK, "--yes", "--json")
+    assert code == 0
+    assert json.loads(out) == {"state": "accepted", "code": "123456", "peer": PEER, "error": None}
+    assert err == f"{ASKED}\n"
+    code, out, err = run(fake, capsys, "pair", LINK, "--json", stdin=Tty("n\n"))
+    assert code == 1
+    assert json.loads(out)["state"] == "declined"
+    assert err == f"{ASKED}\nAdd it to this vault? [y/N] "
+
+
+def test_pair_link_reads_the_link_from_stdin(
+    fake: FakeDaemon, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(fake, capsys, "pair", "-", "--yes", stdin=io.StringIO(f" {LINK}\n"))
+    assert (code, out) == (0, f"{ASKED}\nAdded phone.\n")
+    assert fake.seen[0].body == {"link": LINK, "accept": True}
+
+
+def test_pair_link_warns_when_the_device_may_not_know(
+    fake: FakeDaemon, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake.scan_steps = [
+        {"state": "confirming", "code": "123456", "peer": PEER},
+        {"state": "accepted", "error": "the new device could not be told: timeout"},
+    ]
+    code, out, _ = run(fake, capsys, "pair", LINK, "--yes")
+    assert code == 0
+    assert out.endswith("Warning: the new device could not be told: timeout\nAdded phone.\n")
+
+
+def test_pair_link_of_a_bad_link_or_with_ttl(
+    fake: FakeDaemon, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(fake, capsys, "pair", "https://example.com")
+    assert (code, err) == (1, "twofold: that is not a twofold://pair/ link\n")
+    assert run(fake, capsys, "pair", LINK, "--ttl", "300")[0] == 2
+    assert len(fake.seen) == 1
+
+
+def test_ctrl_c_at_the_question_declines_the_device(
+    fake: FakeDaemon, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupt(ctx: Any, question: str) -> bool:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pairing, "_confirm", interrupt)
+    code, out, _ = run(fake, capsys, "pair", LINK)
+    assert code == 130
+    assert out.endswith("\nDeclined the device.\n")
+    assert requests(fake) == [("POST", "/pair"), ("POST", "/pair/decline")]
+
+
 def test_help_lists_pair_and_join(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
-    assert "pair      invite a device into this vault" in out
-    assert "join      join the vault of a device showing an invitation" in out
+    assert "pair      invite a device into this vault, or add one showing a LINK" in out
+    assert "join      join the vault of a device showing an invitation, or --show one" in out
     assert main(["join", "--help"]) == 0
-    assert "--yes       nothing to confirm on this side" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "--yes          nothing to confirm on this side" in out
+    assert "--show         show a link and QR code for a device of the vault to scan" in out
+    assert "twofold join --show" in out
+    assert main(["pair", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "the link a new device shows (twofold join --show)" in out
+    assert "twofold pair - < link.txt" in out

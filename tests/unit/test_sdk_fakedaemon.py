@@ -98,6 +98,10 @@ class FakeDaemon:
     joining: Json | None = None
     join_steps: list[Json] = field(default_factory=lambda: [dict(s) for s in JOINED])
     scanning: Json | None = None  # the reverse flow: a member adding the device of an offer
+    # ...which by default answers at once; with `scan_steps`, POST /pair answers "connecting"
+    # and each GET /pair plays one step, the last one kept.
+    scan_steps: list[Json] | None = None
+    _scan_step: int = 0
     _pairing: dict[str, Json] = field(default_factory=dict)
     _join_step: int = 0
     _next: int = 1
@@ -501,6 +505,9 @@ class FakeDaemon:
         peer = {k: self.peer[k] for k in ("name", "device")}
         state = "accepted" if body.get("accept") else "confirming"
         self.scanning = {"state": state, "code": self.peer["code"], "peer": peer, "error": None}
+        if self.scan_steps is not None:
+            self.scanning.update(state="connecting", code=None, peer=None)
+            self._scan_step = 0
         return web.json_response(self.scanning, status=202)
 
     def scanned(self, *states: str) -> Json:
@@ -511,7 +518,11 @@ class FakeDaemon:
         return self.scanning
 
     async def get_pair(self, request: web.Request) -> web.Response:
-        return web.json_response(self.scanned())
+        scanning = self.scanned()
+        if self.scan_steps is not None and self._scan_step < len(self.scan_steps):
+            scanning.update(self.scan_steps[self._scan_step])
+            self._scan_step += 1
+        return web.json_response(scanning)
 
     async def accept_pair(self, request: web.Request) -> web.Response:
         scanning = self.scanned("confirming")
