@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 import ssl
 import time
@@ -237,7 +238,7 @@ class Pairing:
         if not isinstance(body, dict) or set(body) != {"i", "m"}:
             return _PeerRefusal(400, "malformed", "await takes i and m").response()
         entry = self.invitations.get(body["i"]) if isinstance(body["i"], bytes) else None
-        if entry is None or entry.hello_mac is None or entry.hello_mac != body["m"]:
+        if entry is None or not _same_mac(entry.hello_mac, body["m"]):
             return _PeerRefusal(
                 403, "unknown-invitation", "no hello of yours is waiting"
             ).response()
@@ -346,8 +347,7 @@ class Pairing:
             entry is None
             or joining is None
             or entry.invitation is not joining.invitation
-            or entry.hello_mac is None
-            or entry.hello_mac != body["m"]
+            or not _same_mac(entry.hello_mac, body["m"])
             or entry.member_vault is None
             or type(body["p"]) is not int
             or not 0 < body["p"] < 65536
@@ -509,6 +509,13 @@ async def _server_cert(host: str, port: int) -> bytes:
     if not cert:
         raise UsageError("the inviting device presented no certificate")
     return bytes(cert)
+
+
+def _same_mac(expected: bytes | None, given: object) -> bool:
+    """The follow-up comes from the device that said hello: it repeats its MAC."""
+    return (
+        expected is not None and isinstance(given, bytes) and hmac.compare_digest(expected, given)
+    )
 
 
 def _netloc(host: str, port: int) -> str:
