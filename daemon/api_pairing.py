@@ -33,27 +33,15 @@ def invitation_json(entry: OpenInvitation, with_qr: bool = False) -> dict[str, A
     return out
 
 
-def joining_json(joining: Joining) -> dict[str, Any]:
-    """A Joining object."""
+def progress_json(progress: Joining | Scanning) -> dict[str, Any]:
+    """A Joining object: how joining (or adding a scanned device) is going."""
     return {
-        "state": joining.state,
-        "code": joining.code,
+        "state": progress.state,
+        "code": progress.code,
         "peer": None
-        if joining.peer_name is None
-        else {"name": joining.peer_name, "device": joining.peer_device},
-        "error": joining.error,
-    }
-
-
-def scanning_json(scanning: Scanning) -> dict[str, Any]:
-    """A Scanning object."""
-    return {
-        "state": scanning.state,
-        "code": scanning.code,
-        "peer": None
-        if scanning.peer_name is None
-        else {"name": scanning.peer_name, "device": scanning.peer_device},
-        "error": scanning.error,
+        if progress.peer_name is None
+        else {"name": progress.peer_name, "device": progress.peer_device},
+        "error": progress.error,
     }
 
 
@@ -77,7 +65,7 @@ async def scan(request: web.Request) -> web.Response:
     body = await json_body(request)
     check_fields(body, {"link": str, "accept": bool}, {"link"})
     scanning = request.app[PAIRING].scan(body["link"], body.get("accept", False))
-    return web.json_response(scanning_json(scanning), status=202)
+    return web.json_response(progress_json(scanning), status=202)
 
 
 async def get_scan(request: web.Request) -> web.Response:
@@ -85,17 +73,17 @@ async def get_scan(request: web.Request) -> web.Response:
     scanning = request.app[PAIRING].scanning
     if scanning is None:
         raise web.HTTPNotFound()
-    return web.json_response(scanning_json(scanning))
+    return web.json_response(progress_json(scanning))
 
 
 async def accept_scan(request: web.Request) -> web.Response:
     """POST /pair/accept."""
-    return web.json_response(scanning_json(await request.app[PAIRING].decide_scan(True)))
+    return web.json_response(progress_json(await request.app[PAIRING].decide_scan(True)))
 
 
 async def decline_scan(request: web.Request) -> web.Response:
     """POST /pair/decline."""
-    return web.json_response(scanning_json(await request.app[PAIRING].decide_scan(False)))
+    return web.json_response(progress_json(await request.app[PAIRING].decide_scan(False)))
 
 
 async def open_invitation(request: web.Request) -> web.Response:
@@ -142,7 +130,7 @@ async def join(request: web.Request) -> web.Response:
     body = await json_body(request)
     check_fields(body, {"link": str}, {"link"})
     joining = request.app[PAIRING].join(body["link"])
-    return web.json_response(joining_json(joining), status=202)
+    return web.json_response(progress_json(joining), status=202)
 
 
 async def get_join(request: web.Request) -> web.Response:
@@ -150,7 +138,7 @@ async def get_join(request: web.Request) -> web.Response:
     joining = request.app[PAIRING].joining
     if joining is None:
         raise web.HTTPNotFound()
-    return web.json_response(joining_json(joining))
+    return web.json_response(progress_json(joining))
 
 
 def add_routes(app: web.Application) -> None:

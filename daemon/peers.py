@@ -35,24 +35,10 @@ BACKOFF_MAX_S = 30.0
 SERVICE: web.AppKey[VaultService] = web.AppKey("peer-service", VaultService)
 
 
-class ServerChannel:
-    """A server-side WebSocket as a sync Channel."""
+class WebSocketChannel:
+    """Either end of a peer WebSocket as a sync Channel: binary frames are messages."""
 
-    def __init__(self, ws: web.WebSocketResponse) -> None:
-        self.ws = ws
-
-    async def send(self, data: bytes) -> None:
-        await self.ws.send_bytes(data)
-
-    async def receive(self) -> bytes | None:
-        msg = await self.ws.receive()
-        return msg.data if msg.type is aiohttp.WSMsgType.BINARY else None
-
-
-class ClientChannel:
-    """A client-side WebSocket as a sync Channel."""
-
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+    def __init__(self, ws: web.WebSocketResponse | aiohttp.ClientWebSocketResponse) -> None:
         self.ws = ws
 
     async def send(self, data: bytes) -> None:
@@ -159,11 +145,11 @@ class Peers:
             raise web.HTTPForbidden(text="this certificate is not a member of the vault")
         ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=4 * 1024 * 1024)
         await ws.prepare(request)
-        await self._run_session(peer, ServerChannel(ws))
+        await self._run_session(peer, WebSocketChannel(ws))
         await ws.close()
         return ws
 
-    async def _run_session(self, peer: bytes, channel: ServerChannel | ClientChannel) -> None:
+    async def _run_session(self, peer: bytes, channel: WebSocketChannel) -> None:
         session = SyncSession(self.service, channel, peer)
         self.sessions.setdefault(peer, set()).add(session)
         log.info("syncing with %s", display_id(peer))
@@ -200,7 +186,7 @@ class Peers:
                     ) as ws,
                 ):
                     delay = BACKOFF_MIN_S
-                    await self._run_session(peer, ClientChannel(ws))
+                    await self._run_session(peer, WebSocketChannel(ws))
             except (TimeoutError, aiohttp.ClientError, OSError, ssl.SSLError) as exc:
                 log.debug("cannot reach %s at %s:%d: %s", display_id(peer), host, port, exc)
             await asyncio.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter, not crypto

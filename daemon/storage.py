@@ -7,7 +7,8 @@ transaction: a batch of received ops lands whole or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
 import aiosqlite
@@ -81,26 +82,27 @@ class Storage:
 
     async def initialise(self, meta: dict[str, bytes], ops: Iterable[Op]) -> None:
         """A new vault: its metadata and first ops in one transaction."""
-        await self._db.execute("BEGIN IMMEDIATE")
-        try:
+        async with self._transaction():
             await self._db.executemany(
                 "INSERT INTO meta (key, value) VALUES (?, ?)", list(meta.items())
             )
             await self._insert(ops)
-            await self._db.execute("COMMIT")
-        except BaseException:
-            await self._db.execute("ROLLBACK")
-            raise
 
     async def append(self, ops: Iterable[Op]) -> None:
         """Store ops durably; ops already stored are skipped."""
+        async with self._transaction():
+            await self._insert(ops)
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[None]:
+        """One write transaction: committed (and fsynced) on success, rolled back otherwise."""
         await self._db.execute("BEGIN IMMEDIATE")
         try:
-            await self._insert(ops)
-            await self._db.execute("COMMIT")
+            yield
         except BaseException:
             await self._db.execute("ROLLBACK")
             raise
+        await self._db.execute("COMMIT")
 
     async def _insert(self, ops: Iterable[Op]) -> None:
         await self._db.executemany(
