@@ -19,6 +19,13 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="run the daemon in the foreground")
     run.add_argument("--home", help="home folder (default: $TWOFOLD_HOME or the user data dir)")
     run.add_argument("--port", type=int, help="API port on 127.0.0.1 (default: config, 0 = free)")
+    run.add_argument(
+        "--peer",
+        action="append",
+        default=[],
+        metavar="HOST:PORT",
+        help="a device to keep in sync with at this address (a VPN address, say); repeatable",
+    )
     service = commands.add_parser("service", help="run the daemon as a background service")
     service.add_argument("action", choices=["install", "uninstall", "status"])
     service.add_argument("--home", help="home folder the service runs on")
@@ -31,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             from .runner import serve
 
-            asyncio.run(serve(home, args.port))
+            asyncio.run(serve(home, args.port, tuple(args.peer)))
             return 0
         from . import service_unit
 

@@ -19,11 +19,13 @@ from aiohttp.typedefs import Middleware
 from . import problems
 from .errors import BadRequest
 from .pairing_service import Pairing
+from .peers import Peers
 from .vault_service import VaultService
 
 MAX_BODY = 64 * 1024
 SERVICE: web.AppKey[VaultService] = web.AppKey("service", VaultService)
 PAIRING: web.AppKey[Pairing] = web.AppKey("pairing", Pairing)
+PEERS: web.AppKey[Peers] = web.AppKey("peers", Peers)
 STARTED: web.AppKey[float] = web.AppKey("started", float)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -122,7 +124,7 @@ def make_app(
     service: VaultService, pairing: Pairing, token: str, started: float
 ) -> web.Application:
     """The API application, every route of specs/openapi.yaml under /api/v1."""
-    from . import api_pairing, api_routes
+    from . import api_devices, api_pairing, api_routes
 
     app = web.Application(
         middlewares=[problem_middleware, guard_middleware(token)], client_max_size=MAX_BODY
@@ -130,6 +132,8 @@ def make_app(
     app[SERVICE] = service
     app[STARTED] = started
     app[PAIRING] = pairing
+    app[PEERS] = pairing.peers
     api_routes.add_routes(app)
     api_pairing.add_routes(app)
+    api_devices.add_routes(app)
     return app

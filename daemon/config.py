@@ -26,6 +26,7 @@ class Config:
     peer_host: str = "0.0.0.0"  # noqa: S104 - peers on the LAN must reach it; mTLS guards it
     peer_port: int = 0
     advertise: tuple[str, ...] = ()
+    peers: tuple[str, ...] = ()
 
 
 class ConfigError(DaemonError):
@@ -49,6 +50,12 @@ def load(home: Home) -> Config:
         if not isinstance(raw["advertise"], list) or not all(_is_ip(a) for a in raw["advertise"]):
             raise ConfigError(f"{home.config}: advertise must be a list of IP addresses")
         raw["advertise"] = tuple(raw["advertise"])
+    if "peers" in raw:
+        if not isinstance(raw["peers"], list) or not all(
+            isinstance(p, str) and parse_peer(p) for p in raw["peers"]
+        ):
+            raise ConfigError(f'{home.config}: peers must be a list of "host:port" texts')
+        raw["peers"] = tuple(raw["peers"])
     config = Config(**{"device_name": socket.gethostname()[:64] or "device", **raw})
     if not isinstance(config.device_name, str) or not 0 < len(config.device_name) <= 64:
         raise ConfigError(f"{home.config}: device_name must be text of 1 to 64 characters")
@@ -87,3 +94,12 @@ def advertised(config: Config) -> list[str]:
         if not ipaddress.ip_address(address).is_loopback and address not in found:
             found.append(address)
     return found[:3] or ["127.0.0.1"]
+
+
+def parse_peer(text: str) -> tuple[str, int] | None:
+    """("host", port) from "host:port" or "[v6]:port"; None if it is not one."""
+    host, sep, port = text.strip().rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        return None
+    return host, int(port)

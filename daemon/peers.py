@@ -16,6 +16,7 @@ import logging
 import random
 import ssl
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import web
@@ -35,11 +36,23 @@ BACKOFF_MAX_S = 30.0
 SERVICE: web.AppKey[VaultService] = web.AppKey("peer-service", VaultService)
 
 
+@dataclass
+class PeerInfo:
+    """What this device knows of one other member's reachability."""
+
+    address: tuple[str, int] | None = None
+    found_by: str = "incoming"  # pairing, static, incoming, remembered
+
+
 class WebSocketChannel:
     """Either end of a peer WebSocket as a sync Channel: binary frames are messages."""
 
     def __init__(self, ws: web.WebSocketResponse | aiohttp.ClientWebSocketResponse) -> None:
         self.ws = ws
+
+    async def close(self) -> None:
+        """End the session from this side."""
+        await self.ws.close()
 
     async def send(self, data: bytes) -> None:
         await self.ws.send_bytes(data)
@@ -66,13 +79,16 @@ class Peers:
         self.service = service
         self.tls = tls
         self.addresses: dict[bytes, tuple[str, int]] = {}
+        self.known: dict[bytes, PeerInfo] = {}
         self.sessions: dict[bytes, set[SyncSession]] = {}
+        self.static: list[tuple[str, int]] = []
         self.extra_routes: list[Callable[[web.Application], None]] = []
         self._server_ctx = tls.server_context(self._member_certs())
         self._trusted = set(self._member_certs())
         self._dialers: dict[bytes, asyncio.Task[None]] = {}
         self._bootstrap: dict[bytes, bytes] = {}
         self._caught_up: dict[bytes, asyncio.Event] = {}
+        self._closing: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
         self.port = 0
         service.membership_changed.append(self._on_membership)
@@ -87,7 +103,7 @@ class Peers:
         app.router.add_get("/peer/v1/sync", self._serve_sync)
         for add in self.extra_routes:
             add(app)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port, ssl_context=self._server_ctx)
         await site.start()
@@ -103,21 +119,74 @@ class Peers:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._dialers.clear()
+        channels = [
+            s.channel
+            for sessions in self.sessions.values()
+            for s in sessions
+            if isinstance(s.channel, WebSocketChannel)
+        ]
+        if channels:  # incoming sessions: say goodbye rather than wait for the peers to
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(2):
+                    await asyncio.gather(*(c.close() for c in channels), return_exceptions=True)
         if self._runner is not None:
             await self._runner.cleanup()
 
-    def connect(self, peer: bytes, host: str, port: int, cert: bytes | None = None) -> None:
+    def connect(
+        self,
+        peer: bytes,
+        host: str,
+        port: int,
+        cert: bytes | None = None,
+        found_by: str = "pairing",
+    ) -> None:
         """Keep a connection to this member at this address (replacing an older one).
 
         `cert` pins a member this device does not know yet: the one it just joined through.
         """
         self.addresses[peer] = (host, port)
+        self.known[peer] = PeerInfo((host, port), found_by)
         if cert is not None:
             self._bootstrap[peer] = cert
         old = self._dialers.pop(peer, None)
         if old is not None:
             old.cancel()
         self._dialers[peer] = asyncio.create_task(self._dial_forever(peer))
+
+    def connect_static(self, host: str, port: int) -> None:
+        """Keep a connection to whichever member answers at host:port (a VPN address, say)."""
+        self.static.append((host, port))
+        key = f"static:{host}:{port}".encode()
+        self._dialers[key] = asyncio.create_task(self._dial_static(host, port))
+
+    async def _dial_static(self, host: str, port: int) -> None:
+        delay = BACKOFF_MIN_S
+        while True:
+            members = self.service.vault.membership.members
+            me = self.service.vault.device.public
+            certs = [m.cert for k, m in members.items() if k != me]
+            if certs:
+                try:
+                    ctx = self.tls.client_context_for_any(certs)
+                    async with (
+                        aiohttp.ClientSession() as http,
+                        http.ws_connect(
+                            f"wss://{_netloc(host, port)}/peer/v1/sync",
+                            ssl=ctx,
+                            heartbeat=HEARTBEAT_S,
+                            max_msg_size=4 * 1024 * 1024,
+                        ) as ws,
+                    ):
+                        ssl_object = ws.get_extra_info("ssl_object")
+                        peer = member_for(self.service, peer_certificate(ssl_object))
+                        if peer is not None:
+                            delay = BACKOFF_MIN_S
+                            self.known[peer] = PeerInfo((host, port), "static")
+                            await self._run_session(peer, WebSocketChannel(ws))
+                except (aiohttp.ClientError, OSError, ssl.SSLError, TimeoutError) as exc:
+                    log.debug("cannot reach static peer %s:%d: %s", host, port, exc)
+            await asyncio.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter
+            delay = min(delay * 2, BACKOFF_MAX_S)
 
     async def wait_caught_up(self, peer: bytes) -> None:
         """Until a session with this peer has pulled everything the peer had."""
@@ -130,11 +199,24 @@ class Peers:
                 self._trusted.add(cert)
         members = self.service.vault.membership.members
         for peer in list(self._dialers):
+            if peer.startswith(b"static:"):
+                continue
             if peer not in members and peer not in self._bootstrap:
                 self._dialers.pop(peer).cancel()
+        for peer, sessions in self.sessions.items():
+            if peer not in members and peer not in self._bootstrap:
+                for session in list(sessions):  # revoked: it gets nothing more
+                    channel = session.channel
+                    if isinstance(channel, WebSocketChannel):
+                        self._close_soon(channel)
         for peer in list(self._bootstrap):
             if peer in members:
                 del self._bootstrap[peer]
+
+    def _close_soon(self, channel: WebSocketChannel) -> None:
+        task = asyncio.create_task(channel.close())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     async def _serve_sync(self, request: web.Request) -> web.StreamResponse:
         cert = peer_certificate(
@@ -143,6 +225,7 @@ class Peers:
         peer = member_for(self.service, cert)
         if peer is None:
             raise web.HTTPForbidden(text="this certificate is not a member of the vault")
+        self.known.setdefault(peer, PeerInfo())
         ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=4 * 1024 * 1024)
         await ws.prepare(request)
         await self._run_session(peer, WebSocketChannel(ws))
@@ -191,6 +274,10 @@ class Peers:
                 log.debug("cannot reach %s at %s:%d: %s", display_id(peer), host, port, exc)
             await asyncio.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter, not crypto
             delay = min(delay * 2, BACKOFF_MAX_S)
+
+
+def _netloc(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 __all__ = ["Peers", "fingerprint"]

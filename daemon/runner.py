@@ -61,7 +61,9 @@ def api_token(home: Home) -> str:
     return token
 
 
-async def serve(home_path: Path, port: int | None = None) -> None:
+async def serve(
+    home_path: Path, port: int | None = None, static_peers: tuple[str, ...] = ()
+) -> None:
     """Run until SIGINT or SIGTERM."""
     os.umask(0o077)  # the database and its WAL are as private as the key files
     home = Home(home_path)
@@ -81,6 +83,11 @@ async def serve(home_path: Path, port: int | None = None) -> None:
             peers = Peers(service, DeviceTls.prepare(home, service.vault.device, store_key))
             pairing = Pairing(service, peers, config_module.advertised(settings))
             peer_port = await _start_peers(peers, storage, settings)
+            for text in (*settings.peers, *static_peers):
+                address = config_module.parse_peer(text)
+                if address is None:
+                    raise config_module.ConfigError(f"{text!r} is not host:port")
+                peers.connect_static(*address)
             app = make_app(service, pairing, api_token(home), time.time())
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
@@ -125,7 +132,7 @@ async def _start_peers(peers: Peers, storage: Storage, settings: config_module.C
     members = peers.service.vault.membership.members
     for device, (host, port) in (await storage.peers()).items():
         if device in members and device != me:
-            peers.connect(device, host, port)
+            peers.connect(device, host, port, found_by="remembered")
     return bound
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Protocol
 
 from twofold.protocol import cbor
@@ -54,6 +55,9 @@ class SyncSession:
         self.channel = channel
         self.peer = peer
         self.caught_up = asyncio.Event()
+        self.peer_vector: VersionVector | None = None
+        self.last_heard = time.time()
+        self.last_synced: float | None = None
         self._feed: OpFeed | None = None
 
     async def run(self) -> None:
@@ -83,15 +87,18 @@ class SyncSession:
 
     async def _read(self) -> None:
         while (data := await self.channel.receive()) is not None:
+            self.last_heard = time.time()
             if len(data) > MAX_MESSAGE:
                 raise MalformedPayload(f"sync message of {len(data)} bytes is over the limit")
             message = cbor.loads(data, "sync message")
             kind = message.get("t") if isinstance(message, dict) else None
             if kind == "vector" and set(message) == {"t", "v"}:
-                await self._send_missing(VersionVector.from_wire(message["v"]))
+                self.peer_vector = VersionVector.from_wire(message["v"])
+                await self._send_missing(self.peer_vector)
             elif kind == "ops" and set(message) == {"t", "ops"} and _op_list(message["ops"]):
                 await self.service.receive(message["ops"], source=self._feed)
             elif kind == "caught-up" and set(message) == {"t"}:
+                self.last_synced = time.time()
                 self.caught_up.set()
             else:
                 raise MalformedPayload("unknown sync message")

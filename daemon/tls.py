@@ -84,6 +84,13 @@ class DeviceTls:
             ctx.load_cert_chain(self.cert_file, self.key_file, password=self.password)
         return ctx
 
+    def client_context_for_any(self, peer_certs: list[bytes]) -> ssl.SSLContext:
+        """For a static peer: whichever member answers there is accepted, nobody else."""
+        ctx = self.client_context(peer_certs[0])
+        for cert in peer_certs[1:]:
+            trust(ctx, cert)
+        return ctx
+
 
 def trust(ctx: ssl.SSLContext, cert_der: bytes) -> None:
     """Accept this certificate from now on; OpenSSL cannot forget it, so requests re-check."""

@@ -21,7 +21,7 @@ from twofold.protocol.account import AccountDraft, OtpKind, OtpParams, base32_se
 from twofold.protocol.account_write import ACCOUNT_ID_SIZE
 from twofold.protocol.codes import Code, code_at
 from twofold.protocol.envelope import Op
-from twofold.protocol.errors import InvalidAccount, NotFound
+from twofold.protocol.errors import InvalidAccount, NotFound, UsageError
 from twofold.protocol.identity import DeviceKey, display_id
 from twofold.protocol.otpauth import parse_uri
 from twofold.protocol.replica import BatchReport
@@ -190,6 +190,30 @@ class VaultService:
     async def add_device(self, cert: bytes, name: str) -> Op:
         """Add the device that paired, with every epoch key this device holds sealed to it."""
         return await self._write(lambda v: v.add_device(cert, name[:64] or "device", now_ms()))
+
+    def find_device(self, text: str) -> bytes:
+        """A member's key from its device ID as shown ("JD3A-ZZQ3-..."), or a unique start of it."""
+        wanted = text.replace("-", "").upper()
+        if len(wanted) < 4:
+            raise BadRequest("give at least 4 characters of the device ID", "id")
+        found = [
+            key
+            for key in self.vault.membership.added
+            if display_id(key, groups=13).replace("-", "").startswith(wanted)
+        ]
+        if not found:
+            raise NotFound(f"no device has an ID starting with {text}")
+        if len(found) > 1:
+            raise Ambiguous(f"{len(found)} devices have IDs starting with {text}: give more")
+        return found[0]
+
+    async def remove_device(self, text: str) -> bytes:
+        """Revoke a device: remove it and rotate to a key it never sees."""
+        key = self.find_device(text)
+        if key == self.vault.device.public:
+            raise UsageError("a device cannot revoke itself here: revoke it from another device")
+        await self._write(lambda v: v.remove_device(key, now_ms()))
+        return key
 
     async def move_into(self, vault_id: bytes) -> None:
         """Leave this device's own vault for the one it joined; the old database is kept aside."""

@@ -1,0 +1,85 @@
+"""Three devices on loopback: relaying, a static peer, and revoking a lost device."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.daemon import Daemon
+from tests.integration.test_pairing import add, eventually, final, invite, issuers, join
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> Iterator[list[Daemon]]:
+    """A made the vault; B and C joined through A, so B and C never dial each other."""
+    devices = [Daemon(tmp_path / name).start() for name in ("a", "b", "c")]
+    a, b, c = devices
+    try:
+        for newcomer in (b, c):
+            join(newcomer, invite(a, accept=True)["link"])
+            assert final(newcomer)["state"] == "joined"
+        yield devices
+    finally:
+        for d in devices:
+            d.kill()
+
+
+def test_an_edit_on_b_reaches_c_through_a(fleet: list[Daemon]) -> None:
+    a, b, c = fleet
+    add(b, "from b")
+    assert eventually(lambda: "from b" in issuers(c))
+    peers_of_c = c.request("GET", "/peers").body["peers"]
+    assert {p["name"] for p in peers_of_c} == {"a", "b"}
+    assert [p["connected"] for p in peers_of_c if p["name"] == "b"] == [False]
+    devices = a.request("GET", "/devices").body["devices"]
+    assert sorted(d["name"] for d in devices) == ["a", "b", "c"]
+    assert [d["this_device"] for d in devices if d["name"] == "a"] == [True]
+
+
+def test_a_static_peer_keeps_two_devices_in_sync_without_the_third(
+    fleet: list[Daemon],
+) -> None:
+    a, b, c = fleet
+    assert c.stop() == 0
+    c.start("--peer", f"127.0.0.1:{b.peer_port}")  # as over WireGuard: an address, no pairing
+    assert a.stop() == 0  # the device that connected them is gone
+    add(b, "while a is away")
+    assert eventually(lambda: "while a is away" in issuers(c))
+    peer_b = next(p for p in c.request("GET", "/peers").body["peers"] if p["name"] == "b")
+    assert (peer_b["found_by"], peer_b["connected"]) == ("static", True)
+    a.start()
+
+
+def test_a_revoked_device_gets_nothing_new_and_cannot_write(fleet: list[Daemon]) -> None:
+    a, b, c = fleet
+    add(a, "before")
+    assert eventually(lambda: "before" in issuers(c))
+    c_id = c.request("GET", "/status").body["device"]["id"]
+    assert c.stop() == 0  # revoked while it is away, as a lost laptop would be
+    r = b.request("POST", f"/devices/{c_id[:9]}/revoke")
+    assert (r.status, r.body["revoked"]) == (200, True), r.body
+    add(b, "after the revocation")
+    assert eventually(lambda: "after the revocation" in issuers(a))
+    c.start()
+    add(c, "from the revoked device")
+    add(a, "later still")
+    assert eventually(lambda: "later still" in issuers(b))
+    for d in (a, b):
+        assert "from the revoked device" not in issuers(d)
+    assert "after the revocation" not in issuers(c)
+    assert "later still" not in issuers(c)
+    devices = {d["name"]: d for d in a.request("GET", "/devices").body["devices"]}
+    assert devices["c"]["revoked"] is True
+    assert a.request("GET", "/status").body["members"] == 2
+
+
+def test_revoking_needs_a_known_device(fleet: list[Daemon]) -> None:
+    a, _, _ = fleet
+    r = a.request("POST", "/devices/ZZZZ-ZZZZ/revoke")
+    assert (r.status, r.body["type"]) == (404, "urn:twofold:problem:not-found")
+    me = a.request("GET", "/status").body["device"]["id"]
+    r = a.request("POST", f"/devices/{me}/revoke")
+    assert r.status == 409
+    assert "another device" in r.body["detail"]
