@@ -30,6 +30,12 @@ SECRET = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
 def start(home: Path) -> tuple[subprocess.Popen[bytes], float, int, str]:
     """Start a daemon; seconds until its API answers, its port and token."""
     (home / "api.json").unlink(missing_ok=True)
+    if not (home / "config.toml").exists():  # loopback only: no mDNS on the machine's network
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        (home / "config.toml").write_text(
+            'device_name = "bench"\npeer_host = "127.0.0.1"\nmdns = false\n'
+        )
+        (home / "config.toml").chmod(0o600)
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "twofold.daemon", "run", "--home", str(home)],

@@ -26,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
         metavar="HOST:PORT",
         help="a device to keep in sync with at this address (a VPN address, say); repeatable",
     )
+    run.add_argument(
+        "--no-mdns", action="store_true", help="do not announce or look for devices on the LAN"
+    )
     service = commands.add_parser("service", help="run the daemon as a background service")
     service.add_argument("action", choices=["install", "uninstall", "status"])
     service.add_argument("--home", help="home folder the service runs on")
@@ -38,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             from .runner import serve
 
-            asyncio.run(serve(home, args.port, tuple(args.peer)))
+            asyncio.run(serve(home, args.port, tuple(args.peer), not args.no_mdns))
             return 0
         from . import service_unit
 

@@ -27,6 +27,8 @@ class Config:
     peer_port: int = 0
     advertise: tuple[str, ...] = ()
     peers: tuple[str, ...] = ()
+    mdns: bool = True
+    mdns_interfaces: tuple[str, ...] = ()
 
 
 class ConfigError(DaemonError):
@@ -50,6 +52,14 @@ def load(home: Home) -> Config:
         if not isinstance(raw["advertise"], list) or not all(_is_ip(a) for a in raw["advertise"]):
             raise ConfigError(f"{home.config}: advertise must be a list of IP addresses")
         raw["advertise"] = tuple(raw["advertise"])
+    if "mdns_interfaces" in raw:
+        if not isinstance(raw["mdns_interfaces"], list) or not all(
+            _is_ip(a) for a in raw["mdns_interfaces"]
+        ):
+            raise ConfigError(f"{home.config}: mdns_interfaces must be a list of IP addresses")
+        raw["mdns_interfaces"] = tuple(raw["mdns_interfaces"])
+    if "mdns" in raw and type(raw["mdns"]) is not bool:
+        raise ConfigError(f"{home.config}: mdns must be true or false")
     if "peers" in raw:
         if not isinstance(raw["peers"], list) or not all(
             isinstance(p, str) and parse_peer(p) for p in raw["peers"]

@@ -29,7 +29,7 @@ import hmac
 import logging
 import ssl
 import time
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,6 +114,7 @@ class Pairing:
         self.joining: Joining | None = None
         self.scanning: Scanning | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self.joined: list[Callable[[], Awaitable[None]]] = []
         peers.extra_routes.append(self._routes)
 
     def _routes(self, app: web.Application) -> None:
@@ -316,6 +317,8 @@ class Pairing:
         pulled = time.perf_counter() - started
         brought = await self.service.bring_along()
         joining.state = "joined"
+        for callback in self.joined:
+            await callback()
         log.info(
             "joined: pulled %d ops in %.3f s, brought %d accounts along",
             len(self.service.vault.by_hash),

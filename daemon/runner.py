@@ -19,6 +19,7 @@ from . import config as config_module
 from . import keystore
 from .api_app import make_app
 from .api_routes import VERSION
+from .discovery import Discovery
 from .errors import HomeInUse
 from .home import Home, read_private, write_api_file, write_private
 from .pairing_service import Pairing
@@ -62,7 +63,10 @@ def api_token(home: Home) -> str:
 
 
 async def serve(
-    home_path: Path, port: int | None = None, static_peers: tuple[str, ...] = ()
+    home_path: Path,
+    port: int | None = None,
+    static_peers: tuple[str, ...] = (),
+    mdns: bool = True,
 ) -> None:
     """Run until SIGINT or SIGTERM."""
     os.umask(0o077)  # the database and its WAL are as private as the key files
@@ -74,6 +78,7 @@ async def serve(
         runner: web.AppRunner | None = None
         peers: Peers | None = None
         service: VaultService | None = None
+        discovery: Discovery | None = None
         try:
             recorded = await storage.get_meta("store_key_source")
             store_key = keystore.load(
@@ -88,6 +93,12 @@ async def serve(
                 if address is None:
                     raise config_module.ConfigError(f"{text!r} is not host:port")
                 peers.connect_static(*address)
+            if mdns and settings.mdns:
+                discovery = Discovery(
+                    peers, config_module.advertised(settings), list(settings.mdns_interfaces)
+                )
+                await discovery.start()
+                pairing.joined.append(discovery.announce)
             app = make_app(service, pairing, api_token(home), time.time())
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
@@ -111,6 +122,8 @@ async def serve(
                 home.api.unlink()
             if runner is not None:
                 await runner.cleanup()
+            if discovery is not None:
+                await discovery.stop()
             if peers is not None:
                 await peers.stop()
             # joining a vault replaces the service's storage: close the one in use

@@ -36,6 +36,7 @@ class Daemon:
     token: str = ""
     log: Path = Path("/dev/null")
     check_spec: bool = True  # every answer must be one specs/openapi.yaml allows
+    config: str = ""  # more config.toml lines
 
     def start(self, *extra: str, timeout: float = 15.0) -> Daemon:
         """Start the daemon and wait until its API answers."""
@@ -45,7 +46,7 @@ class Daemon:
             config = self.home / "config.toml"
             config.write_text(
                 f'device_name = "{self.home.name}"\npeer_host = "127.0.0.1"\n'
-                'advertise = ["127.0.0.1"]\n'
+                'advertise = ["127.0.0.1"]\nmdns_interfaces = ["127.0.0.1"]\n' + self.config
             )
             config.chmod(0o600)
         self.log = self.home.with_name(f"{self.home.name}.log")

@@ -13,8 +13,8 @@ from tests.integration.test_pairing import add, eventually, final, invite, issue
 
 @pytest.fixture
 def fleet(tmp_path: Path) -> Iterator[list[Daemon]]:
-    """A made the vault; B and C joined through A, so B and C never dial each other."""
-    devices = [Daemon(tmp_path / name).start() for name in ("a", "b", "c")]
+    """A made the vault; B and C joined through A and, without mDNS, never meet."""
+    devices = [Daemon(tmp_path / name, config="mdns = false\n").start() for name in "abc"]
     a, b, c = devices
     try:
         for newcomer in (b, c):
@@ -83,3 +83,29 @@ def test_revoking_needs_a_known_device(fleet: list[Daemon]) -> None:
     r = a.request("POST", f"/devices/{me}/revoke")
     assert r.status == 409
     assert "another device" in r.body["detail"]
+
+
+def test_devices_find_each_other_by_mdns_and_sync_directly(tmp_path: Path) -> None:
+    """mDNS on the loopback interface: B and C, paired through A, find each other."""
+    a, b, c = (Daemon(tmp_path / name).start() for name in "abc")
+    try:
+        for newcomer in (b, c):
+            join(newcomer, invite(a, accept=True)["link"])
+            assert final(newcomer)["state"] == "joined"
+
+        def direct() -> bool:
+            peers = c.request("GET", "/peers").body["peers"]
+            return any(p["name"] == "b" and p["connected"] for p in peers)
+
+        assert eventually(direct, timeout=20)
+        found = {p["name"]: p["found_by"] for p in c.request("GET", "/peers").body["peers"]}
+        assert "mdns" in (
+            found["b"],
+            {p["name"]: p["found_by"] for p in b.request("GET", "/peers").body["peers"]}["c"],
+        )
+        assert a.stop() == 0
+        add(b, "no a in sight")
+        assert eventually(lambda: "no a in sight" in issuers(c))
+    finally:
+        for d in (a, b, c):
+            d.kill()
