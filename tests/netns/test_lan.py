@@ -1,0 +1,76 @@
+"""Several hosts on a LAN made of network namespaces, found by real mDNS.
+
+Skipped, with the reason, where namespaces cannot be made (not root); CI
+runs as root, so it runs these.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.netns.hosts import Host, can_make_namespaces, network
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(bool(can_make_namespaces()), reason=str(can_make_namespaces())),
+]
+
+SECRET = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+
+
+def eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        time.sleep(0.2)
+
+
+def issuers(h: Host) -> list[str]:
+    return sorted(a["issuer"] for a in h.api("GET", "/accounts")["body"]["accounts"])
+
+
+def pair(inviter: Host, newcomer: Host) -> None:
+    link = inviter.api("POST", "/invitations", {"accept": True})["body"]["link"]
+    assert newcomer.api("POST", "/join", {"link": link})["status"] == 202
+    eventually(lambda: newcomer.api("GET", "/join")["body"]["state"] == "joined")
+
+
+def snapshot(h: Host) -> Any:
+    return (h.api("GET", "/accounts")["body"], h.api("GET", "/conflicts")["body"])
+
+
+def test_a_partitioned_lan_heals_into_one_state(tmp_path: Path) -> None:
+    with network(tmp_path, 3) as hosts:
+        a, b, c = (h.start() for h in hosts)
+        acc = a.api("POST", "/accounts", {"issuer": "GitHub", "secret": SECRET})["body"]
+        pair(a, b)
+        pair(a, c)
+        # b and c were introduced by a only; they meet by mDNS
+        eventually(
+            lambda: any(
+                p["name"] == "host2" and p["connected"]
+                for p in b.api("GET", "/peers")["body"]["peers"]
+            )
+        )
+        assert issuers(c) == ["GitHub"]
+
+        a.link(False)  # a is cut off; b and c edit the same field meanwhile
+        b.api("PATCH", f"/accounts/{acc['id']}", {"name": "from b"})
+        a.api("PATCH", f"/accounts/{acc['id']}", {"name": "from a"})
+        a.api("POST", "/accounts", {"issuer": "Made offline", "secret": SECRET})
+        eventually(lambda: c.api("GET", f"/accounts/{acc['id']}")["body"]["name"] == "from b")
+        a.link(True)
+
+        eventually(lambda: snapshot(a) == snapshot(b) == snapshot(c), timeout=60)
+        conflicts = a.api("GET", "/conflicts")["body"]["conflicts"]
+        assert {v["value"] for v in conflicts[0]["values"]} == {"from a", "from b"}
+        assert issuers(c) == ["GitHub", "Made offline"]
