@@ -357,6 +357,10 @@ def cmd_daemon(ctx: Context) -> int:
     argv = ["run", "--home", str(ctx.home)]
     if ctx.args.port is not None:
         argv += ["--port", str(ctx.args.port)]
+    for peer in ctx.args.peer:
+        argv += ["--peer", peer]
+    if ctx.args.no_mdns:
+        argv.append("--no-mdns")
     _exec_daemon(ctx, argv)
 
 

@@ -10,7 +10,7 @@ from typing import Any, TextIO
 
 from ..sdk import ApiError, DaemonNotRunning, SdkError, resolve_home
 from . import commands as c
-from . import pairing
+from . import devices, pairing
 from .output import dump_json
 
 EXIT_OK = 0
@@ -46,6 +46,11 @@ Keep the link out of your shell history by piping it in: twofold join - < link.t
 The other way round, this device shows a link and QR code for a device of the vault:
   twofold join --show       (then, on that device: twofold pair 'twofold://pair/...')
 Both devices then show the same code; Ctrl-C cancels the offer."""
+DEVICES_EPILOG = """\
+A lost or stolen device: revoke it from another one, by its ID or the start of it:
+  twofold devices revoke JD3A-ZZQ3-T5K3-7EJC
+It keeps what it already has, but gets nothing new; then change the secrets of important
+accounts at their sites, since it held them."""
 
 
 def _client_version() -> str:
@@ -167,9 +172,40 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--yes", action="store_true", help="nothing to confirm on this side")
 
+    p = add(
+        "devices",
+        devices.cmd_devices,
+        "list the vault's devices; devices revoke ID removes a lost one",
+        epilog=DEVICES_EPILOG,
+    )
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    revoke_help = "revoke a lost device: it gets nothing new, and the vault key is rotated"
+    p = actions.add_parser(
+        "revoke",
+        parents=[common],
+        help=revoke_help,
+        description=revoke_help,
+        epilog=DEVICES_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.set_defaults(handler=devices.cmd_revoke, subparser=p)
+    p.add_argument("id", metavar="ID", help="device ID as shown, or its first 4+ characters")
+    p.add_argument("--yes", action="store_true", help="revoke it without asking")
+    add("peers", devices.cmd_peers, "list the other devices: address, state, last sync")
+
     add("status", c.cmd_status, "show the daemon, this device and the vault")
     p = add("daemon", c.cmd_daemon, "run the daemon of this home in the foreground")
     p.add_argument("--port", type=int, metavar="N", help="API port (default: any free one)")
+    p.add_argument(
+        "--peer",
+        action="append",
+        default=[],
+        metavar="HOST:PORT",
+        help="keep in sync with the device at this address (e.g. over WireGuard); repeatable",
+    )
+    p.add_argument(
+        "--no-mdns", action="store_true", help="do not announce or look for devices on the LAN"
+    )
     p = add("service", c.cmd_service, "manage the background service that runs the daemon")
     p.add_argument("action", choices=["install", "uninstall", "status"])
     return parser

@@ -80,10 +80,10 @@ def _poll_while(ctx: Context, invitation: Invitation, state: str, deadline: floa
     return invitation
 
 
-def _confirm(ctx: Context, question: str) -> bool:
+def _confirm(ctx: Context, question: str, yes_does: str = "adds it") -> bool:
     """Ask a yes/no question on the terminal; no terminal, or no answer, means no."""
     if not ctx.stdin.isatty():
-        ctx.tell("No terminal to ask on, so the answer is no (--yes adds it without asking).")
+        ctx.tell(f"No terminal to ask on, so the answer is no (--yes {yes_does} without asking).")
         return False
     stream = ctx.err if ctx.json else ctx.out
     stream.write(question)

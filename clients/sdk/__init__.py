@@ -23,7 +23,9 @@ from .models import (
     InvitationPeer,
     Joining,
     JoiningPeer,
+    Peer,
     Status,
+    StatusDevice,
 )
 from .sync import Client
 
@@ -47,10 +49,12 @@ __all__ = [
     "Joining",
     "JoiningPeer",
     "NotFoundError",
+    "Peer",
     "ProtocolMismatch",
     "SdkError",
     "ServerError",
     "Status",
+    "StatusDevice",
     "Unauthorized",
     "default_home",
     "load_endpoint",

@@ -20,13 +20,25 @@ from .errors import (
     error_for,
 )
 from .home import Endpoint, load_endpoint, not_running, resolve_home
-from .models import Account, Code, Conflict, Invitation, Joining, Status, parse_list
+from .models import (
+    Account,
+    Code,
+    Conflict,
+    Device,
+    Invitation,
+    Joining,
+    Peer,
+    Status,
+    parse_list,
+)
 
 API_PREFIX = "/api/v1"
 DEFAULT_TIMEOUT = 10.0
 _ID = re.compile(r"[0-9a-f]{4,32}")
 _FIELD = re.compile(r"[a-z][a-z_]{0,63}")
 _INVITATION_ID = re.compile(r"[0-9a-f]{16}")
+_DEVICE_ID = re.compile(r"[0-9A-Za-z-]+")
+DEVICE_ID_MIN = 4
 
 
 def account_path(account_id: str, *rest: str) -> str:
@@ -46,6 +58,18 @@ def invitation_path(invitation_id: str, *rest: str) -> str:
     if not _INVITATION_ID.fullmatch(key):
         raise InvalidArgument(f"{invitation_id!r} is not an invitation ID: give its 16 hex digits")
     return "/".join(["/invitations", key, *rest])
+
+
+def device_path(device_id: str, *rest: str) -> str:
+    """The path of a device, refusing what cannot be a device ID (or a start of at least 4 of
+    its characters) before sending."""
+    key = device_id.strip()
+    if not _DEVICE_ID.fullmatch(key) or len(key.replace("-", "")) < DEVICE_ID_MIN:
+        raise InvalidArgument(
+            f"{device_id!r} is not a device ID: give it as shown (e.g. JD3A-ZZQ3-T5K3-7EJC), "
+            "or at least its first 4 characters (twofold devices shows them)"
+        )
+    return "/".join(["/devices", key, *rest])
 
 
 class AsyncClient:
@@ -248,6 +272,21 @@ class AsyncClient:
     async def decline_pairing(self) -> Joining:
         """declinePairing (reverse flow): turn the device away."""
         return Joining.from_json(await self._call("POST", "/pair/decline"))
+
+    async def devices(self) -> list[Device]:
+        """listDevices: every device ever in the vault, revoked ones included."""
+        body = await self._call("GET", "/devices")
+        return parse_list("the device list", body, "devices", Device.from_json)
+
+    async def revoke_device(self, id: str) -> Device:
+        """revokeDevice: remove a lost device (by ID as shown, or a unique start of at least 4
+        characters) and rotate the vault key; it keeps what it has but gets nothing new."""
+        return Device.from_json(await self._call("POST", device_path(id, "revoke")))
+
+    async def peers(self) -> list[Peer]:
+        """listPeers: the other members, and how this device reaches them."""
+        body = await self._call("GET", "/peers")
+        return parse_list("the peer list", body, "peers", Peer.from_json)
 
     # -- transport ------------------------------------------------------------------------
 

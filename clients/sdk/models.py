@@ -77,6 +77,9 @@ class _Fields:
                 f"the daemon sent {self.kind} whose {key!r} is not a date-time: {text!r}"
             ) from None
 
+    def opt_time(self, key: str) -> datetime | None:
+        return None if self._get(key) is None else self.time(key)
+
     def array(self, key: str) -> list[object]:
         value = self._get(key)
         if not isinstance(value, list):
@@ -106,6 +109,11 @@ def _time_json(value: datetime) -> str:
     """RFC 3339 text for a date-time, with Z for UTC as the daemon writes it."""
     text = value.isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _opt_time_json(value: datetime | None) -> str | None:
+    """RFC 3339 text for a date-time that may be unknown."""
+    return None if value is None else _time_json(value)
 
 
 @dataclass(frozen=True)
@@ -277,7 +285,7 @@ class Conflict:
 
 
 @dataclass(frozen=True)
-class Device:
+class StatusDevice:
     """This device as Status shows it."""
 
     id: str
@@ -289,7 +297,7 @@ class Status:
     """The daemon, this device and the vault at a glance."""
 
     version: str
-    device: Device
+    device: StatusDevice
     vault_id: str
     accounts: int
     trash: int
@@ -305,7 +313,7 @@ class Status:
         vault = _Fields("a status vault", f.value("vault"))
         return cls(
             version=f.text("version"),
-            device=Device(id=device.text("id"), name=device.text("name")),
+            device=StatusDevice(id=device.text("id"), name=device.text("name")),
             vault_id=vault.text("id"),
             accounts=f.integer("accounts"),
             trash=f.integer("trash"),
@@ -428,6 +436,87 @@ class Joining:
             if self.peer is None
             else {"name": self.peer.name, "device": self.peer.device},
             "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class Device:
+    """A device of the vault, revoked ones included, and when it was last heard from."""
+
+    id: str
+    name: str
+    added_by: str | None
+    added_at: datetime | None
+    this_device: bool
+    revoked: bool
+    connected: bool
+    last_seen: datetime | None
+
+    @classmethod
+    def from_json(cls, obj: object) -> Self:
+        """Parse the API's Device object."""
+        f = _Fields("a device", obj)
+        return cls(
+            id=f.text("id"),
+            name=f.text("name"),
+            added_by=f.opt_text("added_by"),
+            added_at=f.opt_time("added_at"),
+            this_device=f.boolean("this_device"),
+            revoked=f.boolean("revoked"),
+            connected=f.boolean("connected"),
+            last_seen=f.opt_time("last_seen"),
+        )
+
+    def to_json(self) -> JsonObject:
+        """The API's Device object, for output that mirrors the API."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "added_by": self.added_by,
+            "added_at": _opt_time_json(self.added_at),
+            "this_device": self.this_device,
+            "revoked": self.revoked,
+            "connected": self.connected,
+            "last_seen": _opt_time_json(self.last_seen),
+        }
+
+
+@dataclass(frozen=True)
+class Peer:
+    """Another member of the vault, and how this device reaches it."""
+
+    device: str
+    name: str
+    address: str | None
+    found_by: str | None
+    connected: bool
+    last_sync: datetime | None
+    lacks: int | None
+
+    @classmethod
+    def from_json(cls, obj: object) -> Self:
+        """Parse the API's Peer object."""
+        f = _Fields("a peer", obj)
+        return cls(
+            device=f.text("device"),
+            name=f.text("name"),
+            address=f.opt_text("address"),
+            found_by=f.opt_text("found_by"),
+            connected=f.boolean("connected"),
+            last_sync=f.opt_time("last_sync"),
+            lacks=f.opt_integer("lacks"),
+        )
+
+    def to_json(self) -> JsonObject:
+        """The API's Peer object, for output that mirrors the API."""
+        return {
+            "device": self.device,
+            "name": self.name,
+            "address": self.address,
+            "found_by": self.found_by,
+            "connected": self.connected,
+            "last_sync": _opt_time_json(self.last_sync),
+            "lacks": self.lacks,
         }
 
 

@@ -10,7 +10,7 @@ from typing import Any, Self, TypeVar
 
 from .client import DEFAULT_TIMEOUT, AsyncClient
 from .home import Endpoint
-from .models import Account, Code, Conflict, Invitation, Joining, Status
+from .models import Account, Code, Conflict, Device, Invitation, Joining, Peer, Status
 
 T = TypeVar("T")
 
@@ -206,3 +206,16 @@ class Client:
     def decline_pairing(self) -> Joining:
         """declinePairing (reverse flow): turn the device away."""
         return self._run(self._async.decline_pairing())
+
+    def devices(self) -> list[Device]:
+        """listDevices: every device ever in the vault, revoked ones included."""
+        return self._run(self._async.devices())
+
+    def revoke_device(self, id: str) -> Device:
+        """revokeDevice: remove a lost device (by ID as shown, or a unique start of at least 4
+        characters) and rotate the vault key; it keeps what it has but gets nothing new."""
+        return self._run(self._async.revoke_device(id))
+
+    def peers(self) -> list[Peer]:
+        """listPeers: the other members, and how this device reaches them."""
+        return self._run(self._async.peers())

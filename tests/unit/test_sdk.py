@@ -19,7 +19,16 @@ from aiohttp import web
 from twofold.clients import sdk
 from twofold.clients.sdk import home as home_module
 
-from .test_sdk_fakedaemon import LINK, PHONE, TOKEN, FakeDaemon, running, spec_operations
+from .test_sdk_fakedaemon import (
+    DEVICES,
+    LINK,
+    PEERS,
+    PHONE,
+    TOKEN,
+    FakeDaemon,
+    running,
+    spec_operations,
+)
 
 
 @pytest.fixture
@@ -117,6 +126,10 @@ OPERATIONS: list[tuple[str, Op, str, str, str, Any, type]] = [
      None, sdk.Joining),
     ("decline_pairing", lambda c, i: c.decline_pairing(), "POST", "/pair/decline",
      "/pair/decline", None, sdk.Joining),
+    ("devices", lambda c, i: c.devices(), "GET", "/devices", "/devices", None, list),
+    ("revoke_device", lambda c, i: c.revoke_device(" ph0n-e2aa "), "POST",
+     "/devices/{id}/revoke", "/devices/ph0n-e2aa/revoke", None, sdk.Device),
+    ("peers", lambda c, i: c.peers(), "GET", "/peers", "/peers", None, list),
 ]  # fmt: skip
 
 
@@ -246,6 +259,94 @@ def test_a_malformed_invitation_is_a_protocol_mismatch(fake: FakeDaemon, peer: A
     invitation = fake.invite("confirming", peer=peer)
     with pytest.raises(sdk.ProtocolMismatch, match="the daemon sent an invitation peer"):
         call(fake, lambda c: c.invitation(invitation["id"]))
+
+
+# -- devices and peers ------------------------------------------------------------------------
+
+
+def test_devices_and_peers_are_parsed_into_typed_objects(fake: FakeDaemon) -> None:
+    async def go(c: sdk.AsyncClient) -> Any:
+        return await c.devices(), await c.peers()
+
+    devices, peers = call(fake, go)
+    laptop, phone, tablet, _ = devices
+    assert laptop == sdk.Device(
+        id="JD3A-ZZQ3-T5K3-7EJC",
+        name="laptop",
+        added_by=None,
+        added_at=datetime(2024, 5, 1, 12, tzinfo=UTC),
+        this_device=True,
+        revoked=False,
+        connected=False,
+        last_seen=None,
+    )
+    assert (phone.added_by, phone.connected) == ("JD3A-ZZQ3-T5K3-7EJC", True)
+    assert phone.last_seen == datetime(2024, 5, 2, 8, 30, tzinfo=UTC)
+    assert (tablet.added_at, tablet.revoked) == (None, True)
+    assert [d.to_json() for d in devices] == DEVICES
+    near, far = peers
+    assert near == sdk.Peer(
+        device="PH0N-E2AA-BBCC-DDEE",
+        name="phone",
+        address="192.168.1.20:7700",
+        found_by="pairing",
+        connected=True,
+        last_sync=datetime(2024, 5, 2, 8, 30, tzinfo=UTC),
+        lacks=0,
+    )
+    assert (far.address, far.found_by, far.last_sync, far.lacks) == (None, None, None, None)
+    assert [p.to_json() for p in peers] == PEERS
+
+
+def test_revoking_a_device_returns_it_revoked(fake: FakeDaemon) -> None:
+    with sdk.Client(fake.home) as client:
+        revoked = client.revoke_device("WA5CH3LN")
+        assert fake.seen[-1].path == "/api/v1/devices/WA5CH3LN/revoke"
+        assert (revoked.name, revoked.revoked, revoked.connected) == ("watch", True, False)
+        assert [d.revoked for d in client.devices()] == [False, False, True, True]
+        assert [p.name for p in client.peers()] == ["phone"]
+
+
+@pytest.mark.parametrize(
+    ("device", "error", "detail"),
+    [
+        ("ZZZZ", sdk.NotFoundError, "no device has an ID starting with ZZZZ"),
+        ("TB7Q-K2MA", sdk.NotFoundError, "device TB7Q-K2MA-4XRD-6YEW is not a member"),
+        ("JD3A", sdk.ApiError, "a device cannot revoke itself here"),
+    ],
+)
+def test_a_refused_revocation_carries_the_daemons_detail(
+    fake: FakeDaemon, device: str, error: type[sdk.ApiError], detail: str
+) -> None:
+    with pytest.raises(error, match=detail):
+        call(fake, lambda c: c.revoke_device(device))
+
+
+@pytest.mark.parametrize("bad", ["", "ab", "A-B-C", "../devices", "JD3A ZZQ3", "JD3A/revoke"])
+def test_a_device_id_that_cannot_be_one_is_refused_before_sending(
+    fake: FakeDaemon, bad: str
+) -> None:
+    with pytest.raises(sdk.InvalidArgument, match="not a device ID"):
+        call(fake, lambda c: c.revoke_device(bad))
+    assert fake.seen == []
+
+
+@pytest.mark.parametrize(
+    ("path", "answer", "kind"),
+    [
+        ("/devices", {"devices": [DEVICES[0] | {"added_at": "yesterday"}]}, "a device"),
+        ("/devices", {"devices": [DEVICES[0] | {"revoked": None}]}, "a device"),
+        ("/peers", {"peers": [{k: v for k, v in PEERS[0].items() if k != "lacks"}]}, "a peer"),
+        ("/peers", {"peers": [PEERS[0] | {"lacks": "3"}]}, "a peer"),
+        ("/peers", {"devices": []}, "the peer list"),
+    ],
+)
+def test_a_malformed_device_or_peer_is_a_protocol_mismatch(
+    fake: FakeDaemon, path: str, answer: Any, kind: str
+) -> None:
+    fake.canned["GET", "/api/v1" + path] = web.json_response(answer)
+    with pytest.raises(sdk.ProtocolMismatch, match=f"the daemon sent {kind}"):
+        call(fake, lambda c: c.devices() if path == "/devices" else c.peers())
 
 
 # -- problem details become exceptions ------------------------------------------------------

@@ -2,10 +2,11 @@
 
 It is not the daemon and holds no crypto: accounts live in a dict, codes are made up, and
 it answers each route of specs/openapi.yaml with just enough behaviour (ID prefixes, the
-trash, HOTP counters, a conflict, pairing played from a script) to show whether a client
-sends the right request and reads the answer right. It runs on 127.0.0.1, port 0, in a
-thread with its own event loop, because the sync Client runs a loop of its own in the test's
-thread. The integration tests in tests/integration run the real daemon instead.
+trash, HOTP counters, a conflict, pairing played from a script, devices to list and revoke)
+to show whether a client sends the right request and reads the answer right. It runs on
+127.0.0.1, port 0, in a thread with its own event loop, because the sync Client runs a loop
+of its own in the test's thread. The integration tests in tests/integration run the real
+daemon instead.
 
 The test at the end keeps the stand-in honest: it serves exactly the spec's operations.
 """
@@ -40,6 +41,26 @@ JOINED = [  # what GET /join shows, one step per read, the last one kept
     {"state": "syncing"},
     {"state": "joined"},
 ]
+LATER = "2024-05-02T08:30:00Z"
+LAPTOP_ID, PHONE_ID = MEMBER["device"], PHONE["device"]
+TABLET_ID, WATCH_ID = "TB7Q-K2MA-4XRD-6YEW", "WA5C-H3LN-QQ2Z-JUTA"
+GONE_ID = "GN4X-AAAA-BBBB-CCCC"  # added the watch, yet is not in the list
+DEVICES = [  # what GET /devices shows, in the daemon's order (by ID)
+    {"id": LAPTOP_ID, "name": "laptop", "added_by": None, "added_at": NOW,
+     "this_device": True, "revoked": False, "connected": False, "last_seen": None},
+    {"id": PHONE_ID, "name": "phone", "added_by": LAPTOP_ID, "added_at": NOW,
+     "this_device": False, "revoked": False, "connected": True, "last_seen": LATER},
+    {"id": TABLET_ID, "name": "tablet", "added_by": LAPTOP_ID, "added_at": None,
+     "this_device": False, "revoked": True, "connected": False, "last_seen": NOW},
+    {"id": WATCH_ID, "name": "watch", "added_by": GONE_ID, "added_at": LATER,
+     "this_device": False, "revoked": False, "connected": False, "last_seen": LATER},
+]  # fmt: skip
+PEERS = [  # what GET /peers shows: the members other than this device
+    {"device": PHONE_ID, "name": "phone", "address": "192.168.1.20:7700", "found_by": "pairing",
+     "connected": True, "last_sync": LATER, "lacks": 0},
+    {"device": WATCH_ID, "name": "watch", "address": None, "found_by": None,
+     "connected": False, "last_sync": None, "lacks": None},
+]  # fmt: skip
 Json = dict[str, Any]
 
 
@@ -102,6 +123,8 @@ class FakeDaemon:
     # and each GET /pair plays one step, the last one kept.
     scan_steps: list[Json] | None = None
     _scan_step: int = 0
+    devices: list[Json] = field(default_factory=lambda: [dict(d) for d in DEVICES])
+    peers: list[Json] = field(default_factory=lambda: [dict(p) for p in PEERS])
     _pairing: dict[str, Json] = field(default_factory=dict)
     _join_step: int = 0
     _next: int = 1
@@ -176,6 +199,9 @@ class FakeDaemon:
         r.add_post(p + "/pair", self.pair)
         r.add_post(p + "/pair/accept", self.accept_pair)
         r.add_post(p + "/pair/decline", self.decline_pair)
+        r.add_get(p + "/devices", self.list_devices)
+        r.add_post(p + "/devices/{id}/revoke", self.revoke_device)
+        r.add_get(p + "/peers", self.list_peers)
         return app
 
     @web.middleware
@@ -282,6 +308,19 @@ class FakeDaemon:
             raise Problem(404, "no-account", f"no account has an ID starting with {prefix}")
         if len(hits) > 1:
             raise Problem(409, "ambiguous-id", f"{prefix} starts several IDs; give more digits")
+        return hits[0]
+
+    def device_of(self, request: web.Request) -> Json:
+        """A device by its ID as shown or a unique start of it, compared as the daemon does."""
+        text = request.match_info["id"]
+        wanted = text.replace("-", "").upper()
+        if len(wanted) < 4:
+            raise Problem(400, "bad-request", "give at least 4 characters of the device ID", "id")
+        hits = [d for d in self.devices if d["id"].replace("-", "").startswith(wanted)]
+        if not hits:
+            raise Problem(404, "not-found", f"no device has an ID starting with {text}")
+        if len(hits) > 1:
+            raise Problem(409, "ambiguous-id", f"{len(hits)} devices have IDs starting with {text}")
         return hits[0]
 
     def code_of(self, account: Json, counter: int | None = None) -> Json:
@@ -533,6 +572,24 @@ class FakeDaemon:
         scanning = self.scanned("confirming")
         scanning["state"] = "declined"
         return web.json_response(scanning)
+
+    # devices
+
+    async def list_devices(self, request: web.Request) -> web.Response:
+        return web.json_response({"devices": self.devices})
+
+    async def revoke_device(self, request: web.Request) -> web.Response:
+        device = self.device_of(request)
+        if device["this_device"]:
+            raise Problem(409, "usage", "a device cannot revoke itself here: revoke it elsewhere")
+        if device["revoked"]:
+            raise Problem(404, "not-found", f"device {device['id']} is not a member")
+        device.update(revoked=True, connected=False)
+        self.peers = [p for p in self.peers if p["device"] != device["id"]]
+        return web.json_response(device)
+
+    async def list_peers(self, request: web.Request) -> web.Response:
+        return web.json_response({"peers": self.peers})
 
 
 QR = {"qr_svg": "<svg/>", "qr_png": "iVBORw0KGgo="}
