@@ -10,7 +10,7 @@ from twofold.protocol.identity import display_id
 from twofold.protocol.vault import Vault
 
 from . import api_views
-from .api_app import PEERS, SERVICE
+from .api_app import PEERS, SERVICE, check_fields, json_body
 from .peers import Peers
 
 PREFIX = "/api/v1"
@@ -76,6 +76,16 @@ async def revoke_device(request: web.Request) -> web.Response:
     return web.json_response(device_json(service.vault, request.app[PEERS], key))
 
 
+async def rename_this_device(request: web.Request) -> web.Response:
+    """PATCH /devices/self."""
+    body = await json_body(request)
+    check_fields(body, {"name": str}, {"name"})
+    service = request.app[SERVICE]
+    await service.rename(body["name"])
+    me = service.vault.device.public
+    return web.json_response(device_json(service.vault, request.app[PEERS], me))
+
+
 async def list_peers(request: web.Request) -> web.Response:
     """GET /peers."""
     vault = request.app[SERVICE].vault
@@ -88,4 +98,5 @@ def add_routes(app: web.Application) -> None:
     """The device routes of specs/openapi.yaml."""
     app.router.add_get(f"{PREFIX}/devices", list_devices)
     app.router.add_post(f"{PREFIX}/devices/{{id}}/revoke", revoke_device)
+    app.router.add_patch(f"{PREFIX}/devices/self", rename_this_device)
     app.router.add_get(f"{PREFIX}/peers", list_peers)

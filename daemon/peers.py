@@ -30,9 +30,9 @@ from .vault_service import VaultService
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_S = 10.0
+HEARTBEAT_S = 5.0
 BACKOFF_MIN_S = 0.2
-BACKOFF_MAX_S = 30.0
+BACKOFF_MAX_S = 10.0
 SERVICE: web.AppKey[VaultService] = web.AppKey("peer-service", VaultService)
 
 

@@ -215,6 +215,12 @@ class VaultService:
         await self._write(lambda v: v.remove_device(key, now_ms()))
         return key
 
+    async def rename(self, name: str) -> None:
+        """Give this device a new name, in the vault and in what it shows when pairing."""
+        await self._write(lambda v: v.rename_device(name, now_ms()))
+        self.identity = Identity(self.identity.device_id, name, self.identity.vault_id)
+        await self.storage.set_meta("device_name", name.encode())
+
     async def move_into(self, vault_id: bytes) -> None:
         """Leave this device's own vault for the one it joined; the old database is kept aside."""
         async with self._lock:

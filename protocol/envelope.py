@@ -50,6 +50,7 @@ class OpKind(IntEnum):
     DEVICE_REMOVED = 3
     KEY_ROTATED = 4
     KEYS_GRANTED = 5
+    DEVICE_RENAMED = 6
     ACCOUNT_WRITE = 16
 
     @property

@@ -23,11 +23,19 @@ ops with them. Hence:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .envelope import Op
-from .membership_bodies import Body, DeviceAdded, DeviceRemoved, Genesis, KeyRotated
+from .membership_bodies import (
+    Body,
+    DeviceAdded,
+    DeviceRemoved,
+    DeviceRenamed,
+    Genesis,
+    KeyRotated,
+)
 
 INFINITE = 1 << 64
 
@@ -130,6 +138,8 @@ def step(m: Membership, op: Op, body: Body) -> None:
         m.epochs.append(op.hash)
     elif isinstance(body, KeyRotated):
         m.epochs.append(op.hash)
+    elif isinstance(body, DeviceRenamed):
+        m.added[op.author] = dataclasses.replace(m.added[op.author], name=body.name)
 
 
 def _leaving(m: Membership, target: bytes, cutoff: int) -> dict[bytes, int]:

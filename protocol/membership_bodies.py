@@ -72,7 +72,14 @@ class KeysGranted:
     wraps: Mapping[bytes, bytes]
 
 
-Body = Genesis | DeviceAdded | DeviceRemoved | KeyRotated | KeysGranted
+@dataclass(frozen=True, slots=True)
+class DeviceRenamed:
+    """A device gives itself a new name."""
+
+    name: str
+
+
+Body = Genesis | DeviceAdded | DeviceRemoved | KeyRotated | KeysGranted | DeviceRenamed
 
 
 def encode(body: Body) -> bytes:
@@ -104,6 +111,8 @@ def encode(body: Body) -> bytes:
             fields = {"wraps": dict(body.wraps), "check": body.check}
         case KeysGranted():
             fields = {"device": body.device, "wraps": dict(body.wraps)}
+        case DeviceRenamed():
+            fields = {"name": body.name}
     return cbor.dumps(fields)
 
 
@@ -131,6 +140,8 @@ def decode(kind: OpKind, data: bytes) -> Body:
         body = KeyRotated(r.wraps(PUBLIC_KEY_SIZE), r.bytes_("check", CHECK_SIZE))
     elif kind is OpKind.KEYS_GRANTED:
         body = KeysGranted(r.device(), r.wraps(32))
+    elif kind is OpKind.DEVICE_RENAMED:
+        body = DeviceRenamed(r.name())
     else:
         raise MalformedPayload(f"{kind.name} is not a membership op")
     r.finish()

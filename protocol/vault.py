@@ -27,6 +27,7 @@ from .membership_bodies import (
     SALT_SIZE,
     DeviceAdded,
     DeviceRemoved,
+    DeviceRenamed,
     Genesis,
     KeyRotated,
     KeysGranted,
@@ -190,6 +191,11 @@ class Vault(Replica):
         cutoff = len(self.chains.get(public_key, ()))
         body = DeviceRemoved(public_key, cutoff, {m: seal(key, m) for m in rest}, key_check(key))
         return self._append(OpKind.DEVICE_REMOVED, membership_bodies.encode(body), now_ms)
+
+    def rename_device(self, name: str, now_ms: int) -> Op:
+        """Give this device a new name, for the other devices' lists."""
+        body = DeviceRenamed(_device_name(name))
+        return self._append(OpKind.DEVICE_RENAMED, membership_bodies.encode(body), now_ms)
 
     def rotate_key(self, now_ms: int) -> Op:
         """Start a new epoch sealed to every current member."""

@@ -121,6 +121,16 @@ def cmd_revoke(ctx: Context) -> int:
     return 0
 
 
+def cmd_rename(ctx: Context) -> int:
+    """Rename this device."""
+    device = ctx.client.rename_this_device(ctx.args.name)
+    if ctx.json:
+        dump_json(device.to_json(), ctx.out)
+    else:
+        ctx.say(f"This device is now called {clean(device.name)}.")
+    return 0
+
+
 def cmd_peers(ctx: Context) -> int:
     """List the other members and how this device reaches them."""
     peers = ctx.client.peers()

@@ -191,6 +191,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=devices.cmd_revoke, subparser=p)
     p.add_argument("id", metavar="ID", help="device ID as shown, or its first 4+ characters")
     p.add_argument("--yes", action="store_true", help="revoke it without asking")
+    rename_help = "give this device a new name, which every device of the vault shows"
+    p = actions.add_parser("rename", parents=[common], help=rename_help, description=rename_help)
+    p.set_defaults(handler=devices.cmd_rename, subparser=p)
+    p.add_argument("name", metavar="NAME", help="1 to 64 characters")
     add("peers", devices.cmd_peers, "list the other devices: address, state, last sync")
 
     add("status", c.cmd_status, "show the daemon, this device and the vault")

@@ -283,6 +283,10 @@ class AsyncClient:
         characters) and rotate the vault key; it keeps what it has but gets nothing new."""
         return Device.from_json(await self._call("POST", device_path(id, "revoke")))
 
+    async def rename_this_device(self, name: str) -> Device:
+        """renameThisDevice: a new name for this device, which every member then shows."""
+        return Device.from_json(await self._call("PATCH", "/devices/self", body={"name": name}))
+
     async def peers(self) -> list[Peer]:
         """listPeers: the other members, and how this device reaches them."""
         body = await self._call("GET", "/peers")

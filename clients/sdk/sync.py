@@ -216,6 +216,10 @@ class Client:
         characters) and rotate the vault key; it keeps what it has but gets nothing new."""
         return self._run(self._async.revoke_device(id))
 
+    def rename_this_device(self, name: str) -> Device:
+        """renameThisDevice: a new name for this device, which every member then shows."""
+        return self._run(self._async.rename_this_device(name))
+
     def peers(self) -> list[Peer]:
         """listPeers: the other members, and how this device reaches them."""
         return self._run(self._async.peers())

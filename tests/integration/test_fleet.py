@@ -109,3 +109,16 @@ def test_devices_find_each_other_by_mdns_and_sync_directly(tmp_path: Path) -> No
     finally:
         for d in (a, b, c):
             d.kill()
+
+
+def test_a_rename_shows_on_every_device(fleet: list[Daemon]) -> None:
+    a, b, _ = fleet
+    r = b.request("PATCH", "/devices/self", {"name": "desk"})
+    assert (r.status, r.body["name"], r.body["this_device"]) == (200, "desk", True)
+
+    def names() -> set[str]:
+        return {d["name"] for d in a.request("GET", "/devices").body["devices"]}
+
+    assert eventually(lambda: "desk" in names())
+    r = b.request("PATCH", "/devices/self", {"name": ""})
+    assert (r.status, r.body["field"]) == (422, "name")

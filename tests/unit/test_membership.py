@@ -118,3 +118,23 @@ def test_a_device_that_was_not_added_cannot_write() -> None:
     stranger.receive_batch(a.log(), NOW)
     with pytest.raises(VaultLocked):
         stranger.create_account(draft(), NOW)
+
+
+def test_a_device_renames_itself_and_every_member_sees_it() -> None:
+    a, b = fleet(2)
+    first = b.rename_device("work laptop", NOW + 1)
+    a.receive(first.raw, NOW)
+    assert a.membership.added[device(2).public].name == "work laptop"
+    second = b.rename_device("old laptop", NOW + 2)
+    a.receive(second.raw, NOW)
+    assert a.membership.added[device(2).public].name == "old laptop"
+    assert snapshot(a) == snapshot(b)
+
+
+def test_a_removed_device_cannot_rename_itself_any_more() -> None:
+    a, b = fleet(2)
+    a.remove_device(device(2).public, NOW + 1)
+    late = b.rename_device("still here", NOW + 5)  # b has not heard of its removal
+    with pytest.raises(RemovedAuthor):
+        a.receive(late.raw, NOW)
+    assert a.membership.added[device(2).public].name == "device-2"

@@ -129,6 +129,8 @@ OPERATIONS: list[tuple[str, Op, str, str, str, Any, type]] = [
     ("devices", lambda c, i: c.devices(), "GET", "/devices", "/devices", None, list),
     ("revoke_device", lambda c, i: c.revoke_device(" ph0n-e2aa "), "POST",
      "/devices/{id}/revoke", "/devices/ph0n-e2aa/revoke", None, sdk.Device),
+    ("rename_this_device", lambda c, i: c.rename_this_device("new name"), "PATCH",
+     "/devices/self", "/devices/self", {"name": "new name"}, sdk.Device),
     ("peers", lambda c, i: c.peers(), "GET", "/peers", "/peers", None, list),
 ]  # fmt: skip
 

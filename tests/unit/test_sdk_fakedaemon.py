@@ -201,6 +201,7 @@ class FakeDaemon:
         r.add_post(p + "/pair/decline", self.decline_pair)
         r.add_get(p + "/devices", self.list_devices)
         r.add_post(p + "/devices/{id}/revoke", self.revoke_device)
+        r.add_patch(p + "/devices/self", self.rename_this_device)
         r.add_get(p + "/peers", self.list_peers)
         return app
 
@@ -587,6 +588,12 @@ class FakeDaemon:
         device.update(revoked=True, connected=False)
         self.peers = [p for p in self.peers if p["device"] != device["id"]]
         return web.json_response(device)
+
+    async def rename_this_device(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        me = next(d for d in self.devices if d["this_device"])
+        me["name"] = body["name"]
+        return web.json_response(me)
 
     async def list_peers(self, request: web.Request) -> web.Response:
         return web.json_response({"peers": self.peers})
