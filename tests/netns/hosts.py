@@ -46,6 +46,8 @@ class Host:
     ns: str
     address: str
     home: Path
+    bridge: str = ""
+    port: str = ""
     process: subprocess.Popen[bytes] | None = None
     log: Path = field(init=False)
 
@@ -108,6 +110,11 @@ class Host:
         )  # fmt: skip
         return json.loads(out.stdout)
 
+    def isolate(self) -> None:
+        """Isolated bridge ports cannot reach each other, only the ports that are not."""
+        run(IP, "-n", self.bridge, "link", "set", "dev", self.port, "type", "bridge_slave",
+            "isolated", "on")  # fmt: skip
+
     def link(self, up: bool) -> None:
         """Plug or unplug this host's cable."""
         run(IP, "-n", self.ns, "link", "set", "eth0", "up" if up else "down")
@@ -141,7 +148,7 @@ def network(tmp: Path, count: int) -> Iterator[list[Host]]:
             run(IP, "-n", ns, "link", "set", "lo", "up")
             run(IP, "-n", bridge, "link", "set", outer, "master", "br0")
             run(IP, "-n", bridge, "link", "set", outer, "up")
-            hosts.append(Host(ns, address, tmp / f"host{i}"))
+            hosts.append(Host(ns, address, tmp / f"host{i}", bridge, outer))
         yield hosts
         for host in hosts:
             host.stop()

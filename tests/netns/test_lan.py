@@ -74,3 +74,33 @@ def test_a_partitioned_lan_heals_into_one_state(tmp_path: Path) -> None:
         conflicts = a.api("GET", "/conflicts")["body"]["conflicts"]
         assert {v["value"] for v in conflicts[0]["values"]} == {"from a", "from b"}
         assert issuers(c) == ["GitHub", "Made offline"]
+
+
+def test_relay_across_hosts_that_share_no_link_and_revoke_one_while_it_is_away(
+    tmp_path: Path,
+) -> None:
+    with network(tmp_path, 3) as hosts:
+        a, b, c = hosts
+        a.isolate()
+        c.isolate()  # a and c cannot reach each other; both reach b
+        for h in hosts:
+            h.start()
+        pair(a, b)
+        pair(b, c)
+        a.api("POST", "/accounts", {"issuer": "from a", "secret": SECRET})
+        eventually(lambda: "from a" in issuers(c))  # only through b
+        c_id = c.api("GET", "/status")["body"]["device"]["id"]
+
+        c.link(False)  # c is lost
+        assert a.api("POST", f"/devices/{c_id[:9]}/revoke")["status"] == 200
+        a.api("POST", "/accounts", {"issuer": "after the revocation", "secret": SECRET})
+        eventually(lambda: "after the revocation" in issuers(b))
+        c.link(True)  # and comes back
+        c.api("POST", "/accounts", {"issuer": "from the revoked", "secret": SECRET})
+        a.api("POST", "/accounts", {"issuer": "later still", "secret": SECRET})
+        eventually(lambda: "later still" in issuers(b))
+        time.sleep(2)
+        assert "after the revocation" not in issuers(c)
+        assert "later still" not in issuers(c)
+        assert "from the revoked" not in issuers(a)
+        assert "from the revoked" not in issuers(b)
