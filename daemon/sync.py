@@ -56,6 +56,7 @@ class SyncSession:
         self.peer = peer
         self.caught_up = asyncio.Event()
         self.peer_vector: VersionVector | None = None
+        self._peer_has: dict[bytes, int] = {}  # highest seq per author the peer is known to hold
         self.last_heard = time.time()
         self.last_synced: float | None = None
         self._feed: OpFeed | None = None
@@ -94,9 +95,11 @@ class SyncSession:
             kind = message.get("t") if isinstance(message, dict) else None
             if kind == "vector" and set(message) == {"t", "v"}:
                 self.peer_vector = VersionVector.from_wire(message["v"])
+                self._learn(dict(self.peer_vector))
                 await self._send_missing(self.peer_vector)
             elif kind == "ops" and set(message) == {"t", "ops"} and _op_list(message["ops"]):
-                await self.service.receive(message["ops"], source=self._feed)
+                report = await self.service.receive(message["ops"], source=self._feed)
+                self._learn({op.author: op.seq for op in report.applied})
             elif kind == "caught-up" and set(message) == {"t"}:
                 self.last_synced = time.time()
                 self.caught_up.set()
@@ -119,11 +122,24 @@ class SyncSession:
         if missing:
             log.info("sent %d ops to %s", len(missing), display_id(self.peer))
 
+    def _learn(self, held: dict[bytes, int]) -> None:
+        for author, seq in held.items():
+            if seq > self._peer_has.get(author, 0):
+                self._peer_has[author] = seq
+
     async def _push(self) -> None:
+        """Push what the peer is not known to hold: not its own ops, nor what it sent or got."""
         assert self._feed is not None  # noqa: S101 - set in run()
         while True:
-            ops = await self._feed.get()
-            await self.channel.send(cbor.dumps({"t": "ops", "ops": [op.raw for op in ops]}))
+            ops = [
+                op
+                for op in await self._feed.get()
+                if op.author != self.peer and op.seq > self._peer_has.get(op.author, 0)
+            ]
+            for start in range(0, len(ops), PAGE_OPS):
+                page = ops[start : start + PAGE_OPS]
+                await self.channel.send(cbor.dumps({"t": "ops", "ops": [op.raw for op in page]}))
+                self._learn({op.author: op.seq for op in page})
             if self._feed.overflowed:
                 self._feed.overflowed = False
                 await self._send_vector()

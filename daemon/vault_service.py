@@ -64,9 +64,11 @@ class OpFeed:
         self._queue.put_nowait(ops)
 
     async def get(self) -> list[Op]:
-        """The next ops to push."""
-        ops = await self._queue.get()
-        self._queued -= len(ops)
+        """Every op queued so far (waiting for one): a burst goes out as one message."""
+        ops = list(await self._queue.get())
+        while not self._queue.empty():
+            ops.extend(self._queue.get_nowait())
+        self._queued = 0
         return ops
 
     def close(self) -> None:
