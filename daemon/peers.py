@@ -160,33 +160,12 @@ class Peers:
         self._dialers[key] = asyncio.create_task(self._dial_static(host, port))
 
     async def _dial_static(self, host: str, port: int) -> None:
-        delay = BACKOFF_MIN_S
-        while True:
-            members = self.service.vault.membership.members
+        def target() -> tuple[str, int, dict[bytes, bytes]]:
             me = self.service.vault.device.public
-            certs = [m.cert for k, m in members.items() if k != me]
-            if certs:
-                try:
-                    ctx = self.tls.client_context_for_any(certs)
-                    async with (
-                        aiohttp.ClientSession() as http,
-                        http.ws_connect(
-                            f"wss://{_netloc(host, port)}/peer/v1/sync",
-                            ssl=ctx,
-                            heartbeat=HEARTBEAT_S,
-                            max_msg_size=4 * 1024 * 1024,
-                        ) as ws,
-                    ):
-                        ssl_object = ws.get_extra_info("ssl_object")
-                        peer = member_for(self.service, peer_certificate(ssl_object))
-                        if peer is not None:
-                            delay = BACKOFF_MIN_S
-                            self.known[peer] = PeerInfo((host, port), "static")
-                            await self._run_session(peer, WebSocketChannel(ws))
-                except (aiohttp.ClientError, OSError, ssl.SSLError, TimeoutError) as exc:
-                    log.debug("cannot reach static peer %s:%d: %s", host, port, exc)
-            await asyncio.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter
-            delay = min(delay * 2, BACKOFF_MAX_S)
+            members = self.service.vault.membership.members
+            return host, port, {m.cert: k for k, m in members.items() if k != me}
+
+        await self._redial(target, "static")
 
     async def wait_caught_up(self, peer: bytes) -> None:
         """Until a session with this peer has pulled everything the peer had."""
@@ -250,30 +229,53 @@ class Peers:
         self._caught_up.setdefault(peer, asyncio.Event()).set()
 
     async def _dial_forever(self, peer: bytes) -> None:
-        delay = BACKOFF_MIN_S
-        while True:
+        def target() -> tuple[str, int, dict[bytes, bytes]] | None:
             member = self.service.vault.membership.members.get(peer)
             cert = member.cert if member is not None else self._bootstrap.get(peer)
             if cert is None:
-                return
+                return None  # no longer a member: stop dialling it
             host, port = self.addresses[peer]
+            return host, port, {cert: peer}
+
+        await self._redial(target, None)
+
+    async def _redial(
+        self,
+        target: Callable[[], tuple[str, int, dict[bytes, bytes]] | None],
+        found_by: str | None,
+    ) -> None:
+        """Dial `target()` again and again with capped, jittered backoff until it says stop."""
+        delay = BACKOFF_MIN_S
+        while (where := target()) is not None:
+            host, port, expected = where
             try:
-                ctx = self.tls.client_context(cert)
-                async with (
-                    aiohttp.ClientSession() as http,
-                    http.ws_connect(
-                        f"wss://{host}:{port}/peer/v1/sync",
-                        ssl=ctx,
-                        heartbeat=HEARTBEAT_S,
-                        max_msg_size=4 * 1024 * 1024,
-                    ) as ws,
-                ):
+                if expected and await self._session_with(host, port, expected, found_by):
                     delay = BACKOFF_MIN_S
-                    await self._run_session(peer, WebSocketChannel(ws))
             except (TimeoutError, aiohttp.ClientError, OSError, ssl.SSLError) as exc:
-                log.debug("cannot reach %s at %s:%d: %s", display_id(peer), host, port, exc)
+                log.debug("cannot reach %s:%d: %s", host, port, exc)
             await asyncio.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter, not crypto
             delay = min(delay * 2, BACKOFF_MAX_S)
+
+    async def _session_with(
+        self, host: str, port: int, expected: dict[bytes, bytes], found_by: str | None
+    ) -> bool:
+        """One connection that trusts only the `expected` certificates; True once connected."""
+        ctx = self.tls.client_context_for_any(list(expected))
+        async with (
+            aiohttp.ClientSession() as http,
+            http.ws_connect(
+                f"wss://{_netloc(host, port)}/peer/v1/sync",
+                ssl=ctx,
+                heartbeat=HEARTBEAT_S,
+                max_msg_size=4 * 1024 * 1024,
+            ) as ws,
+        ):
+            peer = expected.get(peer_certificate(ws.get_extra_info("ssl_object")) or b"")
+            if peer is not None:
+                if found_by is not None:
+                    self.known[peer] = PeerInfo((host, port), found_by)
+                await self._run_session(peer, WebSocketChannel(ws))
+        return True
 
 
 def _netloc(host: str, port: int) -> str:
