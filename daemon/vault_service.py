@@ -95,6 +95,8 @@ class VaultService:
         self._lock = asyncio.Lock()
         self._feeds: set[OpFeed] = set()
         self._carried: list[tuple[AccountDraft, bool]] = []
+        self._inbox: list[tuple[list[bytes], OpFeed | None, asyncio.Future[BatchReport]]] = []
+        self._draining: asyncio.Task[None] | None = None
         self.membership_changed: list[Callable[[], None]] = []
 
     @classmethod
@@ -155,7 +157,36 @@ class VaultService:
             ) from exc
 
     async def receive(self, raws: list[bytes], source: OpFeed | None = None) -> BatchReport:
-        """Ops from a peer: verify, apply, store in one transaction, pass on to other peers."""
+        """Ops from a peer: verify, apply, store, pass on to the other peers.
+
+        Ops that arrive from several peers while a batch is being stored wait and
+        then go in together: one transaction (one fsync) for all of them, which is
+        what keeps a busy device from falling behind its peers.
+        """
+        done: asyncio.Future[BatchReport] = asyncio.get_running_loop().create_future()
+        self._inbox.append((raws, source, done))
+        if self._draining is None or self._draining.done():
+            self._draining = asyncio.create_task(self._drain())
+        return await done
+
+    async def _drain(self) -> None:
+        while self._inbox:
+            batch, self._inbox = self._inbox, []
+            try:
+                report = await self._receive_now([raw for raws, _, _ in batch for raw in raws])
+            except Exception as exc:  # noqa: BLE001 - handed to every waiter
+                for _, _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            applied = {op.raw: op for op in report.applied}
+            for raws, source, done in batch:
+                mine = [applied[raw] for raw in raws if raw in applied]
+                self._publish(mine, source)
+                if not done.done():
+                    done.set_result(BatchReport(applied=mine))
+
+    async def _receive_now(self, raws: list[bytes]) -> BatchReport:
         async with self._lock:
             members_before = self.vault.membership.members.keys()
             evidence_before = len(self.vault.evidence)
@@ -169,7 +200,6 @@ class VaultService:
             membership_moved = self.vault.membership.members.keys() != members_before
         for _, error in report.refused:
             log.warning("refused an op from a peer: %s", error)
-        self._publish(report.applied, source)
         if membership_moved or any(not op.kind.encrypted for op in report.applied):
             self._membership_moved()
         return report
