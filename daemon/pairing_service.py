@@ -77,9 +77,8 @@ class Joining:
     """This device's attempt to join a vault shown to it."""
 
     invitation: Invitation
-    state: str = (
-        "connecting"  # or showing (reverse flow), confirming, syncing, joined, declined, failed
-    )
+    # connecting (or showing, in the reverse flow), confirming, syncing, joined, declined, failed
+    state: str = "connecting"
     code: str | None = None
     peer_name: str | None = None
     peer_device: str | None = None

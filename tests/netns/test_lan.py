@@ -48,32 +48,37 @@ def snapshot(h: Host) -> Any:
     return (h.api("GET", "/accounts")["body"], h.api("GET", "/conflicts")["body"])
 
 
-def test_a_partitioned_lan_heals_into_one_state(tmp_path: Path) -> None:
-    with network(tmp_path, 3) as hosts:
-        a, b, c = (h.start() for h in hosts)
+def test_a_partitioned_lan_of_five_heals_into_one_state(tmp_path: Path) -> None:
+    with network(tmp_path, 5) as hosts:
+        for h in hosts:
+            h.start()
+        a, b, *others = hosts
         acc = a.api("POST", "/accounts", {"issuer": "GitHub", "secret": SECRET})["body"]
-        pair(a, b)
-        pair(a, c)
-        # b and c were introduced by a only; they meet by mDNS
+        for newcomer in hosts[1:]:
+            pair(a, newcomer)
+        # the others were introduced by a only; they meet each other by mDNS
         eventually(
-            lambda: any(
-                p["name"] == "host2" and p["connected"]
-                for p in b.api("GET", "/peers")["body"]["peers"]
+            lambda: all(
+                sum(p["connected"] for p in h.api("GET", "/peers")["body"]["peers"]) >= 3
+                for h in hosts[1:]
             )
         )
-        assert issuers(c) == ["GitHub"]
+        assert all(issuers(h) == ["GitHub"] for h in hosts)
 
-        a.link(False)  # a is cut off; b and c edit the same field meanwhile
+        a.link(False)  # a is cut off; a and b edit the same field meanwhile
         b.api("PATCH", f"/accounts/{acc['id']}", {"name": "from b"})
         a.api("PATCH", f"/accounts/{acc['id']}", {"name": "from a"})
         a.api("POST", "/accounts", {"issuer": "Made offline", "secret": SECRET})
-        eventually(lambda: c.api("GET", f"/accounts/{acc['id']}")["body"]["name"] == "from b")
+        for h in others:
+            eventually(
+                lambda h=h: h.api("GET", f"/accounts/{acc['id']}")["body"]["name"] == "from b"
+            )
         a.link(True)
 
-        eventually(lambda: snapshot(a) == snapshot(b) == snapshot(c), timeout=60)
+        eventually(lambda: len({repr(snapshot(h)) for h in hosts}) == 1, timeout=60)
         conflicts = a.api("GET", "/conflicts")["body"]["conflicts"]
         assert {v["value"] for v in conflicts[0]["values"]} == {"from a", "from b"}
-        assert issuers(c) == ["GitHub", "Made offline"]
+        assert issuers(others[-1]) == ["GitHub", "Made offline"]
 
 
 def test_relay_across_hosts_that_share_no_link_and_revoke_one_while_it_is_away(
