@@ -57,6 +57,8 @@ c = http.client.HTTPConnection('127.0.0.1', info['port'])
 h = {'Authorization': 'Bearer ' + token, 'Content-Type': 'application/json'}
 rnd = random.Random(home)
 for i in range(edits):
+    if i == edits * 9 // 10:
+        open(home + '.late', 'w').close()  # the bench makes its final cut now
     target = rnd.choice(shared) if i % 4 == 0 else own
     c.request('PATCH', '/api/v1/accounts/' + target, body=json.dumps({'note': f'{home[-5:]} {i}'}),
               headers=h)
@@ -93,6 +95,9 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=5)
     parser.add_argument("--edits", type=int, default=200)
     parser.add_argument("--idle", type=float, default=60.0)
+    parser.add_argument(
+        "--no-cuts", action="store_true", help="control run: edit with every cable in"
+    )
     args = parser.parse_args()
     if reason := can_make_namespaces():
         raise SystemExit(reason)
@@ -125,13 +130,33 @@ def main() -> None:
         editors = [in_ns(h, EDIT, str(args.edits), ",".join(shared), own[i])
                    for i, h in enumerate(hosts)]  # fmt: skip
         cuts = 0
-        while any(e.poll() is None for e in editors):
+        late = [Path(f"{h.home}.late") for h in hosts]
+        while not all(flag.exists() for flag in late):
+            if args.no_cuts:
+                time.sleep(0.05)
+                continue
             victim = rnd.choice(hosts)
             victim.link(False)
             time.sleep(rnd.uniform(0.1, 0.4))
             victim.link(True)
             cuts += 1
             time.sleep(rnd.uniform(0.05, 0.2))
+        # The final cut: one device misses the last tenth of everyone's edits and
+        # keeps its own, while the rest finish and settle; then its cable goes back.
+        final = hosts[-1]
+        if not args.no_cuts:
+            final.link(False)
+            cuts += 1
+        for e in editors:
+            e.wait()
+        # both sides of the final cut write while apart, to shared accounts too
+        apart = [in_ns(h, EDIT, "20", ",".join(shared), own[i])
+                 for i, h in ((0, hosts[0]), (len(hosts) - 1, final))]  # fmt: skip
+        for e in apart:
+            e.wait()
+        time.sleep(3)
+        if not args.no_cuts:
+            final.link(True)
         last_heal = time.time()
         edit_seconds = last_heal - t0
         outputs = [w.communicate(timeout=watch_for + 30)[0] for w in watchers]

@@ -30,9 +30,12 @@ from .vault_service import VaultService
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_S = 5.0
+HEARTBEAT_S = 1.0
 BACKOFF_MIN_S = 0.2
-BACKOFF_MAX_S = 10.0
+BACKOFF_MAX_S = 1.0
+# A dial to a host whose cable is out would otherwise wait on SYN retries for
+# minutes, and the first retry after the cable is back can be many seconds away.
+_DIAL_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=1.0)
 SERVICE: web.AppKey[VaultService] = web.AppKey("peer-service", VaultService)
 
 
@@ -253,7 +256,7 @@ class Peers:
                     delay = BACKOFF_MIN_S
             except (TimeoutError, aiohttp.ClientError, OSError, ssl.SSLError) as exc:
                 log.debug("cannot reach %s:%d: %s", host, port, exc)
-            await asyncio.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter, not crypto
+            await asyncio.sleep(delay * (0.5 + random.random() / 2))  # noqa: S311 - jitter
             delay = min(delay * 2, BACKOFF_MAX_S)
 
     async def _session_with(
@@ -262,7 +265,7 @@ class Peers:
         """One connection that trusts only the `expected` certificates; True once connected."""
         ctx = self.tls.client_context_for_any(list(expected))
         async with (
-            aiohttp.ClientSession() as http,
+            aiohttp.ClientSession(timeout=_DIAL_TIMEOUT) as http,
             http.ws_connect(
                 f"wss://{_netloc(host, port)}/peer/v1/sync",
                 ssl=ctx,
