@@ -103,18 +103,28 @@ def _finish_pair(ctx: Context, body: dict[str, Any], said: str, status: int) -> 
     return status
 
 
+def _show(ctx: Context, shown: Invitation, with_json: str, with_qr: str, waiting: str) -> float:
+    """Show a link (and its QR code, unless --json) and the wait; when to stop waiting."""
+    if ctx.json:
+        ctx.tell(with_json)
+    else:
+        segno.make(shown.link, error="m").terminal(out=ctx.out, compact=True)
+        ctx.tell(with_qr)
+    ctx.tell(waiting.format(at=f"{shown.expires_at.astimezone():%H:%M}"))
+    left = (shown.expires_at - datetime.now(UTC)).total_seconds()
+    return time.monotonic() + max(left, 0.0) + PAIR_GRACE_S
+
+
 def _pair(ctx: Context, invitation: Invitation) -> int:
     """Show the invitation, wait for a device, and have the person decide (or not, --yes)."""
     link = clean(invitation.link)
-    if ctx.json:
-        ctx.tell(f"On the new device, run: twofold join '{link}'")
-    else:
-        segno.make(invitation.link, error="m").terminal(out=ctx.out, compact=True)
-        ctx.tell(f"Scan this QR code with the new device, or run there: twofold join '{link}'")
-    expires = invitation.expires_at.astimezone()
-    ctx.tell(f"The invitation expires at {expires:%H:%M}. Waiting for the new device...")
-    left = (invitation.expires_at - datetime.now(UTC)).total_seconds()
-    deadline = time.monotonic() + max(left, 0.0) + PAIR_GRACE_S
+    deadline = _show(
+        ctx,
+        invitation,
+        f"On the new device, run: twofold join '{link}'",
+        f"Scan this QR code with the new device, or run there: twofold join '{link}'",
+        "The invitation expires at {at}. Waiting for the new device...",
+    )
 
     invitation = _poll_while(ctx, invitation, "open", deadline)
     if invitation.state not in ("confirming", "accepted"):
@@ -264,15 +274,13 @@ def _join_shown(ctx: Context) -> int:
 def _await_member(ctx: Context, offer: Invitation) -> int:
     """Show the offer, then follow the join until a member added this device."""
     link = clean(offer.link)
-    if ctx.json:
-        ctx.tell(f"On a device of the vault, run: twofold pair '{link}'")
-    else:
-        segno.make(offer.link, error="m").terminal(out=ctx.out, compact=True)
-        ctx.tell(f"On a device of the vault, run: twofold pair '{link}' (or scan this QR code)")
-    expires = offer.expires_at.astimezone()
-    ctx.tell(f"The offer expires at {expires:%H:%M}. Waiting for a device of the vault...")
-    left = (offer.expires_at - datetime.now(UTC)).total_seconds()
-    deadline = time.monotonic() + max(left, 0.0) + PAIR_GRACE_S
+    deadline = _show(
+        ctx,
+        offer,
+        f"On a device of the vault, run: twofold pair '{link}'",
+        f"On a device of the vault, run: twofold pair '{link}' (or scan this QR code)",
+        "The offer expires at {at}. Waiting for a device of the vault...",
+    )
 
     def give_up() -> UserError:
         with contextlib.suppress(SdkError):

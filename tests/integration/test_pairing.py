@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import cbor2
 import pytest
 
+from tests.eventually import eventually
 from tests.integration.daemon import Daemon
 
 SECRET = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
@@ -35,17 +36,6 @@ def add(d: Daemon, issuer: str) -> dict[str, Any]:
 
 def issuers(d: Daemon) -> list[str]:
     return [a["issuer"] for a in d.request("GET", "/accounts").body["accounts"]]
-
-
-def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.05)
 
 
 def invite(d: Daemon, **body: Any) -> dict[str, Any]:

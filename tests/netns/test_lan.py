@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.eventually import eventually as _eventually
 from tests.netns.hosts import Host, can_make_namespaces, network
 
 pytestmark = [
@@ -24,14 +25,8 @@ SECRET = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
 
 
 def eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.2)
+    """Across namespaces each check spawns a process: poll less often, wait longer."""
+    return _eventually(check, timeout, interval=0.2)
 
 
 def issuers(h: Host) -> list[str]:

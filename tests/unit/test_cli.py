@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
@@ -14,6 +13,7 @@ import pytest
 
 from twofold.clients.cli.main import main
 
+from .cli_runner import run
 from .test_sdk_fakedaemon import FakeDaemon
 
 URI = "otpauth://totp/GitHub:alice@example.com?secret=JBSWY3DPEHPK3PXP&issuer=GitHub"
@@ -29,15 +29,6 @@ def vault(fake: FakeDaemon) -> dict[str, str]:
         "old": fake.add("Old", "carol", deleted=True)["id"],
     }
     return ids
-
-
-def run(
-    fake: FakeDaemon, capsys: pytest.CaptureFixture[str], *argv: str, stdin: str = ""
-) -> tuple[int, str, str]:
-    """Run twofold with --home set to the stand-in's home; return (status, stdout, stderr)."""
-    code = main(["--home", str(fake.home), *argv], stdin=io.StringIO(stdin))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def run_json(fake: FakeDaemon, capsys: pytest.CaptureFixture[str], *argv: str) -> Any:

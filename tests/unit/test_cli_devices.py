@@ -11,6 +11,7 @@ import pytest
 
 from twofold.clients.cli.main import main
 
+from .cli_runner import run
 from .test_cli_pairing import Tty
 from .test_sdk_fakedaemon import (
     DEVICES,
@@ -33,18 +34,6 @@ REVOKED = (
     "Revoked watch. Its key is rotated: change the secrets of important accounts at their "
     "sites, since it held them.\n"
 )
-
-
-def run(
-    fake: FakeDaemon,
-    capsys: pytest.CaptureFixture[str],
-    *argv: str,
-    stdin: io.StringIO | None = None,
-) -> tuple[int, str, str]:
-    """Run twofold with --home set to the stand-in's home; return (status, stdout, stderr)."""
-    code = main(["--home", str(fake.home), *argv], stdin=stdin or io.StringIO())
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def run_json(fake: FakeDaemon, capsys: pytest.CaptureFixture[str], *argv: str) -> Any:

@@ -13,6 +13,7 @@ import pytest
 from twofold.clients.cli import pairing
 from twofold.clients.cli.main import main
 
+from .cli_runner import run
 from .test_sdk_fakedaemon import JOINED, LINK, NOW, FakeDaemon
 
 ASKED = "phone (PH0N-E2AA-BBCC-DDEE) wants to join. Check that it shows the code: 123 456"
@@ -39,18 +40,6 @@ class Tty(io.StringIO):
 @pytest.fixture(autouse=True)
 def no_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pairing, "POLL_S", 0.0)
-
-
-def run(
-    fake: FakeDaemon,
-    capsys: pytest.CaptureFixture[str],
-    *argv: str,
-    stdin: io.StringIO | None = None,
-) -> tuple[int, str, str]:
-    """Run twofold with --home set to the stand-in's home; return (status, stdout, stderr)."""
-    code = main(["--home", str(fake.home), *argv], stdin=stdin or io.StringIO())
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def requests(fake: FakeDaemon) -> list[tuple[str, str]]:
