@@ -106,3 +106,32 @@ class PendingLimit(OpRefused):
 
 class NotFound(TwofoldError):
     """No account, device or epoch has the ID the caller gave."""
+
+
+class UnreadableImport(InputError):
+    """A whole import file cannot be read: not the format, truncated, or too large."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("file", detail)
+
+
+class UnknownFormat(UnreadableImport):
+    """No import format recognises the file; the caller may name one."""
+
+
+class UnsafeKdfParameters(UnreadableImport):
+    """A file asks for a key derivation costlier than any real app writes: a memory bomb."""
+
+
+class PasswordRequired(InputError):
+    """The file is encrypted and no password was given."""
+
+    def __init__(self, detail: str = "the file is encrypted: give its password") -> None:
+        super().__init__("password", detail)
+
+
+class WrongPassword(InputError):
+    """The password does not open the file. Nothing more is said, on purpose."""
+
+    def __init__(self) -> None:
+        super().__init__("password", "the password is wrong")

@@ -147,6 +147,17 @@ def emit_uri(draft: AccountDraft) -> str:
     return f"{_OTPAUTH}{_EMIT_TYPES[otp.kind]}/{label}?{query}"
 
 
+def with_label(uri: str, issuer: str, name: str) -> str:
+    """Label a URI that has none from the entry around it: Bitwarden and Proton store URIs
+    with an empty label and keep the name beside them, which parse_uri alone would refuse."""
+    head, sep, query = uri.partition("?")
+    kind, _, label = head[len(_OTPAUTH) :].partition("/")
+    if not head.lower().startswith(_OTPAUTH) or label.strip() or not (issuer or name):
+        return uri
+    filled = f"{quote(issuer, safe='')}:{quote(name, safe='')}"
+    return f"{head[: len(_OTPAUTH)]}{kind}/{filled}{sep}{query}"
+
+
 def _split_otpauth(rest: str) -> tuple[OtpKind, str, str]:
     match = _OTPAUTH_SHAPE.fullmatch(rest)
     if match is None:

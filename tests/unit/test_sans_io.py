@@ -22,7 +22,7 @@ PROTOCOL = Path(twofold.protocol.__file__).parent
 
 
 def test_importing_the_protocol_loads_no_event_loop_or_database() -> None:
-    modules = [f"twofold.protocol.{m.name}" for m in pkgutil.iter_modules([str(PROTOCOL)])]
+    modules = [m.name for m in pkgutil.walk_packages([str(PROTOCOL)], "twofold.protocol.")]
     assert len(modules) > 10
     code = (
         "import sys\n"
@@ -34,7 +34,7 @@ def test_importing_the_protocol_loads_no_event_loop_or_database() -> None:
 
 
 def test_no_protocol_module_imports_an_io_module() -> None:
-    for path in sorted(PROTOCOL.glob("*.py")):
+    for path in sorted(PROTOCOL.rglob("*.py")):
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             names = []
