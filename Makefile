@@ -38,3 +38,4 @@ integration: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(VENV)/bin/python bench/fold_bench.py
 	$(VENV)/bin/python bench/daemon_bench.py
+	$(VENV)/bin/python bench/import_bench.py

@@ -20,6 +20,7 @@ from . import problems
 from .errors import BadRequest
 from .pairing_service import Pairing
 from .peers import Peers
+from .transfer import Transfers
 from .vault_service import VaultService
 
 MAX_BODY = 64 * 1024
@@ -27,6 +28,7 @@ SERVICE: web.AppKey[VaultService] = web.AppKey("service", VaultService)
 PAIRING: web.AppKey[Pairing] = web.AppKey("pairing", Pairing)
 PEERS: web.AppKey[Peers] = web.AppKey("peers", Peers)
 STARTED: web.AppKey[float] = web.AppKey("started", float)
+TRANSFERS: web.AppKey[Transfers] = web.AppKey("transfers", Transfers)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -124,8 +126,6 @@ def make_app(
     service: VaultService, pairing: Pairing, token: str, started: float
 ) -> web.Application:
     """The API application, every route of specs/openapi.yaml under /api/v1."""
-    from . import api_devices, api_pairing, api_routes
-
     app = web.Application(
         middlewares=[problem_middleware, guard_middleware(token)], client_max_size=MAX_BODY
     )
@@ -133,7 +133,14 @@ def make_app(
     app[STARTED] = started
     app[PAIRING] = pairing
     app[PEERS] = pairing.peers
-    api_routes.add_routes(app)
-    api_pairing.add_routes(app)
-    api_devices.add_routes(app)
+    app[TRANSFERS] = Transfers(service)
+    add_routes(app)
     return app
+
+
+def add_routes(app: web.Application) -> None:
+    """Every route of specs/openapi.yaml (a unit test compares the two sets)."""
+    from . import api_devices, api_pairing, api_routes, api_transfer
+
+    for module in (api_routes, api_transfer, api_pairing, api_devices):
+        module.add_routes(app)

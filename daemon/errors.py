@@ -36,3 +36,11 @@ class Ambiguous(BadRequest):
 
 class NoCurrentCode(DaemonError):
     """A counter-based account has no current code; the next one must be asked for."""
+
+
+class TooLarge(DaemonError):
+    """A request body over the limit of its route."""
+
+    def __init__(self, limit: int) -> None:
+        self.detail = f"the request body is too large (at most {limit} bytes)"
+        super().__init__(self.detail)

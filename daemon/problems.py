@@ -7,16 +7,22 @@ import logging
 
 from aiohttp import web
 
+from twofold.protocol.backup import BadRecoveryKey, WeakPassphrase
 from twofold.protocol.errors import (
     InputError,
     InvalidUri,
     NotFound,
+    PasswordRequired,
     TwofoldError,
+    UnknownFormat,
+    UnreadableImport,
+    UnsafeKdfParameters,
     UsageError,
     VaultLocked,
+    WrongPassword,
 )
 
-from .errors import Ambiguous, BadRequest, NoCurrentCode, StorageFailed
+from .errors import Ambiguous, BadRequest, NoCurrentCode, StorageFailed, TooLarge
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +31,13 @@ CONTENT_TYPE = "application/problem+json"
 # Most specific first: the first class an error is an instance of decides.
 _MAP: list[tuple[type[Exception], int, str, str]] = [
     (InvalidUri, 422, "invalid-uri", "The URI cannot be used"),
+    (PasswordRequired, 422, "password-required", "The file needs its password"),
+    (WrongPassword, 422, "wrong-password", "The password is wrong"),
+    (BadRecoveryKey, 422, "bad-recovery-key", "The recovery key cannot be read"),
+    (WeakPassphrase, 422, "weak-passphrase", "The passphrase is too weak"),
+    (UnknownFormat, 422, "unknown-format", "The file's format is not recognised"),
+    (UnsafeKdfParameters, 422, "unsafe-file", "The file asks for too costly a key derivation"),
+    (UnreadableImport, 422, "unreadable-file", "The file cannot be read"),
     (InputError, 422, "invalid-account", "The account cannot be used"),
     (Ambiguous, 400, "ambiguous-id", "The ID matches several accounts"),
     (BadRequest, 400, "bad-request", "The request cannot be read"),
@@ -32,6 +45,7 @@ _MAP: list[tuple[type[Exception], int, str, str]] = [
     (NoCurrentCode, 409, "no-current-code", "The account has no current code"),
     (VaultLocked, 409, "vault-locked", "The vault cannot be changed from this device"),
     (UsageError, 409, "not-allowed", "The change is not allowed"),
+    (TooLarge, 413, "too-large", "The request body is too large"),
     (StorageFailed, 503, "storage-failed", "The change could not be saved"),
 ]
 

@@ -139,6 +139,16 @@ class VaultService:
             self._membership_moved()
         return op
 
+    async def write_batch(self, make: Callable[[Vault], list[Op]]) -> list[Op]:
+        """Many account ops made and stored in one transaction (an import): one fsync, not
+        one per account. `make` runs under the write lock, so what it reads stays true."""
+        async with self._lock:
+            ops = make(self.vault)
+            if ops:
+                await self._store(ops)
+        self._publish(ops, None)
+        return ops
+
     def _membership_moved(self) -> None:
         for callback in self.membership_changed:
             callback()

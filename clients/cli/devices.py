@@ -9,7 +9,7 @@ from datetime import datetime
 from ..sdk import Device, Peer
 from .commands import Context
 from .output import clean, dump_json, table
-from .pairing import _confirm
+from .prompts import confirm
 
 FOUNDER = "—"
 """ADDED BY of the device that made the vault."""
@@ -107,7 +107,7 @@ def cmd_revoke(ctx: Context) -> int:
         if len(named) == 1 and not named[0].revoked:
             device = named[0]
             question = REVOKE_QUESTION.format(name=clean(device.name), id=clean(device.id))
-            if not _confirm(ctx, question, yes_does="revokes it"):
+            if not confirm(ctx, question, yes_does="revokes it"):
                 if ctx.json:
                     dump_json(device.to_json(), ctx.out)
                 else:

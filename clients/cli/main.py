@@ -10,7 +10,7 @@ from typing import Any, TextIO
 
 from ..sdk import ApiError, DaemonNotRunning, SdkError, resolve_home
 from . import commands as c
-from . import devices, pairing
+from . import devices, pairing, transfer
 from .output import dump_json
 
 EXIT_OK = 0
@@ -46,6 +46,33 @@ Keep the link out of your shell history by piping it in: twofold join - < link.t
 The other way round, this device shows a link and QR code for a device of the vault:
   twofold join --show       (then, on that device: twofold pair 'twofold://pair/...')
 Both devices then show the same code; Ctrl-C cancels the offer."""
+IMPORT_FORMATS = [
+    "otpauth", "google-migration", "aegis", "2fas", "bitwarden", "andotp", "freeotp",
+    "ente", "proton", "qr-image", "twofold-backup",
+]  # fmt: skip
+IMPORT_EPILOG = """\
+Formats: otpauth URI lists (Ente, Proton Pass and others' plain text), Google
+Authenticator's export QR (otpauth-migration://), Aegis (plain or encrypted), 2FAS,
+Bitwarden, andOTP, FreeOTP+, Ente Auth's encrypted export, Proton Authenticator,
+and QR screenshots (PNG/JPEG). Encrypted files ask for their password.
+  twofold import aegis-export.json --dry-run
+  twofold import 'otpauth-migration://offline?data=...'
+Accounts already in the vault (same secret, issuer and name) are skipped.
+Exit status 1 when any entry failed; the others are still added."""
+EXPORT_EPILOG = """\
+  twofold export --format aegis --out aegis.json     (then import it in Aegis)
+  twofold export --format qr                         (scan each into a phone app)
+Files are written readable by you only. Delete them once they have served."""
+BACKUP_EPILOG = """\
+  twofold backup --to vault.tfbackup                 (asks for a passphrase twice)
+  twofold backup --to vault.tfbackup --recovery-key  (prints a key to write down)
+The file holds every account, note and the trash, sealed with Argon2id and
+XChaCha20-Poly1305 (specs/backup.md). Restore it on any device: twofold restore FILE"""
+RESTORE_EPILOG = """\
+twofold restore ID brings an account back from the trash.
+twofold restore FILE adds a backup's accounts to this vault (a fresh home gets them
+all; an existing vault skips those it already has) and asks for its passphrase
+or recovery key."""
 DEVICES_EPILOG = """\
 A lost or stolen device: revoke it from another one, by its ID or the start of it:
   twofold devices revoke JD3A-ZZQ3-T5K3-7EJC
@@ -125,8 +152,56 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("rm", c.cmd_rm, "move an account to the trash")
     p.add_argument("id", metavar="ID", help="account ID or a prefix of 4+ hex digits")
     add("trash", c.cmd_trash, "list the accounts in the trash")
-    p = add("restore", c.cmd_restore, "bring an account back from the trash")
-    p.add_argument("id", metavar="ID", help="account ID or a prefix of 4+ hex digits")
+    p = add(
+        "restore",
+        transfer.cmd_restore,
+        "bring an account back from the trash, or a backup FILE back into the vault",
+        epilog=RESTORE_EPILOG,
+    )
+    p.add_argument("target", metavar="ID|FILE", help="account ID (4+ hex digits) or backup file")
+    p.add_argument("--dry-run", action="store_true", help="FILE: say what would be added, only")
+    p.add_argument(
+        "--password-stdin", action="store_true", help="FILE: read its passphrase from stdin"
+    )
+
+    p = add(
+        "import",
+        transfer.cmd_import,
+        "add the accounts of another authenticator's export, a URI, or a QR screenshot",
+        epilog=IMPORT_EPILOG,
+    )
+    p.add_argument("source", metavar="FILE|URI", help="the export file, a URI, or - for stdin")
+    p.add_argument("--format", choices=IMPORT_FORMATS, help="the file's format (default: detect)")
+    p.add_argument("--dry-run", action="store_true", help="say what would be added, change nothing")
+    p.add_argument(
+        "--password-stdin", action="store_true", help="read the file's password from stdin"
+    )
+
+    p = add(
+        "export",
+        transfer.cmd_export,
+        "write every account with its secret, for another app (asks first)",
+        epilog=EXPORT_EPILOG,
+    )
+    p.add_argument("--format", choices=["otpauth", "aegis", "qr"], default="otpauth")
+    p.add_argument("--out", metavar="PATH", help="file to write (qr: a folder of PNGs)")
+    p.add_argument("--force", action="store_true", help="replace existing files")
+    p.add_argument("--yes", action="store_true", help="do not ask before writing secrets")
+
+    p = add(
+        "backup",
+        transfer.cmd_backup,
+        "seal the whole vault into one file, for when every device is gone",
+        epilog=BACKUP_EPILOG,
+    )
+    p.add_argument("--to", required=True, metavar="FILE", help="the backup file to write")
+    p.add_argument(
+        "--recovery-key",
+        action="store_true",
+        help="seal it under a new printed recovery key instead of a passphrase",
+    )
+    p.add_argument("--password-stdin", action="store_true", help="read the passphrase from stdin")
+    p.add_argument("--force", action="store_true", help="replace FILE if it exists")
 
     add("conflicts", c.cmd_conflicts, "list fields edited concurrently, with their choices")
     p = add("resolve", c.cmd_resolve, "end a conflict by keeping one value")

@@ -17,6 +17,7 @@ import segno
 from ..sdk import Invitation, InvitationPeer, Joining, JoiningPeer, SdkError
 from .commands import STDIN, Context, UserError, _read_stdin
 from .output import clean, dump_json, group_code
+from .prompts import confirm
 
 POLL_S = 0.2
 """Seconds between two reads of an invitation or a join."""
@@ -80,20 +81,6 @@ def _poll_while(ctx: Context, invitation: Invitation, state: str, deadline: floa
     return invitation
 
 
-def _confirm(ctx: Context, question: str, yes_does: str = "adds it") -> bool:
-    """Ask a yes/no question on the terminal; no terminal, or no answer, means no."""
-    if not ctx.stdin.isatty():
-        ctx.tell(f"No terminal to ask on, so the answer is no (--yes {yes_does} without asking).")
-        return False
-    stream = ctx.err if ctx.json else ctx.out
-    stream.write(question)
-    stream.flush()
-    answer = ctx.stdin.readline()
-    if not answer:  # end of input
-        stream.write("\n")
-    return answer.strip().casefold() in ("y", "yes")
-
-
 def _finish_pair(ctx: Context, body: dict[str, Any], said: str, status: int) -> int:
     """Print the outcome: the invitation (or pairing) object under --json, else a line."""
     if ctx.json:
@@ -138,7 +125,7 @@ def _pair(ctx: Context, invitation: Invitation) -> int:
     if ctx.args.yes:  # the daemon accepts by itself
         invitation = _poll_while(ctx, invitation, "confirming", deadline)
     elif invitation.state == "confirming":
-        if _confirm(ctx, "Add it to this vault? [y/N] "):
+        if confirm(ctx, "Add it to this vault? [y/N] "):
             invitation = ctx.client.accept_invitation(invitation.id)
         else:
             invitation = ctx.client.decline_invitation(invitation.id)
@@ -191,7 +178,7 @@ def _add_scanned(ctx: Context, pairing: Joining) -> int:
     if ctx.args.yes:  # the daemon accepts by itself
         pairing = _poll_pairing(ctx, pairing, "confirming", deadline)
     elif pairing.state == "confirming":
-        if _confirm(ctx, "Add it to this vault? [y/N] "):
+        if confirm(ctx, "Add it to this vault? [y/N] "):
             pairing = ctx.client.accept_pairing()
         else:
             pairing = ctx.client.decline_pairing()

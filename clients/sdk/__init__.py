@@ -28,6 +28,15 @@ from .models import (
     StatusDevice,
 )
 from .sync import Client
+from .transfers import (
+    Backup,
+    Export,
+    FailedEntry,
+    ImportedEntry,
+    ImportReport,
+    LeftOut,
+    SkippedEntry,
+)
 
 __all__ = [
     "API_JSON",
@@ -35,6 +44,7 @@ __all__ = [
     "Account",
     "ApiError",
     "AsyncClient",
+    "Backup",
     "Client",
     "Code",
     "Conflict",
@@ -43,16 +53,22 @@ __all__ = [
     "DaemonUnreachable",
     "Device",
     "Endpoint",
+    "Export",
+    "FailedEntry",
+    "ImportReport",
+    "ImportedEntry",
     "InvalidArgument",
     "Invitation",
     "InvitationPeer",
     "Joining",
     "JoiningPeer",
+    "LeftOut",
     "NotFoundError",
     "Peer",
     "ProtocolMismatch",
     "SdkError",
     "ServerError",
+    "SkippedEntry",
     "Status",
     "StatusDevice",
     "Unauthorized",

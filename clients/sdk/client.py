@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from pathlib import Path
@@ -31,9 +32,12 @@ from .models import (
     Status,
     parse_list,
 )
+from .transfers import Backup, Export, ImportReport
 
 API_PREFIX = "/api/v1"
 DEFAULT_TIMEOUT = 10.0
+SLOW_TIMEOUT = 120.0
+"""Imports and backups derive keys from passwords (up to seconds by design) and read files."""
 _ID = re.compile(r"[0-9a-f]{4,32}")
 _FIELD = re.compile(r"[a-z][a-z_]{0,63}")
 _INVITATION_ID = re.compile(r"[0-9a-f]{16}")
@@ -292,6 +296,41 @@ class AsyncClient:
         body = await self._call("GET", "/peers")
         return parse_list("the peer list", body, "peers", Peer.from_json)
 
+    async def import_file(
+        self,
+        data: bytes | str,
+        *,
+        format: str | None = None,
+        password: str | None = None,
+        dry_run: bool = False,
+    ) -> ImportReport:
+        """importFile: add the accounts of another app's export (or of a Twofold backup) that
+        the vault lacks. Text (URIs) may be given as str; files as bytes. The format is
+        detected when not named; dry_run reports without changing anything."""
+        body: dict[str, Any] = (
+            {"text": data}
+            if isinstance(data, str)
+            else {"content": base64.b64encode(data).decode("ascii")}
+        )
+        body |= _without_none({"format": format, "password": password})
+        if dry_run:
+            body["dry_run"] = True
+        answer = await self._call("POST", "/import", body=body, slow=True)
+        return ImportReport.from_json(answer)
+
+    async def export(self, format: str = "otpauth") -> Export:
+        """exportAccounts: every account out of the trash with its secret in plaintext, as
+        otpauth URIs or an Aegis vault. Handle the content as you would the secrets."""
+        return Export.from_json(await self._call("POST", "/export", body={"format": format}))
+
+    async def backup(self, *, passphrase: str | None = None, recovery_key: bool = False) -> Backup:
+        """makeBackup: the whole vault sealed under a passphrase, or under a recovery key the
+        daemon makes and returns once (write it down: nothing else opens the file)."""
+        body: dict[str, Any] = (
+            {"recovery_key": True} if recovery_key else _without_none({"passphrase": passphrase})
+        )
+        return Backup.from_json(await self._call("POST", "/backup", body=body, slow=True))
+
     # -- transport ------------------------------------------------------------------------
 
     async def _call(
@@ -301,6 +340,7 @@ class AsyncClient:
         *,
         params: dict[str, str] | None = None,
         body: dict[str, Any] | None = None,
+        slow: bool = False,
     ) -> Any:
         """Send one request and return its JSON body, or raise the error it stands for."""
         endpoint = self.endpoint
@@ -313,8 +353,9 @@ class AsyncClient:
         base = URL.build(scheme="http", host=endpoint.host, port=endpoint.port)
         url = base.with_path(API_PREFIX + path, encoded=True)
         try:
+            limit = aiohttp.ClientTimeout(total=max(SLOW_TIMEOUT if slow else 0, self.timeout))
             async with self._session.request(
-                method, url, params=params, json=body, allow_redirects=False
+                method, url, params=params, json=body, allow_redirects=False, timeout=limit
             ) as resp:
                 raw = await resp.read()
                 return _decode(method, path, resp, raw)
@@ -327,7 +368,7 @@ class AsyncClient:
         except TimeoutError:
             raise DaemonUnreachable(
                 f"the Twofold daemon at {endpoint.host}:{endpoint.port} did not answer "
-                f"{method} {path} within {self.timeout:g} s"
+                f"{method} {path} within {max(SLOW_TIMEOUT if slow else 0, self.timeout):g} s"
             ) from None
         except aiohttp.ClientError as exc:
             raise DaemonUnreachable(

@@ -11,6 +11,7 @@ from typing import Any, Self, TypeVar
 from .client import DEFAULT_TIMEOUT, AsyncClient
 from .home import Endpoint
 from .models import Account, Code, Conflict, Device, Invitation, Joining, Peer, Status
+from .transfers import Backup, Export, ImportReport
 
 T = TypeVar("T")
 
@@ -223,3 +224,25 @@ class Client:
     def peers(self) -> list[Peer]:
         """listPeers: the other members, and how this device reaches them."""
         return self._run(self._async.peers())
+
+    def import_file(
+        self,
+        data: bytes | str,
+        *,
+        format: str | None = None,
+        password: str | None = None,
+        dry_run: bool = False,
+    ) -> ImportReport:
+        """importFile: add the accounts of another app's export (or of a Twofold backup) that
+        the vault lacks; the format is detected when not named."""
+        return self._run(
+            self._async.import_file(data, format=format, password=password, dry_run=dry_run)
+        )
+
+    def export(self, format: str = "otpauth") -> Export:
+        """exportAccounts: every account out of the trash with its secret, in plaintext."""
+        return self._run(self._async.export(format))
+
+    def backup(self, *, passphrase: str | None = None, recovery_key: bool = False) -> Backup:
+        """makeBackup: the whole vault sealed under a passphrase or a new recovery key."""
+        return self._run(self._async.backup(passphrase=passphrase, recovery_key=recovery_key))

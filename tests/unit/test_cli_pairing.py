@@ -530,7 +530,7 @@ def test_ctrl_c_at_the_question_declines_the_device(
     def interrupt(ctx: Any, question: str) -> bool:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(pairing, "_confirm", interrupt)
+    monkeypatch.setattr(pairing, "confirm", interrupt)
     code, out, _ = run(fake, capsys, "pair", LINK)
     assert code == 130
     assert out.endswith("\nDeclined the device.\n")

@@ -5,14 +5,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from tests.openapi_spec import routes
-from twofold.daemon import api_devices, api_pairing, api_routes
+from twofold.daemon import api_app
 
 
 def test_server_routes_are_the_spec_routes() -> None:
     app = web.Application()
-    api_routes.add_routes(app)
-    api_pairing.add_routes(app)
-    api_devices.add_routes(app)
+    api_app.add_routes(app)
     served = {
         (r.method, r.resource.canonical)
         for r in app.router.routes()

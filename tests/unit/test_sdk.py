@@ -132,6 +132,15 @@ OPERATIONS: list[tuple[str, Op, str, str, str, Any, type]] = [
     ("rename_this_device", lambda c, i: c.rename_this_device("new name"), "PATCH",
      "/devices/self", "/devices/self", {"name": "new name"}, sdk.Device),
     ("peers", lambda c, i: c.peers(), "GET", "/peers", "/peers", None, list),
+    ("import_file", lambda c, i: c.import_file(b"otpauth://totp/A:b?secret=JBSWY3DP",
+                                                format="otpauth", dry_run=True),
+     "POST", "/import", "/import",
+     {"content": "b3RwYXV0aDovL3RvdHAvQTpiP3NlY3JldD1KQlNXWTNEUA==", "format": "otpauth",
+      "dry_run": True}, sdk.ImportReport),
+    ("export", lambda c, i: c.export("aegis"), "POST", "/export", "/export",
+     {"format": "aegis"}, sdk.Export),
+    ("backup", lambda c, i: c.backup(recovery_key=True), "POST", "/backup", "/backup",
+     {"recovery_key": True}, sdk.Backup),
 ]  # fmt: skip
 
 

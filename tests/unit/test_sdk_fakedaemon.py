@@ -14,6 +14,7 @@ The test at the end keeps the stand-in honest: it serves exactly the spec's oper
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
 import os
@@ -203,6 +204,9 @@ class FakeDaemon:
         r.add_post(p + "/devices/{id}/revoke", self.revoke_device)
         r.add_patch(p + "/devices/self", self.rename_this_device)
         r.add_get(p + "/peers", self.list_peers)
+        r.add_post(p + "/import", self.import_file)
+        r.add_post(p + "/export", self.export)
+        r.add_post(p + "/backup", self.backup)
         return app
 
     @web.middleware
@@ -598,8 +602,60 @@ class FakeDaemon:
     async def list_peers(self, request: web.Request) -> web.Response:
         return web.json_response({"peers": self.peers})
 
+    # moving in and out: an "import" reads otpauth lines by their label only; a file whose
+    # text says "sealed" needs the password BACKUP_PASSWORD
+
+    async def import_file(self, request: web.Request) -> web.Response:
+        body = await self.body(request, {"content", "text", "format", "password", "dry_run"})
+        text = body.get("text") or base64.b64decode(body.get("content", "")).decode()
+        if "sealed" in text:
+            if "password" not in body:
+                raise Problem(422, "password-required", "the file is encrypted", "password")
+            if body["password"] != BACKUP_PASSWORD:
+                raise Problem(422, "wrong-password", "the password is wrong", "password")
+        report: Json = {"format": "otpauth", "dry_run": bool(body.get("dry_run")),
+                        "added": [], "skipped": [], "failed": [], "warnings": []}  # fmt: skip
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.startswith("otpauth://totp/"):
+                if line.strip() and line != "sealed":
+                    report["failed"].append({"entry": f"line {number}", "reason": "not a URI"})
+                continue
+            issuer, _, name = unquote(line[15:].split("?")[0]).partition(":")
+            entry = {"entry": f"line {number}", "issuer": issuer, "name": name,
+                     "kind": "totp", "trashed": False}  # fmt: skip
+            same = [a for a in self.accounts.values() if (a["issuer"], a["name"]) == (issuer, name)]
+            if same:
+                report["skipped"].append(entry | {"id": same[0]["id"], "reason": "present"})
+            elif report["dry_run"]:
+                report["added"].append(entry | {"id": None})
+            else:
+                report["added"].append(entry | {"id": self.add(issuer, name)["id"]})
+        return web.json_response(report)
+
+    async def export(self, request: web.Request) -> web.Response:
+        body = await self.body(request, {"format"})
+        live = [a for a in self.accounts.values() if not a["deleted"]]
+        content = "".join(
+            f"otpauth://totp/{a['issuer']}:{a['name']}?secret=JBSWY3DPEHPK3PXP\n" for a in live
+        )
+        return web.json_response(
+            {"format": body["format"], "accounts": len(live), "content": content, "left_out": []}
+        )
+
+    async def backup(self, request: web.Request) -> web.Response:
+        body = await self.body(request, {"passphrase", "recovery_key"})
+        sealed = base64.b64encode(b"twofold-backup\x00sealed").decode()
+        answer: Json = {"content": sealed, "accounts": len(self.accounts)}
+        if body.get("recovery_key"):
+            answer |= {"sealed_with": "recovery-key", "recovery_key": RECOVERY_KEY}
+        else:
+            answer["sealed_with"] = "argon2id"
+        return web.json_response(answer)
+
 
 QR = {"qr_svg": "<svg/>", "qr_png": "iVBORw0KGgo="}
+BACKUP_PASSWORD = "correct horse battery"
+RECOVERY_KEY = "AAAA-BBBB-CCCC-DDDD-EEEE-FFFF-GGGG-HHHH"
 
 
 @contextmanager

@@ -1,0 +1,111 @@
+"""Routes that move accounts in and out: POST /import, /export and /backup.
+
+An import body carries a whole file (base64), so this route reads its body
+itself with a larger limit than the rest of the API's 64 KiB.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any, Final
+
+from aiohttp import web
+
+from twofold.protocol import backup
+from twofold.protocol.formats.entries import MAX_IMPORT_BYTES
+from twofold.protocol.formats.registry import FORMATS
+
+from .api_app import TRANSFERS, check_fields, json_body
+from .errors import BadRequest, TooLarge
+from .transfer import EXPORT_FORMATS
+
+PREFIX: Final = "/api/v1"
+MAX_IMPORT_BODY: Final = MAX_IMPORT_BYTES * 4 // 3 + 64 * 1024
+_IMPORT = {"content": str, "text": str, "format": str, "password": str, "dry_run": bool}
+_EXPORT = {"format": str}
+_BACKUP = {"passphrase": str, "recovery_key": bool}
+
+
+async def import_file(request: web.Request) -> web.Response:
+    """POST /import."""
+    body = await _large_json_body(request)
+    check_fields(body, _IMPORT, set())
+    if ("content" in body) == ("text" in body):
+        raise BadRequest("give the file as content (base64) or as text, one of the two")
+    if "text" in body:
+        data = body["text"].encode("utf-8")
+    else:
+        try:
+            data = base64.b64decode(body["content"], validate=True)
+        except (binascii.Error, ValueError):
+            raise BadRequest("content must be standard base64", "content") from None
+    format = body.get("format")
+    if format is not None and format not in FORMATS:
+        raise BadRequest(f"format must be one of {', '.join(FORMATS)}", "format")
+    report = await request.app[TRANSFERS].import_file(
+        data, format=format, password=body.get("password"), dry_run=body.get("dry_run", False)
+    )
+    return web.json_response(report.to_json())
+
+
+async def export(request: web.Request) -> web.Response:
+    """POST /export."""
+    body = await json_body(request)
+    check_fields(body, _EXPORT, {"format"})
+    if body["format"] not in EXPORT_FORMATS:
+        raise BadRequest(f"format must be one of {', '.join(EXPORT_FORMATS)}", "format")
+    content, count, left_out = await request.app[TRANSFERS].export(body["format"])
+    return web.json_response(
+        {"format": body["format"], "accounts": count, "content": content, "left_out": left_out},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def make_backup(request: web.Request) -> web.Response:
+    """POST /backup."""
+    body = await json_body(request)
+    check_fields(body, _BACKUP, set())
+    wants_key = body.get("recovery_key", False)
+    if wants_key == ("passphrase" in body):
+        raise BadRequest("give a passphrase, or ask for a recovery key: one of the two")
+    key = backup.new_recovery_key() if wants_key else None
+    sealed, count = await request.app[TRANSFERS].backup(
+        passphrase=body.get("passphrase"), recovery_key=key
+    )
+    answer: dict[str, Any] = {
+        "content": base64.b64encode(sealed).decode("ascii"),
+        "accounts": count,
+        "sealed_with": backup.KDF_RECOVERY_KEY if key else backup.KDF_PASSPHRASE,
+    }
+    if key:
+        answer["recovery_key"] = key
+    return web.json_response(answer, headers={"Cache-Control": "no-store"})
+
+
+async def _large_json_body(request: web.Request) -> dict[str, Any]:
+    if request.content_type != "application/json":
+        raise BadRequest("send the body as JSON with Content-Type: application/json")
+    if request.content_length is not None and request.content_length > MAX_IMPORT_BODY:
+        raise TooLarge(MAX_IMPORT_BODY)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(256 * 1024):
+        size += len(chunk)
+        if size > MAX_IMPORT_BODY:
+            raise TooLarge(MAX_IMPORT_BODY)
+        chunks.append(chunk)
+    try:
+        body = json.loads(b"".join(chunks))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    return body
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post(f"{PREFIX}/import", import_file)
+    app.router.add_post(f"{PREFIX}/export", export)
+    app.router.add_post(f"{PREFIX}/backup", make_backup)
