@@ -1,8 +1,11 @@
-"""The local API's aiohttp application: loopback-only Host, bearer token, problem details.
+"""The local API's aiohttp application: loopback-only Host, bearer token or session, problems.
 
-Middlewares run outermost first: errors become problem details, then the Host
-header must be a loopback name (so a web page cannot reach the API through
-DNS rebinding), then the bearer token must match.
+Middlewares run outermost first: errors become problem details, then the
+guard: the Host header must be a loopback name (so a web page cannot reach
+the API through DNS rebinding); a request from another origin (its Origin or
+Sec-Fetch-Site says so) is refused, and no CORS preflight is ever granted;
+then an API request needs the bearer token or, from the web page, a session
+cookie, and, to change anything, the session's CSRF token in a header.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import hmac
 import ipaddress
 import json
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Final
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -22,12 +25,17 @@ from .pairing_service import Pairing
 from .peers import Peers
 from .transfer import Transfers
 from .vault_service import VaultService
+from .web_sessions import Session, Sessions, cookie_name
 
 MAX_BODY = 64 * 1024
 SERVICE: web.AppKey[VaultService] = web.AppKey("service", VaultService)
 PAIRING: web.AppKey[Pairing] = web.AppKey("pairing", Pairing)
 PEERS: web.AppKey[Peers] = web.AppKey("peers", Peers)
 STARTED: web.AppKey[float] = web.AppKey("started", float)
+SESSIONS: web.AppKey[Sessions] = web.AppKey("sessions", Sessions)
+SESSION: Final = "twofold.session"
+CSRF_HEADER: Final = "X-Twofold-CSRF"
+_SAFE_METHODS: Final = frozenset({"GET", "HEAD"})
 TRANSFERS: web.AppKey[Transfers] = web.AppKey("transfers", Transfers)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -63,30 +71,88 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         return problems.from_error(exc)
 
 
-def guard_middleware(token: str) -> Middleware:
-    """Refuse non-loopback Host headers (403) and requests without the token (401)."""
+def guard_middleware(token: str, sessions: Sessions) -> Middleware:
+    """Refuse foreign Hosts and origins (403), and API calls with neither the token nor a
+    session (401); a session's writes also need its CSRF token (403)."""
     expected = f"Bearer {token}".encode()
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not is_loopback_host(request.headers.get("Host")):
+        host = request.headers.get("Host")
+        if not is_loopback_host(host):
             return problems.problem(
                 403,
                 "forbidden-host",
                 "Host not allowed",
                 "the local API answers only requests addressed to localhost or 127.0.0.1",
             )
-        given = request.headers.get("Authorization", "").encode()
-        if not hmac.compare_digest(given, expected):
+        origin = request.headers.get("Origin")
+        site = request.headers.get("Sec-Fetch-Site")
+        if (origin is not None and origin != f"http://{host}") or site in (
+            "cross-site",
+            "same-site",
+        ):
             return problems.problem(
-                401,
-                "unauthorized",
-                "Token missing or wrong",
-                "send 'Authorization: Bearer <token>' with the token from the home's api.token",
+                403,
+                "forbidden-origin",
+                "Origin not allowed",
+                "requests from other sites (or other ports) are refused; no CORS is granted",
             )
+        if request.method == "OPTIONS":
+            return problems.problem(
+                403, "forbidden-origin", "No CORS", "this API grants no cross-origin requests"
+            )
+        if not request.path.startswith("/api/"):
+            return await handler(request)
+        given = request.headers.get("Authorization")
+        if given is not None:
+            if not hmac.compare_digest(given.encode(), expected):
+                return _unauthorized()
+            return await handler(request)
+        session = sessions.find(request.cookies.get(cookie_name(own_port(request))))
+        if session is None:
+            return _unauthorized()
+        if request.method not in _SAFE_METHODS:
+            if not session.csrf_ok(request.headers.get(CSRF_HEADER)):
+                return problems.problem(
+                    403,
+                    "csrf",
+                    "CSRF token missing or wrong",
+                    f"a change from the web page needs the {CSRF_HEADER} header of its session",
+                )
+            if origin is None and site != "same-origin":
+                return problems.problem(
+                    403,
+                    "forbidden-origin",
+                    "Origin unknown",
+                    "a change from a browser must say where it comes from (Origin)",
+                )
+        request[SESSION] = session
         return await handler(request)
 
     return guard
+
+
+def _unauthorized() -> web.Response:
+    return problems.problem(
+        401,
+        "unauthorized",
+        "Token missing or wrong",
+        "send 'Authorization: Bearer <token>' with the token from the home's api.token, "
+        "or sign the browser in with: twofold open",
+    )
+
+
+def own_port(request: web.Request) -> int:
+    """The port this request came in on, which names the session cookie."""
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    return int(sockname[1]) if sockname else 0
+
+
+def request_session(request: web.Request) -> Session | None:
+    """The browser session a request was let in by, if it came from the web page."""
+    session = request.get(SESSION)
+    return session if isinstance(session, Session) else None
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:
@@ -126,21 +192,32 @@ def make_app(
     service: VaultService, pairing: Pairing, token: str, started: float
 ) -> web.Application:
     """The API application, every route of specs/openapi.yaml under /api/v1."""
+    from . import api_web
+
+    sessions = Sessions()
     app = web.Application(
-        middlewares=[problem_middleware, guard_middleware(token)], client_max_size=MAX_BODY
+        middlewares=[problem_middleware, guard_middleware(token, sessions)],
+        client_max_size=MAX_BODY,
     )
+    app[SESSIONS] = sessions
     app[SERVICE] = service
     app[STARTED] = started
     app[PAIRING] = pairing
     app[PEERS] = pairing.peers
     app[TRANSFERS] = Transfers(service)
     add_routes(app)
+    api_web.add_page_routes(app)
+
+    async def end_streams(_: web.Application) -> None:
+        service.events.close()
+
+    app.on_shutdown.append(end_streams)
     return app
 
 
 def add_routes(app: web.Application) -> None:
     """Every route of specs/openapi.yaml (a unit test compares the two sets)."""
-    from . import api_devices, api_pairing, api_routes, api_transfer
+    from . import api_devices, api_pairing, api_routes, api_transfer, api_web
 
-    for module in (api_routes, api_transfer, api_pairing, api_devices):
+    for module in (api_routes, api_transfer, api_pairing, api_devices, api_web):
         module.add_routes(app)

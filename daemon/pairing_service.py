@@ -54,8 +54,20 @@ AWAIT_LIMIT_S = 600.0
 PULL_LIMIT_S = 120.0
 
 
+class _Announced:
+    """A pairing record that tells the event stream each time its state changes."""
+
+    announce: Callable[[Any], None] | None
+
+    def __setattr__(self, name: str, value: object) -> None:
+        changed = name == "state" and getattr(self, "state", None) != value
+        super().__setattr__(name, value)
+        if changed and self.announce is not None:
+            self.announce(self)
+
+
 @dataclass
-class OpenInvitation:
+class OpenInvitation(_Announced):
     """An invitation this device shows, and what became of it."""
 
     invitation: Invitation
@@ -70,10 +82,11 @@ class OpenInvitation:
     decision: asyncio.Future[Decision] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
+    announce: Callable[[Any], None] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
-class Joining:
+class Joining(_Announced):
     """This device's attempt to join a vault shown to it."""
 
     invitation: Invitation
@@ -84,10 +97,11 @@ class Joining:
     peer_device: str | None = None
     error: str | None = None
     task: asyncio.Task[None] | None = None
+    announce: Callable[[Any], None] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
-class Scanning:
+class Scanning(_Announced):
     """This member adding a device whose offer it scanned (the reverse flow)."""
 
     invitation: Invitation
@@ -100,6 +114,7 @@ class Scanning:
     error: str | None = None
     host: str = ""
     hello: Hello | None = None
+    announce: Callable[[Any], None] | None = field(default=None, repr=False, compare=False)
 
 
 class Pairing:
@@ -115,6 +130,15 @@ class Pairing:
         self._tasks: set[asyncio.Task[None]] = set()
         self.joined: list[Callable[[], Awaitable[None]]] = []
         peers.extra_routes.append(self._routes)
+
+    def _announce(self, record: OpenInvitation | Joining | Scanning) -> None:
+        """Pairing events: which invitation (or None: this device joining or scanning) is in
+        which state now, so a page can show a device waiting to be accepted at once."""
+        invitation = (
+            record.invitation.invitation_id.hex() if isinstance(record, OpenInvitation) else None
+        )
+        flow = {OpenInvitation: "invitation", Joining: "join", Scanning: "pair"}[type(record)]
+        self.service.events.publish("pairing", flow=flow, invitation=invitation, state=record.state)
 
     def _routes(self, app: web.Application) -> None:
         app.router.add_post("/peer/v1/pair/hello", self._serve_hello)
@@ -136,7 +160,7 @@ class Pairing:
         handshake = Handshake.shower(
             invitation, self.cert, self.service.identity.name, "member", self.service.vault.vault
         )
-        entry = OpenInvitation(invitation, handshake, auto_accept)
+        entry = OpenInvitation(invitation, handshake, auto_accept, announce=self._announce)
         self._forget_old()
         self.invitations[invitation.invitation_id] = entry
         return entry
@@ -263,7 +287,7 @@ class Pairing:
                 "on a device of the vault",
                 "link",
             )
-        joining = Joining(invitation)
+        joining = Joining(invitation, announce=self._announce)
         joining.task = asyncio.create_task(self._join(joining))
         self.joining = joining
         return joining
@@ -333,10 +357,10 @@ class Pairing:
             "newcomer", self.cert, self.advertise, self.peers.port, int(time.time()), ttl
         )
         handshake = Handshake.shower(invitation, self.cert, self.service.identity.name, "newcomer")
-        entry = OpenInvitation(invitation, handshake, auto_accept=False)
+        entry = OpenInvitation(invitation, handshake, auto_accept=False, announce=self._announce)
         self._forget_old()
         self.invitations[invitation.invitation_id] = entry
-        self.joining = Joining(invitation, state="showing")
+        self.joining = Joining(invitation, state="showing", announce=self._announce)
         return entry
 
     async def _serve_decide(self, request: web.Request) -> web.Response:
@@ -393,7 +417,7 @@ class Pairing:
         handshake = Handshake.scanner(
             invitation, self.cert, self.service.identity.name, "member", self.service.vault.vault
         )
-        scanning = Scanning(invitation, handshake, auto_accept)
+        scanning = Scanning(invitation, handshake, auto_accept, announce=self._announce)
         self.scanning = scanning
         self._spawn(self._scan(scanning))
         return scanning

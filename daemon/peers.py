@@ -218,6 +218,7 @@ class Peers:
         session = SyncSession(self.service, channel, peer)
         self.sessions.setdefault(peer, set()).add(session)
         log.info("syncing with %s", display_id(peer))
+        self.service.events.publish("peers", device=display_id(peer), connected=True)
         announce = asyncio.create_task(self._announce_caught_up(peer, session))
         try:
             await session.run()
@@ -226,6 +227,8 @@ class Peers:
         finally:
             announce.cancel()
             self.sessions[peer].discard(session)
+            connected = bool(self.sessions[peer])
+            self.service.events.publish("peers", device=display_id(peer), connected=connected)
 
     async def _announce_caught_up(self, peer: bytes, session: SyncSession) -> None:
         await session.caught_up.wait()

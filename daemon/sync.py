@@ -100,11 +100,22 @@ class SyncSession:
             elif kind == "ops" and set(message) == {"t", "ops"} and _op_list(message["ops"]):
                 report = await self.service.receive(message["ops"], source=self._feed)
                 self._learn({op.author: op.seq for op in report.applied})
+                if report.applied:
+                    self._progress(len(report.applied))
             elif kind == "caught-up" and set(message) == {"t"}:
                 self.last_synced = time.time()
                 self.caught_up.set()
+                self._progress(0)
             else:
                 raise MalformedPayload("unknown sync message")
+
+    def _progress(self, received: int) -> None:
+        self.service.events.publish(
+            "sync",
+            device=display_id(self.peer),
+            received=received,
+            caught_up=self.caught_up.is_set(),
+        )
 
     async def _send_missing(self, theirs: VersionVector) -> None:
         missing = self.service.vault.ops_missing_from(theirs)

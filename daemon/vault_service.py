@@ -29,6 +29,7 @@ from twofold.protocol.state import AccountView
 from twofold.protocol.vault import Vault
 
 from .errors import Ambiguous, BadRequest, NoCurrentCode, StorageFailed
+from .events import EventBus
 from .keystore import StoreKey
 from .storage import Storage
 
@@ -98,6 +99,7 @@ class VaultService:
         self._inbox: list[tuple[list[bytes], OpFeed | None, asyncio.Future[BatchReport]]] = []
         self._draining: asyncio.Task[None] | None = None
         self.membership_changed: list[Callable[[], None]] = []
+        self.events = EventBus()
 
     @classmethod
     async def open(cls, storage: Storage, store_key: StoreKey, device_name: str) -> VaultService:
@@ -150,6 +152,7 @@ class VaultService:
         return ops
 
     def _membership_moved(self) -> None:
+        self.events.publish("devices")
         for callback in self.membership_changed:
             callback()
 
@@ -226,6 +229,12 @@ class VaultService:
         for feed in list(self._feeds):
             if feed is not source:
                 feed.put(ops)
+        writes = self.vault.writes
+        changed = {writes[op.hash].account.hex() for op in ops if op.hash in writes}
+        if changed:
+            me = self.vault.device.public
+            local = all(op.author == me for op in ops)
+            self.events.publish("accounts", ids=sorted(changed), local=local)
 
     # -- membership ------------------------------------------------------------
 

@@ -9,8 +9,8 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any, TextIO
 
 from ..sdk import ApiError, DaemonNotRunning, SdkError, resolve_home
+from . import browser, devices, pairing, transfer
 from . import commands as c
-from . import devices, pairing, transfer
 from .output import dump_json
 
 EXIT_OK = 0
@@ -272,6 +272,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", metavar="NAME", help="1 to 64 characters")
     add("peers", devices.cmd_peers, "list the other devices: address, state, last sync")
 
+    p = add("open", browser.cmd_open, "open the web page in your browser, signed in")
+    p.add_argument(
+        "--print", action="store_true", help="print the one-time link instead of opening it"
+    )
     add("status", c.cmd_status, "show the daemon, this device and the vault")
     p = add("daemon", c.cmd_daemon, "run the daemon of this home in the foreground")
     p.add_argument("--port", type=int, metavar="N", help="API port (default: any free one)")

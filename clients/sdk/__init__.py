@@ -12,6 +12,7 @@ from .errors import (
     ServerError,
     Unauthorized,
 )
+from .events import Event, SignInLink
 from .home import API_JSON, API_TOKEN, Endpoint, default_home, load_endpoint, resolve_home
 from .models import (
     Account,
@@ -53,6 +54,7 @@ __all__ = [
     "DaemonUnreachable",
     "Device",
     "Endpoint",
+    "Event",
     "Export",
     "FailedEntry",
     "ImportReport",
@@ -68,6 +70,7 @@ __all__ = [
     "ProtocolMismatch",
     "SdkError",
     "ServerError",
+    "SignInLink",
     "SkippedEntry",
     "Status",
     "StatusDevice",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import AsyncGenerator
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -20,6 +21,7 @@ from .errors import (
     Unauthorized,
     error_for,
 )
+from .events import Event, SignInLink, read_events
 from .home import Endpoint, load_endpoint, not_running, resolve_home
 from .models import (
     Account,
@@ -330,6 +332,36 @@ class AsyncClient:
             {"recovery_key": True} if recovery_key else _without_none({"passphrase": passphrase})
         )
         return Backup.from_json(await self._call("POST", "/backup", body=body, slow=True))
+
+    async def sign_in_link(self) -> SignInLink:
+        """createSignInLink: a one-time link for a browser; `twofold open` opens it."""
+        return SignInLink.from_json(await self._call("POST", "/sessions"))
+
+    async def events(self) -> AsyncGenerator[Event, None]:
+        """streamEvents: live events for as long as the caller iterates (or the daemon runs).
+
+        The first is `hello`; then accounts, devices, peers, sync and pairing as they happen.
+        A silence longer than three keep-alives (45 s) is a lost connection.
+        """
+        endpoint = self.endpoint
+        url = URL.build(scheme="http", host=endpoint.host, port=endpoint.port).with_path(
+            API_PREFIX + "/events"
+        )
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.timeout, sock_read=45)
+        headers = {"Authorization": f"Bearer {endpoint.token}", "Accept": "text/event-stream"}
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=timeout, headers=headers) as session,
+                session.get(url, allow_redirects=False) as resp,
+            ):
+                if resp.status != 200:
+                    _decode("GET", "/events", resp, await resp.read())
+                async for event in read_events(resp.content):
+                    yield event
+        except aiohttp.ClientConnectorError:
+            raise not_running(self.home) from None
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise DaemonUnreachable(f"the event stream from the daemon broke off: {exc}") from exc
 
     # -- transport ------------------------------------------------------------------------
 

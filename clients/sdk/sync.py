@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import AsyncGenerator, Coroutine, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from .client import DEFAULT_TIMEOUT, AsyncClient
+from .events import Event, SignInLink
 from .home import Endpoint
 from .models import Account, Code, Conflict, Device, Invitation, Joining, Peer, Status
 from .transfers import Backup, Export, ImportReport
@@ -246,3 +247,23 @@ class Client:
     def backup(self, *, passphrase: str | None = None, recovery_key: bool = False) -> Backup:
         """makeBackup: the whole vault sealed under a passphrase or a new recovery key."""
         return self._run(self._async.backup(passphrase=passphrase, recovery_key=recovery_key))
+
+    def sign_in_link(self) -> SignInLink:
+        """createSignInLink: a one-time link for a browser; `twofold open` opens it."""
+        return self._run(self._async.sign_in_link())
+
+    def events(self) -> Iterator[Event]:
+        """streamEvents: live events, blocking between them; stop iterating to disconnect."""
+        stream = self._async.events()
+        try:
+            while True:
+                try:
+                    yield self._run(_next(stream))
+                except StopAsyncIteration:
+                    return
+        finally:
+            self._run(stream.aclose())
+
+
+async def _next(stream: AsyncGenerator[Event, None]) -> Event:
+    return await anext(stream)

@@ -37,6 +37,7 @@ class Daemon:
     log: Path = Path("/dev/null")
     check_spec: bool = True  # every answer must be one specs/openapi.yaml allows
     config: str = ""  # more config.toml lines
+    wrap: list[str] = field(default_factory=list)  # runs the daemon under this (ip netns exec)
 
     def start(self, *extra: str, timeout: float = 15.0) -> Daemon:
         """Start the daemon and wait until its API answers."""
@@ -52,7 +53,16 @@ class Daemon:
         self.log = self.home.with_name(f"{self.home.name}.log")
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "twofold.daemon", "run", "--home", str(self.home), *extra],
+                [
+                    *self.wrap,
+                    sys.executable,
+                    "-m",
+                    "twofold.daemon",
+                    "run",
+                    "--home",
+                    str(self.home),
+                    *extra,
+                ],
                 stdout=subprocess.DEVNULL,
                 stderr=log,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},

@@ -126,6 +126,7 @@ class FakeDaemon:
     _scan_step: int = 0
     devices: list[Json] = field(default_factory=lambda: [dict(d) for d in DEVICES])
     peers: list[Json] = field(default_factory=lambda: [dict(p) for p in PEERS])
+    events: list[str] = field(default_factory=list)  # raw text/event-stream after the hello
     _pairing: dict[str, Json] = field(default_factory=dict)
     _join_step: int = 0
     _next: int = 1
@@ -207,6 +208,10 @@ class FakeDaemon:
         r.add_post(p + "/import", self.import_file)
         r.add_post(p + "/export", self.export)
         r.add_post(p + "/backup", self.backup)
+        r.add_post(p + "/sessions", self.create_sign_in)
+        r.add_get(p + "/session", self.get_session)
+        r.add_delete(p + "/session", self.end_session)
+        r.add_get(p + "/events", self.stream_events)
         return app
 
     @web.middleware
@@ -652,6 +657,29 @@ class FakeDaemon:
             answer["sealed_with"] = "argon2id"
         return web.json_response(answer)
 
+    # the web page: sign-in links, a browser session (never the SDK's), and a short stream
+
+    async def create_sign_in(self, request: web.Request) -> web.Response:
+        ticket = f"t{len(self.seen)}"
+        url = f"http://127.0.0.1:{self.port}/login?ticket={ticket}"
+        return web.json_response({"url": url, "expires_at": NOW}, status=201)
+
+    async def get_session(self, request: web.Request) -> web.Response:
+        raise Problem(404, "not-found", "this request carries no browser session")
+
+    async def end_session(self, request: web.Request) -> web.Response:
+        raise Problem(404, "not-found", "this request carries no browser session")
+
+    async def stream_events(self, request: web.Request) -> web.StreamResponse:
+        """The hello, then what `events` holds (raw SSE text), then the stream ends."""
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(b'retry: 2000\nevent: hello\ndata: {"device": "D"}\n\n')
+        for chunk in self.events:
+            await response.write(chunk.encode())
+        await response.write_eof()
+        return response
+
 
 QR = {"qr_svg": "<svg/>", "qr_png": "iVBORw0KGgo="}
 BACKUP_PASSWORD = "correct horse battery"
@@ -669,15 +697,16 @@ def running(home: Path) -> Iterator[FakeDaemon]:
         fake.stop()
 
 
-def spec_operations() -> set[tuple[str, str]]:
-    """(METHOD, path template) of every operation in specs/openapi.yaml."""
+def spec_operations(*, browser_only: bool = True) -> set[tuple[str, str]]:
+    """(METHOD, path template) of every operation in specs/openapi.yaml; without those
+    marked x-browser-only (a browser session's own, of no use to a token holder) if asked."""
     spec = yaml.safe_load(SPEC.read_text())
     verbs = {"get", "put", "post", "patch", "delete"}
     return {
         (verb.upper(), path)
         for path, item in spec["paths"].items()
-        for verb in item
-        if verb in verbs
+        for verb, op in item.items()
+        if verb in verbs and (browser_only or not op.get("x-browser-only"))
     }
 
 

@@ -1,0 +1,293 @@
+// Twofold's local web page: the session, the views, and live events.
+import { initAccounts, openEdit, refreshTrash } from "./accounts.js";
+import { initAdd, openAdd } from "./add.js";
+import { api, setCsrf, whenSignedOut } from "./api.js";
+import { clearSearch, forget, highlight, initCodes, refreshCodes } from "./codes.js";
+import { initConflicts, refreshConflicts } from "./conflicts.js";
+import { hasPairing, initDevices, refreshDevices, refreshPair } from "./devices.js";
+import { $, $$, h, icon } from "./dom.js";
+import { initPairing, onPairingEvent, openInvite } from "./pairing.js";
+import { initToasts, toast } from "./toast.js";
+
+const VIEWS = ["codes", "conflicts", "trash", "devices"];
+
+let session = null;
+let events = null;
+let signedOut = false;
+let started = false;
+
+function showSignedOut() {
+  if (signedOut) return;
+  signedOut = true;
+  session = null;
+  setCsrf(null);
+  events?.close();
+  events = null;
+  for (const dialog of $$("dialog[open]")) dialog.close();
+  // Take every account and code off the page, not just out of sight.
+  if (started) forget();
+  $("#app")?.remove();
+  $("#toasts").replaceChildren();
+  $("#loading").hidden = true;
+  $("#signed-out").hidden = false;
+  document.title = "Twofold: signed out";
+}
+
+whenSignedOut(showSignedOut);
+
+function currentView() {
+  const name = location.hash.replace(/^#/, "");
+  return VIEWS.includes(name) ? name : "codes";
+}
+
+function showView() {
+  const view = currentView();
+  for (const section of $$(".view")) section.hidden = section.dataset.view !== view;
+  for (const tab of $$(".tab")) {
+    if (tab.dataset.view === view) tab.setAttribute("aria-current", "page");
+    else tab.removeAttribute("aria-current");
+  }
+  document.title = view === "codes" ? "Twofold" : `${view[0].toUpperCase()}${view.slice(1)} · Twofold`;
+  refreshView(view);
+}
+
+function refreshView(view) {
+  const work = {
+    codes: refreshCodes,
+    conflicts: refreshConflicts,
+    trash: refreshTrash,
+    devices: refreshDevices,
+  }[view];
+  work().catch(report);
+}
+
+/** Errors of background fetches: 401 is handled already; the rest shows once. */
+function report(err) {
+  if (err?.status === 401 || signedOut) return;
+  toast(err?.detail || String(err), { kind: "error" });
+}
+
+function setConflictCount(n) {
+  const count = $('[data-testid="conflicts-count"]');
+  count.textContent = String(n);
+  count.hidden = n === 0;
+  count.setAttribute("aria-label", `${n} conflict${n === 1 ? "" : "s"}`);
+}
+
+// Something changed in the vault: refetch what shows it.
+function accountsChanged(ids = []) {
+  refreshCodes()
+    .then(() => {
+      if (ids.length === 1) highlight(ids[0]);
+    })
+    .catch(report);
+  refreshConflicts().catch(report);
+  refreshTrash().catch(report);
+}
+
+function refreshAll() {
+  accountsChanged();
+  if (currentView() === "devices") refreshDevices().catch(report);
+}
+
+let devicesTimer = null;
+function devicesChanged() {
+  if (currentView() !== "devices") return;
+  // sync events can come in bursts: one refetch per half second at most.
+  if (devicesTimer) return;
+  devicesTimer = setTimeout(() => {
+    devicesTimer = null;
+    refreshDevices().catch(report);
+  }, 500);
+}
+
+function setLive(state, text) {
+  const live = $("#live");
+  if (!live) return;
+  live.dataset.state = state;
+  $(".live-text", live).textContent = text;
+}
+
+function connectEvents() {
+  let lost = false;
+  const source = new EventSource("/api/v1/events");
+  events = source;
+  source.addEventListener("open", () => {
+    setLive("live", "Live");
+    if (lost) refreshAll(); // anything may have changed while we were away
+    lost = false;
+  });
+  source.addEventListener("error", async () => {
+    if (signedOut) return;
+    lost = true;
+    setLive("connecting", "Reconnecting…");
+    if (source.readyState === EventSource.CLOSED) {
+      // The server refused the stream (not a dropped connection): signed out?
+      try {
+        await api("GET", "/session");
+      } catch {
+        /* 401 shows the signed-out screen; anything else: try again below */
+      }
+      if (!signedOut && events === source) {
+        setTimeout(() => {
+          if (!signedOut && events === source) {
+            connectEvents();
+            refreshAll();
+          }
+        }, 3000);
+      }
+    }
+  });
+  const on = (name, handler) =>
+    source.addEventListener(name, (event) => {
+      let data = {};
+      try {
+        data = JSON.parse(event.data || "{}");
+      } catch {
+        data = {};
+      }
+      handler(data);
+    });
+  on("accounts", () => accountsChanged());
+  on("devices", () => {
+    devicesChanged();
+    refreshConflicts().catch(report);
+    // This device may have been renamed elsewhere (the CLI): keep the header right.
+    api("GET", "/session")
+      .then((fresh) => {
+        $('[data-testid="session-device"]').textContent = fresh.device.name;
+      })
+      .catch(() => {});
+  });
+  on("peers", devicesChanged);
+  on("sync", devicesChanged);
+  on("pairing", (data) => {
+    onPairingEvent(data);
+    if (hasPairing()) refreshPair().catch(report);
+    if (data.state === "accepted") devicesChanged();
+  });
+}
+
+async function signOut() {
+  try {
+    await api("DELETE", "/session");
+  } catch (err) {
+    if (err.status !== 401) {
+      toast(err.detail, { kind: "error" });
+      return;
+    }
+  }
+  showSignedOut();
+}
+
+function wire() {
+  initToasts($("#toasts"));
+  initCodes({ onEdit: openEdit });
+  initAdd({ onAdded: (ids) => accountsChanged(ids) });
+  initAccounts({
+    onChanged: (ids) => accountsChanged(ids),
+    onRestored: (id) => accountsChanged([id]),
+  });
+  initConflicts({ onResolved: (ids) => accountsChanged(ids), onCount: setConflictCount });
+  initDevices({
+    onRenamed: (device) => {
+      $('[data-testid="session-device"]').textContent = device.name;
+    },
+  });
+  initPairing({ onAccepted: () => refreshDevices().catch(report) });
+  for (const dialog of $$("dialog")) closeOnBackdrop(dialog);
+
+  const add = $("#add-button");
+  add.prepend(icon("plus"));
+  add.addEventListener("click", () => openAdd());
+  $("#empty-add-button").addEventListener("click", () => openAdd());
+  $("#add-device-button").prepend(icon("plus"));
+  $("#add-device-button").addEventListener("click", () => openInvite());
+  $("#sign-out").prepend(icon("signout", "icon icon-sm"));
+  $("#sign-out").addEventListener("click", signOut);
+  window.addEventListener("hashchange", () => {
+    showView();
+    $("#main").focus({ preventScroll: true });
+  });
+  // "n" opens the add dialog from the codes list.
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "n" || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.target.closest?.("input, textarea, select, dialog, [contenteditable]")) return;
+    if (currentView() !== "codes" || $("dialog[open]")) return;
+    event.preventDefault();
+    clearSearch();
+    openAdd();
+  });
+  // The tab came back (laptop woke up): codes went stale while it slept.
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible" && !signedOut) refreshCodes().catch(report);
+  });
+}
+
+// When the session's time is up, ask: a 401 takes the codes off the screen at once.
+function watchExpiry(expiresAt) {
+  const ms = new Date(expiresAt).getTime() - Date.now();
+  if (!Number.isFinite(ms)) return;
+  setTimeout(
+    () => {
+      if (signedOut) return;
+      api("GET", "/session")
+        .then((fresh) => watchExpiry(fresh.expires_at))
+        .catch(() => {});
+    },
+    Math.min(Math.max(ms + 1000, 10_000), 2 ** 31 - 1),
+  );
+}
+
+// A click on a dialog's backdrop closes it, as Esc does.
+function closeOnBackdrop(dialog) {
+  let downOutside = false;
+  const outside = (event) => {
+    const r = dialog.getBoundingClientRect();
+    return (
+      event.target === dialog &&
+      (event.clientX < r.left || event.clientX > r.right || event.clientY < r.top || event.clientY > r.bottom)
+    );
+  };
+  dialog.addEventListener("pointerdown", (event) => {
+    downOutside = outside(event);
+  });
+  dialog.addEventListener("click", (event) => {
+    if (downOutside && outside(event)) dialog.close();
+    downOutside = false;
+  });
+}
+
+async function start() {
+  try {
+    session = await api("GET", "/session");
+  } catch (err) {
+    if (err.status === 401) return; // the signed-out screen is up
+    const loading = $("#loading");
+    loading.removeAttribute("aria-busy");
+    loading.dataset.testid = "load-error";
+    loading.replaceChildren(
+      h(
+        "div",
+        { class: "screen-card" },
+        h("h1", {}, "Twofold is not answering"),
+        h("p", { class: "muted" }, err.detail),
+        h("button", { type: "button", class: "btn", onclick: () => location.reload() }, "Try again"),
+      ),
+    );
+    return;
+  }
+  setCsrf(session.csrf_token);
+  watchExpiry(session.expires_at);
+  wire();
+  started = true;
+  $('[data-testid="session-device"]').textContent = session.device.name;
+  $("#loading").hidden = true;
+  $("#app").hidden = false;
+  connectEvents();
+  showView();
+  refreshConflicts().catch(report);
+  refreshTrash().catch(report);
+}
+
+start();

@@ -1,0 +1,197 @@
+"""The web page's routes: its files, sign-in by one-time link, the session, and live events.
+
+The page itself (clients/web/) is static: served with a strict Content
+Security Policy, it talks to the API like any client, signed in by cookie.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from typing import Final
+
+from aiohttp import web
+
+from . import problems
+from .api_app import SERVICE, SESSIONS, own_port, request_session
+from .events import Event
+from .web_sessions import SESSION_TTL_S, cookie_name
+
+PREFIX: Final = "/api/v1"
+KEEPALIVE_S: Final = 15.0
+WEB_PACKAGE: Final = "twofold.clients.web"
+_ASSET: Final = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}\.(js|css|svg|png|ico)")
+_TYPES: Final = {
+    "js": "text/javascript",
+    "css": "text/css",
+    "svg": "image/svg+xml",
+    "png": "image/png",
+    "ico": "image/x-icon",
+}
+CSP: Final = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+)
+PAGE_HEADERS: Final = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+_SPENT: Final = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Twofold: sign-in link used</title></head>
+<body><h1>This sign-in link cannot be used</h1>
+<p>Each link works once, within a minute. Run <code>twofold open</code> again.</p></body></html>
+"""
+
+
+async def index(request: web.Request) -> web.Response:
+    """GET /: the page; without a session it shows how to sign in (it asks GET /session)."""
+    return _file("index.html", "text/html")
+
+
+async def asset(request: web.Request) -> web.Response:
+    """GET /web/{name}: the page's scripts and styles, nothing else."""
+    name = request.match_info["name"]
+    match = _ASSET.fullmatch(name)
+    if match is None:
+        raise web.HTTPNotFound
+    return _file(name, _TYPES[match[1]])
+
+
+async def login(request: web.Request) -> web.Response:
+    """GET /login?ticket=...: trade a one-time ticket for a session cookie, then go to /."""
+    redeemed = request.app[SESSIONS].redeem(request.query.get("ticket", ""))
+    if redeemed is None:
+        return web.Response(status=403, text=_SPENT, content_type="text/html", headers=PAGE_HEADERS)
+    cookie, _ = redeemed
+    response = web.HTTPSeeOther("/", headers=PAGE_HEADERS)
+    response.set_cookie(
+        cookie_name(own_port(request)),
+        cookie,
+        max_age=int(SESSION_TTL_S),
+        path="/",
+        httponly=True,
+        samesite="Strict",
+    )
+    raise response
+
+
+async def create_sign_in(request: web.Request) -> web.Response:
+    """POST /sessions: a one-time sign-in link for a browser (needs the API token)."""
+    if request_session(request) is not None:
+        return problems.problem(
+            403, "forbidden", "Token needed", "a signed-in page cannot make sign-in links"
+        )
+    ticket, ttl = request.app[SESSIONS].ticket()
+    host = request.headers["Host"]
+    expires = datetime.now(UTC) + timedelta(seconds=ttl)
+    return web.json_response(
+        {"url": f"http://{host}/login?ticket={ticket}", "expires_at": _iso(expires)},
+        status=201,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def get_session(request: web.Request) -> web.Response:
+    """GET /session: the page's CSRF token and who it talks to."""
+    session = request_session(request)
+    if session is None:
+        return problems.problem(
+            404, "not-found", "No browser session", "this request carries no browser session"
+        )
+    identity = request.app[SERVICE].identity
+    left = session.expires - time.monotonic()
+    expires = datetime.now(UTC) + timedelta(seconds=max(left, 0))
+    return web.json_response(
+        {
+            "csrf_token": session.csrf,
+            "device": {"id": identity.device_id, "name": identity.name},
+            "expires_at": _iso(expires),
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def end_session(request: web.Request) -> web.Response:
+    """DELETE /session: sign the browser out."""
+    if request_session(request) is None:
+        return problems.problem(
+            404, "not-found", "No browser session", "this request carries no browser session"
+        )
+    name = cookie_name(own_port(request))
+    request.app[SESSIONS].end(request.cookies.get(name))
+    response = web.json_response({"signed_out": True})
+    response.del_cookie(name, path="/")
+    return response
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    """GET /events: server-sent events until the client goes or the daemon stops."""
+    service = request.app[SERVICE]
+    listener = service.events.subscribe()
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-store",
+            "X-Accel-Buffering": "no",
+        }
+    )
+    try:
+        await response.prepare(request)
+        hello = {"device": service.identity.device_id, "name": service.identity.name}
+        await response.write(b"retry: 2000\n" + _frame("hello", hello))
+        while True:
+            try:
+                event = await asyncio.wait_for(listener.get(), KEEPALIVE_S)
+            except TimeoutError:
+                await response.write(b": keepalive\n\n")
+                continue
+            if event is None:
+                break
+            await response.write(_sse(event))
+    except ConnectionResetError:
+        pass
+    finally:
+        listener.close()
+    return response
+
+
+def _sse(event: Event) -> bytes:
+    return f"id: {event.id}\n".encode() + _frame(event.kind, event.data)
+
+
+def _frame(kind: str, data: object) -> bytes:
+    return f"event: {kind}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+def _file(name: str, content_type: str) -> web.Response:
+    try:
+        body = resources.files(WEB_PACKAGE).joinpath(name).read_bytes()
+    except (FileNotFoundError, IsADirectoryError, ModuleNotFoundError):
+        raise web.HTTPNotFound from None
+    return web.Response(body=body, content_type=content_type, headers=PAGE_HEADERS)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def add_routes(app: web.Application) -> None:
+    """The API routes (under /api/v1, in specs/openapi.yaml)."""
+    app.router.add_post(f"{PREFIX}/sessions", create_sign_in)
+    app.router.add_get(f"{PREFIX}/session", get_session)
+    app.router.add_delete(f"{PREFIX}/session", end_session)
+    app.router.add_get(f"{PREFIX}/events", events)
+
+
+def add_page_routes(app: web.Application) -> None:
+    """The page's own routes, outside the API."""
+    app.router.add_get("/", index)
+    app.router.add_get("/login", login)
+    app.router.add_get("/web/{name}", asset)

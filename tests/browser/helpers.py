@@ -1,0 +1,44 @@
+"""Small helpers the browser tests share."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pyotp
+from playwright.sync_api import Locator, Page
+
+from tests.integration.daemon import Daemon
+
+SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+OTHER_SECRET = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+
+
+def add(d: Daemon, **fields: Any) -> dict[str, Any]:
+    """Add an account through the API (not the page)."""
+    r = d.request("POST", "/accounts", {"secret": SECRET, **fields})
+    assert r.status == 201, r.body
+    account: dict[str, Any] = r.body
+    return account
+
+
+def row(page: Page, account_id: str) -> Locator:
+    return page.locator(f'[data-testid="account-row"][data-account-id="{account_id}"]')
+
+
+def row_named(page: Page, issuer: str) -> Locator:
+    return page.get_by_test_id("account-row").filter(
+        has=page.get_by_test_id("account-issuer").get_by_text(issuer, exact=True)
+    )
+
+
+def shown_code(r: Locator) -> str:
+    """The code a row shows, without the space that groups its digits."""
+    return r.get_by_test_id("code").inner_text().replace(" ", "")
+
+
+def totp_near_now(secret: str, digits: int = 6, period: int = 30) -> set[str]:
+    """The code of this step and of its neighbours: a test may straddle a boundary."""
+    totp = pyotp.TOTP(secret, digits=digits, interval=period)
+    now = time.time()
+    return {totp.at(now + shift) for shift in (-period, 0, period)}
