@@ -20,7 +20,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from . import problems
-from .errors import BadRequest
+from .errors import BadRequest, TooLarge
 from .pairing_service import Pairing
 from .peers import Peers
 from .transfer import Transfers
@@ -155,18 +155,35 @@ def request_session(request: web.Request) -> Session | None:
     return session if isinstance(session, Session) else None
 
 
-async def json_body(request: web.Request) -> dict[str, Any]:
-    """The request's JSON object, or a 400 that says what is wrong with it."""
+async def json_body(request: web.Request, *, limit: int | None = None) -> dict[str, Any]:
+    """The request's JSON object, or a 400 that says what is wrong with it.
+
+    `limit` lets one route take a larger body than the app's 64 KiB (an import
+    carries a whole file); it is enforced while reading, before the body is held.
+    """
     if request.content_type != "application/json":
         raise BadRequest("send the body as JSON with Content-Type: application/json")
-    raw = await request.read()
+    raw = await (request.read() if limit is None else _read_at_most(request, limit))
     try:
         body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise BadRequest(f"the body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
     return body
+
+
+async def _read_at_most(request: web.Request, limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise TooLarge(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(256 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def check_fields(body: dict[str, Any], types: Mapping[str, type], required: set[str]) -> None:

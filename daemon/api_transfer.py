@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from typing import Any, Final
 
 from aiohttp import web
@@ -18,7 +17,7 @@ from twofold.protocol.formats.entries import MAX_IMPORT_BYTES
 from twofold.protocol.formats.registry import FORMATS
 
 from .api_app import TRANSFERS, check_fields, json_body
-from .errors import BadRequest, TooLarge
+from .errors import BadRequest
 from .transfer import EXPORT_FORMATS
 
 PREFIX: Final = "/api/v1"
@@ -30,7 +29,7 @@ _BACKUP = {"passphrase": str, "recovery_key": bool}
 
 async def import_file(request: web.Request) -> web.Response:
     """POST /import."""
-    body = await _large_json_body(request)
+    body = await json_body(request, limit=MAX_IMPORT_BODY)
     check_fields(body, _IMPORT, set())
     if ("content" in body) == ("text" in body):
         raise BadRequest("give the file as content (base64) or as text, one of the two")
@@ -82,27 +81,6 @@ async def make_backup(request: web.Request) -> web.Response:
     if key:
         answer["recovery_key"] = key
     return web.json_response(answer, headers={"Cache-Control": "no-store"})
-
-
-async def _large_json_body(request: web.Request) -> dict[str, Any]:
-    if request.content_type != "application/json":
-        raise BadRequest("send the body as JSON with Content-Type: application/json")
-    if request.content_length is not None and request.content_length > MAX_IMPORT_BODY:
-        raise TooLarge(MAX_IMPORT_BODY)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.content.iter_chunked(256 * 1024):
-        size += len(chunk)
-        if size > MAX_IMPORT_BODY:
-            raise TooLarge(MAX_IMPORT_BODY)
-        chunks.append(chunk)
-    try:
-        body = json.loads(b"".join(chunks))
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object")
-    return body
 
 
 def add_routes(app: web.Application) -> None:

@@ -63,6 +63,11 @@ class EventBus:
         self._listeners: set[Listener] = set()
         self._serial = itertools.count(1)
 
+    @property
+    def listened(self) -> bool:
+        """Whether anyone listens, so a publisher can skip working out what to say."""
+        return bool(self._listeners)
+
     def subscribe(self) -> Listener:
         listener = Listener(self)
         self._listeners.add(listener)

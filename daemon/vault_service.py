@@ -229,6 +229,8 @@ class VaultService:
         for feed in list(self._feeds):
             if feed is not source:
                 feed.put(ops)
+        if not self.events.listened:
+            return
         writes = self.vault.writes
         changed = {writes[op.hash].account.hex() for op in ops if op.hash in writes}
         if changed:

@@ -344,9 +344,7 @@ class AsyncClient:
         A silence longer than three keep-alives (45 s) is a lost connection.
         """
         endpoint = self.endpoint
-        url = URL.build(scheme="http", host=endpoint.host, port=endpoint.port).with_path(
-            API_PREFIX + "/events"
-        )
+        url = _url(endpoint, "/events")
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.timeout, sock_read=45)
         headers = {"Authorization": f"Bearer {endpoint.token}", "Accept": "text/event-stream"}
         try:
@@ -382,8 +380,7 @@ class AsyncClient:
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
                 headers={"Authorization": f"Bearer {endpoint.token}"},
             )
-        base = URL.build(scheme="http", host=endpoint.host, port=endpoint.port)
-        url = base.with_path(API_PREFIX + path, encoded=True)
+        url = _url(endpoint, path)
         try:
             limit = aiohttp.ClientTimeout(total=max(SLOW_TIMEOUT if slow else 0, self.timeout))
             async with self._session.request(
@@ -407,6 +404,11 @@ class AsyncClient:
                 f"lost the connection to the Twofold daemon at {endpoint.host}:{endpoint.port}: "
                 f"{exc}"
             ) from exc
+
+
+def _url(endpoint: Endpoint, path: str) -> URL:
+    base = URL.build(scheme="http", host=endpoint.host, port=endpoint.port)
+    return base.with_path(API_PREFIX + path, encoded=True)
 
 
 def _decode(method: str, path: str, resp: aiohttp.ClientResponse, raw: bytes) -> Any:
