@@ -69,7 +69,7 @@ class Transfers:
     async def export(self, format: str) -> tuple[str, int, list[dict[str, str]]]:
         """Every account out of the trash, in plaintext: the content, how many it holds, and
         the accounts the format cannot hold with their codes intact (left out, with why)."""
-        views = [view for view in self._views() if not view.deleted]
+        views = [view for view in self.service.vault.state.views() if not view.deleted]
         if format == "otpauth":
             return "".join(emit_uri(_draft(v)) + "\n" for v in views), len(views), []
         if format != "aegis":
@@ -94,7 +94,8 @@ class Transfers:
         self, *, passphrase: str | None, recovery_key: str | None
     ) -> tuple[bytes, int]:
         """The whole vault, trash and notes included, sealed; and how many accounts it holds."""
-        entries = [backup.BackupEntry(_draft(view), view.deleted) for view in self._views()]
+        views = self.service.vault.state.views()
+        entries = [backup.BackupEntry(_draft(view), view.deleted) for view in views]
         async with self._one_at_a_time:
             sealed = await asyncio.to_thread(
                 lambda: backup.seal(
@@ -105,11 +106,6 @@ class Transfers:
                 )
             )
         return sealed, len(entries)
-
-    def _views(self) -> list[AccountView]:
-        state = self.service.vault.state
-        views = (state.view(aid) for aid in state.accounts)
-        return [view for view in views if view is not None]
 
     async def _add(self, parsed: ParsedFile, dry_run: bool) -> ImportReport:
         report = ImportReport(parsed.format, dry_run, warnings=list(parsed.warnings))
@@ -142,14 +138,9 @@ class Transfers:
 
 
 def _present(vault: Vault) -> dict[_Key, AccountView | None]:
-    """Accounts already held, trashed ones too: restoring those is one command away."""
-    state = vault.state
-    found: dict[_Key, AccountView | None] = {}
-    for account_id in state.accounts:
-        view = state.view(account_id)
-        if view is not None:
-            found[(view.otp.secret, view.issuer, view.name)] = view
-    return found
+    """Accounts already held, trashed ones too: restoring those is one command away.
+    None marks one added earlier in the same file."""
+    return {(view.otp.secret, view.issuer, view.name): view for view in vault.state.views()}
 
 
 def _key(draft: AccountDraft) -> _Key:

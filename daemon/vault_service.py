@@ -145,11 +145,18 @@ class VaultService:
         """Many account ops made and stored in one transaction (an import): one fsync, not
         one per account. `make` runs under the write lock, so what it reads stays true."""
         async with self._lock:
-            ops = make(self.vault)
+            try:
+                ops = make(self.vault)
+            except Exception:
+                await self._reload()  # ops made before the failure are applied in memory only
+                raise
             if ops:
                 await self._store(ops)
         self._publish(ops, None)
         return ops
+
+    async def _reload(self) -> None:
+        self.vault = Vault.restore(self.vault.vault, self.vault.device, await self.storage.log())
 
     def _membership_moved(self) -> None:
         self.events.publish("devices")
@@ -162,9 +169,7 @@ class VaultService:
             await self.storage.append(ops)
         except Exception as exc:
             log.exception("storing ops failed; reloading the vault from disk")
-            self.vault = Vault.restore(
-                self.vault.vault, self.vault.device, await self.storage.log()
-            )
+            await self._reload()
             raise StorageFailed(
                 f"the change could not be saved ({exc}); nothing was changed"
             ) from exc

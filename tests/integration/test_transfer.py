@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -11,9 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pyotp
+import pytest
 
 from tests.integration.daemon import Daemon
 from tests.integration.test_cli import twofold
+from twofold.daemon.keystore import StoreKey
+from twofold.daemon.storage import Storage
+from twofold.daemon.vault_service import VaultService, now_ms
+from twofold.protocol.envelope import Op
+from twofold.protocol.otpauth import parse_uri
+from twofold.protocol.vault import Vault
 
 SECRET = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
 URIS = [
@@ -226,3 +234,30 @@ def test_the_cli_imports_a_file_and_exports_qr_codes(daemon: Daemon, tmp_path: P
         assert shown(other) == shown(daemon)
     finally:
         other.kill()
+
+
+def test_an_import_that_fails_half_way_leaves_memory_as_the_disk_is(tmp_path: Path) -> None:
+    """write_batch runs the import's maker under the lock; one that raises after making some
+    ops (applied in memory, never stored) must not leave the vault claiming them."""
+
+    async def go() -> tuple[int, int, int]:
+        storage = await Storage.open(tmp_path / "vault.db")
+        try:
+            service = await VaultService.open(storage, StoreKey(bytes(32), "file"), "laptop")
+            draft = parse_uri(URIS[0])
+
+            def make(vault: Vault) -> list[Op]:
+                vault.create_account(draft, now_ms())
+                raise RuntimeError("the disk is on fire")
+
+            with pytest.raises(RuntimeError):
+                await service.write_batch(make)
+            in_memory = len(service.vault.state.views())
+            on_disk = len(await storage.log())
+            return in_memory, on_disk, len(service.vault.log())
+        finally:
+            await storage.close()
+
+    in_memory, on_disk, logged = asyncio.run(go())
+    assert in_memory == 0
+    assert logged == on_disk
