@@ -8,6 +8,7 @@ import logging
 from aiohttp import web
 
 from twofold.protocol.backup import BadRecoveryKey, WeakPassphrase
+from twofold.protocol.invitation import InvalidInvitation
 from twofold.protocol.errors import (
     InputError,
     InvalidUri,
@@ -31,6 +32,7 @@ CONTENT_TYPE = "application/problem+json"
 # Most specific first: the first class an error is an instance of decides.
 _MAP: list[tuple[type[Exception], int, str, str]] = [
     (InvalidUri, 422, "invalid-uri", "The URI cannot be used"),
+    (InvalidInvitation, 422, "invalid-link", "The pairing link cannot be used"),
     (PasswordRequired, 422, "password-required", "The file needs its password"),
     (WrongPassword, 422, "wrong-password", "The password is wrong"),
     (BadRecoveryKey, 422, "bad-recovery-key", "The recovery key cannot be read"),

@@ -179,3 +179,9 @@ def test_a_host_that_is_not_loopback_is_403(seeded: Daemon, host: str) -> None:
 @pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "[::1]:1234", "localhost:99"])
 def test_loopback_hosts_are_served(seeded: Daemon, host: str) -> None:
     assert seeded.request("GET", "/status", host=host).status == 200
+
+
+def test_a_broken_pairing_link_is_named_as_a_link(seeded: Daemon) -> None:
+    for path in ("/join", "/pair"):
+        body = refused(seeded, 422, "invalid-link", "POST", path, {"link": "twofold://pair/AAAA"})
+        assert "link" in body["detail"]
