@@ -8,7 +8,6 @@ import logging
 from aiohttp import web
 
 from twofold.protocol.backup import BadRecoveryKey, WeakPassphrase
-from twofold.protocol.invitation import InvalidInvitation
 from twofold.protocol.errors import (
     InputError,
     InvalidUri,
@@ -22,6 +21,7 @@ from twofold.protocol.errors import (
     VaultLocked,
     WrongPassword,
 )
+from twofold.protocol.invitation import InvalidInvitation
 
 from .errors import Ambiguous, BadRequest, NoCurrentCode, StorageFailed, TooLarge
 
