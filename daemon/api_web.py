@@ -10,7 +10,6 @@ import asyncio
 import json
 import re
 import time
-from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Final
 
@@ -18,6 +17,7 @@ from aiohttp import web
 
 from . import problems
 from .api_app import SERVICE, SESSIONS, own_port, request_session
+from .api_views import iso
 from .events import Event
 from .web_sessions import SESSION_TTL_S, cookie_name
 
@@ -90,9 +90,8 @@ async def create_sign_in(request: web.Request) -> web.Response:
         )
     ticket, ttl = request.app[SESSIONS].ticket()
     host = request.headers["Host"]
-    expires = datetime.now(UTC) + timedelta(seconds=ttl)
     return web.json_response(
-        {"url": f"http://{host}/login?ticket={ticket}", "expires_at": _iso(expires)},
+        {"url": f"http://{host}/login?ticket={ticket}", "expires_at": iso(time.time() + ttl)},
         status=201,
         headers={"Cache-Control": "no-store"},
     )
@@ -102,17 +101,14 @@ async def get_session(request: web.Request) -> web.Response:
     """GET /session: the page's CSRF token and who it talks to."""
     session = request_session(request)
     if session is None:
-        return problems.problem(
-            404, "not-found", "No browser session", "this request carries no browser session"
-        )
+        return _no_session()
     identity = request.app[SERVICE].identity
-    left = session.expires - time.monotonic()
-    expires = datetime.now(UTC) + timedelta(seconds=max(left, 0))
+    left = max(session.expires - time.monotonic(), 0)
     return web.json_response(
         {
             "csrf_token": session.csrf,
             "device": {"id": identity.device_id, "name": identity.name},
-            "expires_at": _iso(expires),
+            "expires_at": iso(time.time() + left),
         },
         headers={"Cache-Control": "no-store"},
     )
@@ -121,9 +117,7 @@ async def get_session(request: web.Request) -> web.Response:
 async def end_session(request: web.Request) -> web.Response:
     """DELETE /session: sign the browser out."""
     if request_session(request) is None:
-        return problems.problem(
-            404, "not-found", "No browser session", "this request carries no browser session"
-        )
+        return _no_session()
     name = cookie_name(own_port(request))
     request.app[SESSIONS].end(request.cookies.get(name))
     response = web.json_response({"signed_out": True})
@@ -178,8 +172,10 @@ def _file(name: str, content_type: str) -> web.Response:
     return web.Response(body=body, content_type=content_type, headers=PAGE_HEADERS)
 
 
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def _no_session() -> web.Response:
+    return problems.problem(
+        404, "not-found", "No browser session", "this request carries no browser session"
+    )
 
 
 def add_routes(app: web.Application) -> None:
