@@ -21,10 +21,8 @@ from twofold.protocol.errors import (
 )
 from twofold.protocol.formats import ente
 
-HELLO = "JBSWY3DPEHPK3PXP"
-HELLO_BYTES = b"Hello!\xde\xad\xbe\xef"
-OTHER = "GEZDGNBVGY3TQOJQ"
-OTHER_BYTES = b"1234567890"
+from .keys import HELLO, HELLO_BYTES, OTHER, OTHER_BYTES
+
 PASSWORD = "ente password"
 MEMLIMIT = 8 << 20
 OPSLIMIT = 2

@@ -15,10 +15,8 @@ from twofold.protocol.account import HashAlgorithm, OtpKind
 from twofold.protocol.errors import PasswordRequired, UnreadableImport, WrongPassword
 from twofold.protocol.formats import proton
 
-HELLO = "JBSWY3DPEHPK3PXP"
-HELLO_BYTES = b"Hello!\xde\xad\xbe\xef"
-OTHER = "GEZDGNBVGY3TQOJQ"
-OTHER_BYTES = b"1234567890"
+from .keys import HELLO, HELLO_BYTES, OTHER, OTHER_BYTES
+
 PASSWORD = "proton password"
 STEAM_B64 = base64.b64encode(HELLO_BYTES).decode()
 

@@ -15,10 +15,8 @@ from twofold.protocol.account import HashAlgorithm, OtpKind
 from twofold.protocol.errors import PasswordRequired, UnreadableImport, WrongPassword
 from twofold.protocol.formats import twofas
 
-HELLO = "JBSWY3DPEHPK3PXP"
-HELLO_BYTES = b"Hello!\xde\xad\xbe\xef"
-OTHER = "GEZDGNBVGY3TQOJQ"
-OTHER_BYTES = b"1234567890"
+from .keys import HELLO, HELLO_BYTES, OTHER, OTHER_BYTES
+
 PASSWORD = "correct horse"
 # BackupContent.Reference in 2FAS for Android: the text 2FAS encrypts to check a password.
 REFERENCE = "tRViSsLKzd86Hprh4ceC2OP7xazn4rrt4xhfEUbOjxLX8Rc3mkISXE0lWbmnWfggogbBJhtYgpK6fMl1D6mt"
