@@ -40,6 +40,15 @@ _FREEZE_AFTER = 100
 _KEPT_META = ("device_seed", "store_key_source", "device_name", "peer_port")
 
 
+def _log_replay(report: BatchReport) -> None:
+    """A stored op that no longer replays (a rotted byte) is reported; the rest still loads."""
+    for raw, error in report.refused:
+        what = raw if isinstance(raw, bytes) else raw.raw
+        log.error("a stored op (%d bytes) no longer replays and is left out: %s", len(what), error)
+    if report.held:
+        log.warning("%d stored ops wait for ops not stored yet", len(report.held))
+
+
 def now_ms() -> int:
     """Wall-clock milliseconds, the one place the daemon reads time for ops."""
     return time.time_ns() // 1_000_000
@@ -127,7 +136,8 @@ class VaultService:
         if vault_id is None or name is None:
             raise StorageFailed("the database is damaged: it has a device key but no vault id")
         started = time.perf_counter()
-        vault = Vault.restore(vault_id, device, await storage.log())
+        vault, report = Vault.restore(vault_id, device, await storage.log())
+        _log_replay(report)
         log.info("loaded %d ops in %.3f s", len(vault.by_hash), time.perf_counter() - started)
         gc.freeze()  # the loaded vault lives as long as the daemon: stop rescanning it
         return cls(vault, storage, name.decode())
@@ -156,7 +166,10 @@ class VaultService:
         return ops
 
     async def _reload(self) -> None:
-        self.vault = Vault.restore(self.vault.vault, self.vault.device, await self.storage.log())
+        self.vault, report = Vault.restore(
+            self.vault.vault, self.vault.device, await self.storage.log()
+        )
+        _log_replay(report)
 
     def _membership_moved(self) -> None:
         self.events.publish("devices")

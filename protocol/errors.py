@@ -39,6 +39,29 @@ class VaultLocked(UsageError):
     """An operation needs a vault key this device does not hold."""
 
 
+class RemovedFromVault(VaultLocked):
+    """This device was removed from the vault: what it writes counts nowhere."""
+
+    def __init__(self, by: str, at_ms: int) -> None:
+        self.by = by
+        self.at_ms = at_ms
+        super().__init__(
+            f"this device was removed from the vault by {by}: what it writes would count "
+            "nowhere. Its accounts stay readable here; pair it again as a new device, or "
+            "start a new vault from it"
+        )
+
+
+class VaultClosed(VaultLocked):
+    """Every device of the vault was removed (a removal cycle): nothing written counts."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the vault is closed: every device in it was removed. Its accounts stay "
+            "readable; start a new vault from a device you hold and pair the others into it"
+        )
+
+
 class OpRefused(TwofoldError):
     """An op from a peer was refused; nothing in the vault changed."""
 

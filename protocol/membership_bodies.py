@@ -16,6 +16,8 @@ from .keywrap import CHECK_SIZE, WRAP_SIZE
 
 MAX_NAME = 64
 MAX_WRAPS = 4096
+MAX_HEADS = 64
+HASH_SIZE = 32
 SALT_SIZE = 16
 _VAULT_ID_CONTEXT = b"twofold/vault-id/v1\x00"
 
@@ -48,10 +50,17 @@ class DeviceAdded:
 
 @dataclass(frozen=True, slots=True)
 class DeviceRemoved:
-    """A member removes a device and rotates: a new epoch sealed to the rest."""
+    """A member removes a device and rotates: a new epoch sealed to the rest.
+
+    `heads` are the target's ops the remover held that no op it held follows
+    (one per branch of the target's log, so one unless it forked), and
+    `cutoff` the highest seq among them (0 for none): what the remover had
+    seen, signed by the remover, is what keeps counting of the target.
+    """
 
     device: bytes
     cutoff: int
+    heads: tuple[bytes, ...]
     wraps: Mapping[bytes, bytes]
     check: bytes
 
@@ -104,6 +113,7 @@ def encode(body: Body) -> bytes:
             fields = {
                 "device": body.device,
                 "cutoff": body.cutoff,
+                "heads": list(body.heads),
                 "wraps": dict(body.wraps),
                 "check": body.check,
             }
@@ -134,7 +144,11 @@ def decode(kind: OpKind, data: bytes) -> Body:
         body = DeviceAdded(r.device(), r.name(), r.cert(), r.wraps(32))
     elif kind is OpKind.DEVICE_REMOVED:
         body = DeviceRemoved(
-            r.device(), r.cutoff(), r.wraps(PUBLIC_KEY_SIZE), r.bytes_("check", CHECK_SIZE)
+            r.device(),
+            r.cutoff(),
+            r.heads(),
+            r.wraps(PUBLIC_KEY_SIZE),
+            r.bytes_("check", CHECK_SIZE),
         )
     elif kind is OpKind.KEY_ROTATED:
         body = KeyRotated(r.wraps(PUBLIC_KEY_SIZE), r.bytes_("check", CHECK_SIZE))
@@ -191,6 +205,16 @@ class _Reader:
         if type(value) is not int or not 0 <= value <= MAX_SEQ:
             raise MalformedPayload(f"{self.what} cutoff must be a seq number")
         return value
+
+    def heads(self) -> tuple[bytes, ...]:
+        value = self.get("heads")
+        if not isinstance(value, list) or len(value) > MAX_HEADS:
+            raise MalformedPayload(f"{self.what} heads must be a list of at most {MAX_HEADS}")
+        if not all(isinstance(h, bytes) and len(h) == HASH_SIZE for h in value):
+            raise MalformedPayload(f"{self.what} heads must be {HASH_SIZE}-byte op hashes")
+        if len(set(value)) != len(value):
+            raise MalformedPayload(f"{self.what} heads must not repeat")
+        return tuple(value)
 
     def wraps(self, key_size: int) -> dict[bytes, bytes]:
         value = self.get("wraps")

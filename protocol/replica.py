@@ -1,15 +1,17 @@
 """One device's replica of a vault: the verified op log and the state folded from it.
 
 Theory of operation. `receive` checks an op completely before it changes
-anything: shape, vault, signature (or, in a batch, the hash chain up to a
-signed op), duplicates and forks, clock, chain link, its author's standing,
-its key epoch, and its body. An op that depends on one not yet here (its
-author's previous op, the op that added its author, the op that created its
-epoch) is held back, signature already checked, and admitted the moment that
-op arrives. Only then is it appended: membership ops refold the membership
-and open any epoch keys sealed to this device; account ops are decrypted and
-folded into the state. The state depends only on which ops are here, never
-on the order they came in.
+anything, and refuses it only for what is wrong with it whatever else exists:
+shape, vault, signature (or, in a batch, the hash chain up to a signed op),
+clock, its link to its author's previous op, its key epoch, and its body. An
+op that depends on one not yet here (the op its `prev` names, the op that
+created its epoch, the ops a removal names as seen) is held back, signature
+already checked, and admitted the moment that op arrives. Whether an
+admitted op *counts* (its author removed, added by a removed device, forked)
+is never decided on receipt: the membership is refolded from the set of
+membership ops (`membership.compute`) and the account state from the writes
+that count. The same set of ops therefore gives the same state, whatever
+order it came in, live, pulled or replayed at a start.
 """
 
 from __future__ import annotations
@@ -27,12 +29,11 @@ from .envelope import ZERO_HASH, Op, OpKind
 from .errors import (
     BadSignature,
     BrokenChain,
-    Equivocation,
     MalformedOp,
+    MalformedPayload,
     NotAMember,
     OpRefused,
     PendingLimit,
-    RemovedAuthor,
     UnknownEpoch,
     WrongVault,
 )
@@ -41,17 +42,16 @@ from .identity import DeviceKey, display_id
 from .keywrap import key_check, open_wrap
 from .membership import Membership
 from .membership_bodies import Body, DeviceAdded, DeviceRemoved, Genesis, KeyRotated, KeysGranted
+from .op_graph import OpGraph
 from .state import VaultState
 from .vector import VersionVector
 
 EPOCH_KINDS = frozenset({OpKind.GENESIS, OpKind.DEVICE_REMOVED, OpKind.KEY_ROTATED})
 MAX_PENDING = 10_000
 
-Dependency = tuple[bytes, int] | bytes
-
 
 class _Held(Exception):  # control flow, never escapes this module
-    def __init__(self, dependency: Dependency, reason: str) -> None:
+    def __init__(self, dependency: bytes, reason: str) -> None:
         self.dependency = dependency
         self.reason = reason
 
@@ -83,31 +83,41 @@ class Replica:
         self.vault = vault
         self.device = device
         self.clock = Clock(clock)
-        self.chains: dict[bytes, list[Op]] = {}
-        self.by_hash: dict[bytes, Op] = {}
+        self.graph = OpGraph()
+        self.chains = self.graph.chains
+        self.by_hash = self.graph.by_hash
         self.bodies: dict[bytes, Body] = {}
         self.membership = Membership()
         self.epoch_keys: dict[bytes, bytes] = {}
         self.writes: dict[bytes, AccountWrite] = {}
         self.sealed: dict[bytes, Op] = {}
         self.corrupt: dict[bytes, OpRefused] = {}
-        self.writers: set[bytes] = set()
-        self.pending: dict[tuple[bytes, int], Op] = {}
-        self.waiting: dict[Dependency, set[tuple[bytes, int]]] = {}
+        self.pending: dict[bytes, Op] = {}
+        self.waiting: dict[bytes, set[bytes]] = {}
         self.evidence: list[tuple[bytes, bytes]] = []
+        self.suspects: set[bytes] = set()
         self.state = VaultState()
+        self._founder: bytes | None = None
         self._offers: dict[bytes, list[bytes]] = {}
+        self._dirty = False
+        self._fresh: list[bytes] = []
 
     # -- receiving -----------------------------------------------------------
 
     def receive(self, raw: bytes, now_ms: int) -> Receipt:
         """Verify one op from a peer and apply it, hold it back, or raise why it is refused."""
-        return self._receive(Op(raw), now_ms, authenticated=False)
+        try:
+            return self._receive(Op(raw), now_ms, authenticated=False)
+        finally:
+            self._settle()
 
     def receive_batch(self, raws: Iterable[bytes], now_ms: int) -> BatchReport:
         """Receive many ops; each author's consecutive run costs one signature check."""
         with _cyclic_gc_paused():
-            return self._receive_batch(raws, now_ms)
+            try:
+                return self._receive_batch(raws, now_ms)
+            finally:
+                self._settle()
 
     def _receive_batch(self, raws: Iterable[bytes], now_ms: int) -> BatchReport:
         report = BatchReport()
@@ -131,8 +141,7 @@ class Replica:
                 report.held.append(op)
             report.applied.extend(receipt.applied)
             report.refused.extend(receipt.refused)
-        held = set(self.pending)
-        report.held = [op for op in report.held if op.ref in held]
+        report.held = [op for op in report.held if op.hash in self.pending]
         return report
 
     def _receive(self, op: Op, now_ms: int, *, authenticated: bool) -> Receipt:
@@ -147,54 +156,26 @@ class Replica:
         return receipt
 
     def _admit(self, op: Op, now_ms: int, *, authenticated: bool) -> str:
-        """Check everything about `op`, then append it; raise before changing anything."""
+        """Check everything about `op` that does not depend on other ops' fate, then store it."""
         if op.vault != self.vault:
             raise WrongVault(f"op belongs to vault {op.vault.hex()}, not {self.vault.hex()}")
-        chain = self.chains.get(op.author, [])
-        have = len(chain)
-        if op.seq <= have:
-            known = chain[op.seq - 1]
-            if known.raw == op.raw:
-                return "duplicate"
-            self._check_signature(op, authenticated)
-            self._equivocation(known, op)
-        self._check_signature(op, authenticated)
-        check_not_ahead(op.hlc, now_ms)
-        self._check_shape(op)
-        if op.seq > have + 1:
-            raise _Held((op.author, op.seq - 1), f"op {op.seq - 1} of its author")
-        if op.seq == 1:
-            self._check_first(op)
-        else:
-            last = chain[-1]
-            if op.prev != last.hash:
-                raise BrokenChain(f"op {op.seq} does not name its author's op {last.seq} as prev")
-            if op.hlc <= last.hlc:
-                raise BrokenChain(f"op {op.seq}'s clock is not after its author's previous op")
-        if op.kind is not OpKind.GENESIS:
-            self._check_standing(op)
-        content: Body | AccountWrite | None
-        if op.kind.encrypted:
-            content = self._open(op)
-        else:
-            content = membership_bodies.decode(op.kind, op.payload)
-            if isinstance(content, Genesis):
-                if membership_bodies.vault_id(op.author, content.salt) != self.vault:
-                    raise WrongVault("genesis does not derive this vault's id: it was forged")
-                check_certificate(content.cert, op.author)
-            if isinstance(content, DeviceAdded):
-                if content.device == op.author:
-                    raise MalformedOp("a device cannot add itself")
-                check_certificate(content.cert, content.device)
-        self._commit(op, content)
-        return "applied"
-
-    def _check_signature(self, op: Op, authenticated: bool) -> None:
+        if op.hash in self.by_hash:
+            return "duplicate"
         if not authenticated and not op.signature_valid():
             raise BadSignature(
                 f"op {op.seq} of {display_id(op.author)} has a bad signature: "
                 "it was altered or forged"
             )
+        check_not_ahead(op.hlc, now_ms)
+        self._check_shape(op)
+        if op.seq == 1:
+            self._check_first(op)
+        else:
+            self._check_link(op)
+        content: Body | AccountWrite | None
+        content = self._open(op) if op.kind.encrypted else self._check_body(op)
+        self._commit(op, content)
+        return "applied"
 
     def _check_shape(self, op: Op) -> None:
         if op.kind.encrypted:
@@ -208,8 +189,7 @@ class Replica:
     def _check_first(self, op: Op) -> None:
         """An author's first op is the genesis, or names the op that added the author."""
         if op.kind is OpKind.GENESIS:
-            founder = self.membership.founder
-            if founder is not None and founder != op.author:
+            if self._founder is not None and self._founder != op.author:
                 raise NotAMember("the vault already has a genesis by another device")
             return
         adder = self.by_hash.get(op.prev)
@@ -222,21 +202,52 @@ class Replica:
                 "an op that does not add it"
             )
 
-    def _check_standing(self, op: Op) -> None:
-        """Refuse an op written after its author left the vault, in the fold's order.
+    def _check_link(self, op: Op) -> None:
+        """A later op names its author's previous op and carries a later clock."""
+        prev = self.by_hash.get(op.prev)
+        if prev is None:
+            raise _Held(op.prev, f"op {op.seq - 1} of its author")
+        if prev.author != op.author or prev.seq != op.seq - 1:
+            raise BrokenChain(f"op {op.seq} does not name its author's op {op.seq - 1} as prev")
+        if op.hlc <= prev.hlc:
+            raise BrokenChain(f"op {op.seq}'s clock is not after its author's previous op")
 
-        Only ops that sort before it can change that verdict, and none of them
-        waits behind it, so anti-entropy brings this op back if they do.
-        """
-        m = self.membership
-        if op.author not in m.added:
-            raise NotAMember(
-                f"{display_id(op.author)} is not a member: the op that added it does not count"
-            )
-        if m.out_before(op.author, membership.sort_key(op)):
-            raise RemovedAuthor(
-                f"{display_id(op.author)} was removed from the vault before it wrote op {op.seq}"
-            )
+    def _check_body(self, op: Op) -> Body:
+        content = membership_bodies.decode(op.kind, op.payload)
+        if isinstance(content, Genesis):
+            if membership_bodies.vault_id(op.author, content.salt) != self.vault:
+                raise WrongVault("genesis does not derive this vault's id: it was forged")
+            check_certificate(content.cert, op.author)
+        elif isinstance(content, DeviceAdded):
+            if content.device == op.author:
+                raise MalformedOp("a device cannot add itself")
+            check_certificate(content.cert, content.device)
+        elif isinstance(content, DeviceRemoved):
+            self._check_removal(op, content)
+        return content
+
+    def _check_removal(self, op: Op, body: DeviceRemoved) -> None:
+        """A removal names ops of its target it held, and never cuts below its own standing."""
+        if body.device == op.author:
+            raise MalformedOp("a device cannot remove itself")
+        heads = []
+        for h in body.heads:
+            head = self.by_hash.get(h)
+            if head is None:
+                raise _Held(h, "an op its removal names as seen")
+            if head.author != body.device:
+                raise MalformedPayload("a removal names as seen an op of another device")
+            heads.append(head)
+        if body.cutoff != max((h.seq for h in heads), default=0):
+            raise MalformedPayload("a removal's cutoff is not the highest seq it names as seen")
+        node = membership.real_node(self.graph, op, body)
+        root = self.graph.root(op)
+        for s in membership.standing(self.graph, root) if root is not None else ():
+            if s.author == body.device and not membership.seen(self.graph, node, s):
+                raise MalformedOp(
+                    "a removal cannot cut its target off below the ops its own author's "
+                    "membership rests on"
+                )
 
     def _open(self, op: Op) -> AccountWrite | None:
         """Decrypt and decode an account op, or None while this device lacks its epoch key."""
@@ -250,89 +261,94 @@ class Replica:
         key = self.epoch_keys.get(op.epoch)
         return None if key is None else account_write.decode(op.decrypt(key))
 
-    def _equivocation(self, first: Op, second: Op) -> None:
-        pair = (first.raw, second.raw)
-        if pair not in self.evidence:
-            self.evidence.append(pair)
-        raise Equivocation(
-            f"{display_id(second.author)} signed two different ops with seq {second.seq}: "
-            "its log forked; both are kept as evidence",
-            first.raw,
-            second.raw,
-        )
-
-    def _hold(self, op: Op, dependency: Dependency) -> None:
-        known = self.pending.get(op.ref)
-        if known is not None:
-            if known.raw != op.raw:
-                self._equivocation(known, op)
+    def _hold(self, op: Op, dependency: bytes) -> None:
+        if op.hash in self.pending:
             return
         if len(self.pending) >= MAX_PENDING:
             raise PendingLimit(
                 f"{MAX_PENDING} ops already wait for ops they depend on; this one is refused "
                 "and will be sent again by anti-entropy"
             )
-        self.pending[op.ref] = op
-        self.waiting.setdefault(dependency, set()).add(op.ref)
+        self.pending[op.hash] = op
+        self.waiting.setdefault(dependency, set()).add(op.hash)
+        chain = self.chains.get(op.author, ())
+        if dependency == op.prev and 1 < op.seq <= len(chain) + 1:
+            self.suspects.add(op.author)  # it signed a history other than the one held here
 
     def _release(self, op: Op, now_ms: int, receipt: Receipt) -> None:
         """Admit every held op that was waiting for `op`, and for those, transitively."""
         ready = [op]
         while ready:
             done = ready.pop()
-            for dependency in (done.ref, done.hash):
-                for ref in self.waiting.pop(dependency, ()):
-                    waiting = self.pending.pop(ref, None)
-                    if waiting is None:
-                        continue
-                    try:
-                        if self._admit(waiting, now_ms, authenticated=True) == "applied":
-                            receipt.applied.append(waiting)
-                            ready.append(waiting)
-                    except _Held as held:
-                        self._hold(waiting, held.dependency)
-                    except OpRefused as exc:
-                        receipt.refused.append((waiting, exc))
+            for h in self.waiting.pop(done.hash, ()):
+                waiting = self.pending.pop(h, None)
+                if waiting is None:
+                    continue
+                try:
+                    if self._admit(waiting, now_ms, authenticated=True) == "applied":
+                        receipt.applied.append(waiting)
+                        ready.append(waiting)
+                except _Held as held:
+                    self._hold(waiting, held.dependency)
+                except OpRefused as exc:
+                    receipt.refused.append((waiting, exc))
 
-    # -- appending and folding -----------------------------------------------
+    # -- storing and folding -------------------------------------------------
 
     def _commit(self, op: Op, content: Body | AccountWrite | None) -> None:
-        self.chains.setdefault(op.author, []).append(op)
-        self.by_hash[op.hash] = op
+        fork = self.graph.add(op)
+        if fork is not None:
+            self._dirty = True
+            self.suspects.discard(op.author)
+            first = self.chains[op.author][fork - 1]
+            if first is not op:
+                self.evidence.append((first.raw, op.raw))
         self.clock.observe(op.hlc)
         if isinstance(content, AccountWrite) or content is None:
-            self.writers.add(op.author)
             if content is None:
                 self.sealed[op.hash] = op
             else:
                 self.writes[op.hash] = content
-                if self.membership.allows(op.author, op.seq):
-                    self.state.apply(op.hash, op.hlc, op.author, content)
+                self._fresh.append(op.hash)
             return
+        if isinstance(content, Genesis):
+            self._founder = op.author
         self.bodies[op.hash] = content
-        before = {a: self.membership.limit(a) for a in self.writers}
-        last = self.membership.last
-        if last is None or membership.sort_key(op) > last:
-            membership.step(self.membership, op, content)
-        else:
+        self._dirty = True
+        self._fresh.extend(self._unlock(op, content))
+
+    def _settle(self) -> None:
+        """Refold the membership if a membership op or a fork arrived; fold fresh writes."""
+        fresh, self._fresh = self._fresh, []
+        if self._dirty:
+            self._dirty = False
+            before = self.membership.signature()
             self.membership = membership.compute(
-                (self.by_hash[h], b) for h, b in self.bodies.items()
+                self.graph, ((self.by_hash[h], b) for h, b in self.bodies.items())
             )
-        opened = self._unlock(op, content)
-        if before != {a: self.membership.limit(a) for a in self.writers}:
-            self._refold()
-        else:
-            for h in opened:
-                o = self.by_hash[h]
-                if self.membership.allows(o.author, o.seq):
-                    self.state.apply(h, o.hlc, o.author, self.writes[h])
+            if self.membership.signature() != before:
+                self._refold()
+                return
+        for h in fresh:
+            o = self.by_hash[h]
+            if self.counts(o):
+                self.state.apply(h, o.hlc, o.author, self.writes[h])
+
+    def counts(self, op: Op) -> bool:
+        """Whether an account op shows here: it counts, or this device wrote it.
+
+        A device keeps what it typed itself readable even once it is removed
+        and its later writes count nowhere else: the person can take it along.
+        """
+        return (self.device is not None and op.author == self.device.public) or (
+            self.membership.counts(op)
+        )
 
     def _refold(self) -> None:
         state = VaultState()
-        allows = self.membership.allows
         for h, write in self.writes.items():
             o = self.by_hash[h]
-            if allows(o.author, o.seq):
+            if self.counts(o):
                 state.apply(h, o.hlc, o.author, write)
         self.state = state
 
@@ -381,18 +397,31 @@ class Replica:
     # -- reading -------------------------------------------------------------
 
     def vector(self) -> VersionVector:
-        """What this replica holds: the highest contiguous seq of every author."""
+        """What this replica holds: the highest contiguous seq of every author's primary chain."""
         return VersionVector({a: len(c) for a, c in self.chains.items()})
 
     def ops_missing_from(self, vector: VersionVector) -> list[bytes]:
-        """The ops a peer with `vector` lacks, in an order that delivers dependencies first."""
-        ops = [op for a, c in self.chains.items() for op in c[vector.get_seq(a) :]]
-        ops.sort(key=membership.sort_key)
-        return [op.raw for op in ops]
+        """The ops a peer with `vector` lacks, in an order that delivers dependencies first.
+
+        A vector cannot say which branch of a forked author a peer holds, so
+        every op of a forked or suspect author from the fork on goes too.
+        """
+        ops = {op.hash: op for a, c in self.chains.items() for op in c[vector.get_seq(a) :]}
+        for author in {*self.graph.forks, *self.suspects}:
+            since = self.graph.forks.get(author, 1)
+            ops.update((o.hash, o) for o in self.graph.ops_of(author) if o.seq >= since)
+        ordered = sorted(ops.values(), key=membership.sort_key)
+        return [op.raw for op in ordered]
+
+    def ops_to_resend(self, author: bytes) -> list[Op]:
+        """Every op of a forked or suspect author from the fork on, for peers to compare."""
+        since = self.graph.forks.get(author, 1)
+        return [o for o in self.graph.ops_of(author) if o.seq >= since]
 
     def log(self) -> list[bytes]:
         """Every op held, dependencies first: what a device persists and replays."""
-        return self.ops_missing_from(VersionVector())
+        ops = sorted(self.by_hash.values(), key=membership.sort_key)
+        return [op.raw for op in ops]
 
 
 def _authenticated_runs(ops: list[Op]) -> set[int]:

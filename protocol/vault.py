@@ -14,15 +14,25 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from . import account_write, membership_bodies
+from . import account_write, membership, membership_bodies
 from .account import AccountDraft, OtpKind, check_label, check_note
 from .account_write import ACCOUNT_ID_SIZE, MAX_COUNTER, AccountWrite, FieldWrite
 from .certificate import check_certificate, device_certificate
 from .envelope import ZERO_HASH, Op, OpKind, seal_op
-from .errors import InvalidAccount, MalformedPayload, NotFound, UsageError, VaultLocked
+from .errors import (
+    InvalidAccount,
+    MalformedPayload,
+    NotFound,
+    RemovedFromVault,
+    UsageError,
+    VaultClosed,
+    VaultLocked,
+)
+from .hlc import wall_ms
 from .identity import DeviceKey, display_id, x25519_public
 from .keywrap import key_check, new_epoch_key, seal
 from .membership_bodies import (
+    MAX_HEADS,
     MAX_NAME,
     SALT_SIZE,
     DeviceAdded,
@@ -32,7 +42,7 @@ from .membership_bodies import (
     KeyRotated,
     KeysGranted,
 )
-from .replica import EPOCH_KINDS, Replica
+from .replica import EPOCH_KINDS, BatchReport, Replica
 from .state import AccountView
 
 _EDITABLE = ("issuer", "name", "note", "otp")
@@ -71,16 +81,17 @@ class Vault(Replica):
         return vault
 
     @classmethod
-    def restore(cls, vault: bytes, device: DeviceKey, log: list[bytes], clock: int = 0) -> Vault:
-        """Rebuild from a stored log; its ops were verified when they first arrived."""
+    def restore(
+        cls, vault: bytes, device: DeviceKey, log: list[bytes], clock: int = 0
+    ) -> tuple[Vault, BatchReport]:
+        """Rebuild from a stored log, with what replaying it did.
+
+        Receipt refuses only what is wrong whatever else exists, so a stored
+        log replays whole; should a byte have rotted on disk, that op is
+        reported and the rest still loads: a start never fails on its log.
+        """
         replica = cls(vault, device, clock)
-        report = replica.receive_batch(log, now_ms=1 << 48)
-        if report.refused or report.held:
-            raise UsageError(
-                f"stored log does not replay: {len(report.refused)} refused, "
-                f"{len(report.held)} held"
-            )
-        return replica
+        return replica, replica.receive_batch(log, now_ms=1 << 48)
 
     # -- accounts ------------------------------------------------------------
 
@@ -173,24 +184,46 @@ class Vault(Replica):
         """Add the device a certificate names, sealing every epoch key held here to it."""
         public_key = certificate_key(cert)
         if public_key in self.membership.added:
-            state = "was removed" if public_key in self.membership.cutoffs else "is a member"
+            state = "was removed" if public_key in self.membership.removals else "is a member"
             raise UsageError(f"device {display_id(public_key)} {state} already")
         wraps = {e: seal(k, public_key) for e, k in self.epoch_keys.items()}
         body = DeviceAdded(public_key, _device_name(name), cert, wraps)
         return self._append(OpKind.DEVICE_ADDED, membership_bodies.encode(body), now_ms)
 
     def remove_device(self, public_key: bytes, now_ms: int) -> Op:
-        """Remove a device and rotate to a key it never sees."""
+        """Remove a device and rotate to a key it never sees.
+
+        The removal names the device's ops held here that nothing follows (its
+        heads): exactly those, and what they lead back to, keep counting.
+        """
         members = self.membership.members
         if public_key not in members:
             raise NotFound(f"device {display_id(public_key)} is not a member")
+        if public_key == self.device.public:
+            raise UsageError("a device cannot remove itself: remove it from another device")
         rest = [m for m in members if m != public_key]
-        if not rest:
-            raise UsageError("the last device of a vault cannot be removed")
+        heads = self._heads_of(public_key)
         key = new_epoch_key()
-        cutoff = len(self.chains.get(public_key, ()))
-        body = DeviceRemoved(public_key, cutoff, {m: seal(key, m) for m in rest}, key_check(key))
+        body = DeviceRemoved(
+            public_key,
+            max((h.seq for h in heads), default=0),
+            tuple(h.hash for h in heads),
+            {m: seal(key, m) for m in rest},
+            key_check(key),
+        )
         return self._append(OpKind.DEVICE_REMOVED, membership_bodies.encode(body), now_ms)
+
+    def _heads_of(self, public_key: bytes) -> list[Op]:
+        """The target's tips, or, when it forked under this device's own standing, only the
+        tips of the branch this device was added from (a removal cannot cut below it)."""
+        tips = self.graph.tips(public_key)[:MAX_HEADS]
+        mine = self.chains.get(self.device.public)
+        root = self.graph.root(mine[0]) if mine else None
+        rest = membership.standing(self.graph, root) if root is not None else []
+        under = [s for s in rest if s.author == public_key]
+        if under and len(tips) > 1:
+            tips = [t for t in tips if all(self.graph.is_ancestor(s, t) for s in under)]
+        return tips
 
     def rename_device(self, name: str, now_ms: int) -> Op:
         """Give this device a new name, for the other devices' lists."""
@@ -203,6 +236,13 @@ class Vault(Replica):
         body = KeyRotated({m: seal(key, m) for m in self.membership.members}, key_check(key))
         return self._append(OpKind.KEY_ROTATED, membership_bodies.encode(body), now_ms)
 
+    def needs_rotation(self) -> bool:
+        """This member holds the key of no epoch it may write under: it must start one."""
+        me = self.device.public
+        if me not in self.membership.members:
+            return False
+        return not any(e in self.epoch_keys for e in self.membership.usable)
+
     def missing_keys(self) -> dict[bytes, list[bytes]]:
         """Members lacking a wrap of some epoch key (added concurrently with a rotation)."""
         sealed_to: dict[bytes, set[bytes]] = {}
@@ -214,13 +254,26 @@ class Vault(Replica):
             elif isinstance(body, DeviceAdded | KeysGranted):
                 for epoch in body.wraps:
                     sealed_to.setdefault(epoch, set()).add(body.device)
-        epochs = [h for h in self.bodies if self.by_hash[h].kind in EPOCH_KINDS]
+        epochs = sorted(
+            (h for h in self.bodies if self.by_hash[h].kind in EPOCH_KINDS),
+            key=lambda h: membership.sort_key(self.by_hash[h]),
+        )
         out = {}
-        for member in self.membership.members:
+        for member in sorted(self.membership.members):
             lacking = [e for e in epochs if member not in sealed_to.get(e, ())]
             if lacking:
                 out[member] = lacking
         return out
+
+    def grants_due(self) -> list[bytes]:
+        """Members to whom this device can seal an epoch key they lack."""
+        if self.device.public not in self.membership.members:
+            return []
+        return [
+            m
+            for m, lacking in self.missing_keys().items()
+            if any(e in self.epoch_keys for e in lacking)
+        ]
 
     def grant_keys(self, public_key: bytes, now_ms: int) -> Op:
         """Seal to a member the epoch keys it lacks and this device holds."""
@@ -230,6 +283,11 @@ class Vault(Replica):
             raise UsageError(f"device {display_id(public_key)} lacks no key this device holds")
         body = KeysGranted(public_key, wraps)
         return self._append(OpKind.KEYS_GRANTED, membership_bodies.encode(body), now_ms)
+
+    def removal_of_me(self) -> membership.Removal | None:
+        """The first removal of this device that counts, if it was removed."""
+        removals = self.membership.removals.get(self.device.public)
+        return min(removals, key=lambda r: (r.hlc, r.by)) if removals else None
 
     # -- building ops --------------------------------------------------------
 
@@ -249,14 +307,21 @@ class Vault(Replica):
         return self._append(OpKind.ACCOUNT_WRITE, account_write.encode(write), now_ms, nonce)
 
     def _writing_epoch(self) -> bytes:
-        for epoch in reversed(self.membership.epochs):
+        """The last epoch whose key only members hold, among those this device holds."""
+        for epoch in reversed(self.membership.usable):
             if epoch in self.epoch_keys:
                 return epoch
         raise VaultLocked("this device holds no key of the vault yet")
 
     def _append(self, kind: OpKind, body: bytes, now_ms: int, nonce: bytes | None = None) -> Op:
-        if self.device.public in self.membership.cutoffs:
-            raise VaultLocked("this device was removed from the vault; pair it again as new")
+        removal = self.removal_of_me()
+        if removal is not None:
+            raise RemovedFromVault(display_id(removal.by), wall_ms(removal.hlc))
+        if self.membership.closed:
+            raise VaultClosed()
+        me = self.device.public
+        if kind is not OpKind.GENESIS and self.chains.get(me) and me not in self.membership.members:
+            raise VaultLocked("this device is not a member of the vault")
         chain = self.chains.get(self.device.public, [])
         if chain:
             prev = chain[-1].hash
@@ -284,7 +349,10 @@ class Vault(Replica):
             nonce=nonce,
         )
         op = Op(raw)
-        self._admit(op, now_ms, authenticated=True)
+        try:
+            self._admit(op, now_ms, authenticated=True)
+        finally:
+            self._settle()
         return op
 
 

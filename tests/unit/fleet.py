@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from twofold.protocol import account_write, membership_bodies
 from twofold.protocol.account import AccountDraft, OtpParams
+from twofold.protocol.account_write import AccountWrite
 from twofold.protocol.certificate import device_certificate
+from twofold.protocol.envelope import ZERO_HASH, Op, OpKind, seal_op
 from twofold.protocol.identity import DeviceKey
+from twofold.protocol.keywrap import key_check, new_epoch_key, seal
+from twofold.protocol.membership_bodies import Body, DeviceRemoved
 from twofold.protocol.vault import Vault
 
 NOW = 1_790_000_000_000
@@ -74,3 +79,55 @@ def snapshot(v: Vault) -> object:
         sorted(v.membership.cutoffs.items()),
         v.membership.current_epoch,
     )
+
+
+def forge_as(
+    v: Vault, kind: OpKind, body: Body | AccountWrite, hlc: int, *, prev: Op | None = None
+) -> Op:
+    """An op `v`'s device signs with any clock its chain allows, after `prev` (default: its
+    last op; its first op may carry any clock at all).
+
+    What a stolen device can do: its own software keeps no rule, so this goes
+    straight into its log without the checks `Vault` makes before writing.
+    """
+    chain = v.chains.get(v.device.public)
+    after = prev if prev is not None else chain[-1] if chain else None
+    if kind.encrypted:
+        assert isinstance(body, AccountWrite)
+        epoch = next(e for e in reversed(v.membership.epochs) if e in v.epoch_keys)
+        payload, key = account_write.encode(body), v.epoch_keys[epoch]
+    else:
+        assert not isinstance(body, AccountWrite)
+        epoch, payload, key = ZERO_HASH, membership_bodies.encode(body), None
+    raw = seal_op(
+        v.device,
+        kind=kind,
+        vault=v.vault,
+        seq=after.seq + 1 if after else 1,
+        prev=after.hash if after else v.membership.added[v.device.public].added_in,
+        hlc=hlc,
+        epoch=epoch,
+        body=payload,
+        epoch_key=key,
+    )
+    v.receive(raw, NOW)
+    return Op(raw)
+
+
+def removal_body(v: Vault, target: bytes, *, heads: list[Op] | None = None) -> DeviceRemoved:
+    """A removal of `target` by `v`, naming what `v` holds of it unless `heads` says otherwise."""
+    chosen = v.graph.tips(target) if heads is None else heads
+    rest = [m for m in v.membership.members if m != target]
+    key = new_epoch_key()
+    return DeviceRemoved(
+        target,
+        max((h.seq for h in chosen), default=0),
+        tuple(h.hash for h in chosen),
+        {m: seal(key, m) for m in rest},
+        key_check(key),
+    )
+
+
+def issuers(v: Vault) -> set[str]:
+    """The issuers of the accounts a vault shows, trash included."""
+    return {x.issuer for x in v.state.views()}
