@@ -28,16 +28,50 @@ def device_json(vault: Vault, peers: Peers, key: bytes) -> dict[str, Any]:
     added = vault.by_hash.get(member.added_in)
     sessions = peers.sessions.get(key, set())
     heard = max((s.last_heard for s in sessions), default=None)
+    removals = vault.membership.removals.get(key)
+    first = min(removals, key=lambda r: (r.hlc, r.by)) if removals else None
     return {
         "id": display_id(key),
         "name": member.name,
         "added_by": None if member.added_by is None else display_id(member.added_by),
         "added_at": None if added is None else api_views.timestamp(added.hlc),
         "this_device": key == vault.device.public,
-        "revoked": key in vault.membership.cutoffs,
+        "revoked": first is not None,
+        "removed_by": None if first is None else display_id(first.by),
+        "removed_at": None if first is None else api_views.timestamp(first.hlc),
+        "forked": key in vault.graph.forks,
         "connected": bool(sessions),
         "last_seen": None if heard is None else api_views.iso(heard),
     }
+
+
+def standing_json(vault: Vault) -> dict[str, Any]:
+    """Where this device stands in its vault: a member, removed (by whom, when), or waiting
+    to be added; and whether the vault closed."""
+    m = vault.membership
+    me = vault.device.public
+    removal = vault.removal_of_me()
+    state = "member" if me in m.members else "removed" if removal is not None else "waiting"
+    by = None
+    if removal is not None:
+        remover = m.added.get(removal.by)
+        by = {"id": display_id(removal.by), "name": remover.name if remover else "?"}
+    return {
+        "state": state,
+        "closed": m.closed,
+        "removed_by": by,
+        "removed_at": None if removal is None else api_views.timestamp(removal.hlc),
+        "forked": sorted(display_id(k) for k in m.forks if k in m.added),
+    }
+
+
+async def start_new_vault(request: web.Request) -> web.Response:
+    """POST /vault/new."""
+    service = request.app[SERVICE]
+    brought = await service.start_new_vault()
+    return web.json_response(
+        {"vault": {"id": service.identity.vault_id}, "accounts": brought}, status=201
+    )
 
 
 def peer_json(vault: Vault, peers: Peers, key: bytes) -> dict[str, Any]:
@@ -100,3 +134,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post(f"{PREFIX}/devices/{{id}}/revoke", revoke_device)
     app.router.add_patch(f"{PREFIX}/devices/self", rename_this_device)
     app.router.add_get(f"{PREFIX}/peers", list_peers)
+    app.router.add_post(f"{PREFIX}/vault/new", start_new_vault)

@@ -8,6 +8,7 @@ from twofold.protocol.account import OtpKind
 
 from . import api_views
 from .api_app import SERVICE, STARTED, check_fields, json_body
+from .api_devices import standing_json
 from .errors import BadRequest
 from .vault_service import VaultService
 
@@ -50,6 +51,7 @@ async def status(request: web.Request) -> web.Response:
             "trash": sum(v.deleted for v in views),
             "conflicts": sum(bool(v.conflicts) for v in views),
             "members": len(s.vault.membership.members),
+            "standing": standing_json(s.vault),
             "started_at": api_views.iso(request.app[STARTED]),
         }
     )

@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 HEARTBEAT_S = 1.0
 BACKOFF_MIN_S = 0.2
 BACKOFF_MAX_S = 1.0
+# A device out of its vault stops syncing, but a removal can be undone by ops it has not seen
+# (a revoked thief's forged removal of a bystander): it knocks this rarely, once per session,
+# to hand over what it holds and hear whether it is back.
+OUT_KNOCK_S = 600.0
 # A dial to a host whose cable is out would otherwise wait on SYN retries for
 # minutes, and the first retry after the cable is back can be many seconds away.
 _DIAL_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=1.0)
@@ -75,6 +79,22 @@ def member_for(service: VaultService, cert: bytes | None) -> bytes | None:
     return None
 
 
+def removed_for(service: VaultService, cert: bytes | None) -> bytes | None:
+    """The removed device whose exact certificate this is."""
+    membership = service.vault.membership
+    for key in membership.removals:
+        member = membership.added.get(key)
+        if cert is not None and member is not None and member.cert == cert:
+            return key
+    return None
+
+
+def out_of_vault(service: VaultService) -> bool:
+    """This device was removed, or its vault closed: it has no one to sync with."""
+    vault = service.vault
+    return vault.removal_of_me() is not None or vault.membership.closed
+
+
 class Peers:
     """The peer server, the outgoing connections, and the sessions both carry."""
 
@@ -86,8 +106,8 @@ class Peers:
         self.sessions: dict[bytes, set[SyncSession]] = {}
         self.static: list[tuple[str, int]] = []
         self.extra_routes: list[Callable[[web.Application], None]] = []
-        self._server_ctx = tls.server_context(self._member_certs())
-        self._trusted = set(self._member_certs())
+        self._server_ctx = tls.server_context(self._known_certs())
+        self._trusted = set(self._known_certs())
         self._dialers: dict[bytes, asyncio.Task[None]] = {}
         self._bootstrap: dict[bytes, bytes] = {}
         self._caught_up: dict[bytes, asyncio.Event] = {}
@@ -96,8 +116,9 @@ class Peers:
         self.port = 0
         service.membership_changed.append(self._on_membership)
 
-    def _member_certs(self) -> list[bytes]:
-        return [m.cert for m in self.service.vault.membership.members.values()]
+    def _known_certs(self) -> list[bytes]:
+        """Members and removed devices: TLS lets both in, so a removed one can be told."""
+        return [m.cert for m in self.service.vault.membership.added.values()]
 
     async def start(self, host: str, port: int) -> int:
         """Serve on host:port (0 = a free port); the port bound."""
@@ -163,7 +184,7 @@ class Peers:
         self._dialers[key] = asyncio.create_task(self._dial_static(host, port))
 
     async def _dial_static(self, host: str, port: int) -> None:
-        def target() -> tuple[str, int, dict[bytes, bytes]]:
+        def target() -> tuple[str, int, dict[bytes, bytes]] | None:
             me = self.service.vault.device.public
             members = self.service.vault.membership.members
             return host, port, {m.cert: k for k, m in members.items() if k != me}
@@ -175,10 +196,13 @@ class Peers:
         await self._caught_up.setdefault(peer, asyncio.Event()).wait()
 
     def _on_membership(self) -> None:
-        for cert in self._member_certs():
+        for cert in self._known_certs():
             if cert not in self._trusted:
                 trust(self._server_ctx, cert)
                 self._trusted.add(cert)
+        if out_of_vault(self.service):
+            self._leave()
+            return
         members = self.service.vault.membership.members
         for peer in list(self._dialers):
             if peer.startswith(b"static:"):
@@ -195,6 +219,22 @@ class Peers:
             if peer in members:
                 del self._bootstrap[peer]
 
+    def _leave(self) -> None:
+        """This device is out of the vault: close every session; dialers only knock now."""
+        if any(self.sessions.values()):
+            removal = self.service.vault.removal_of_me()
+            if removal is not None:
+                log.warning(
+                    "this device was removed from the vault by %s: it stops syncing",
+                    display_id(removal.by),
+                )
+            else:
+                log.warning("the vault is closed: every device in it was removed")
+        for sessions in self.sessions.values():
+            for session in list(sessions):
+                if isinstance(session.channel, WebSocketChannel):
+                    self._close_soon(session.channel)
+
     def _close_soon(self, channel: WebSocketChannel) -> None:
         task = asyncio.create_task(channel.close())
         self._closing.add(task)
@@ -205,17 +245,25 @@ class Peers:
             request.transport.get_extra_info("ssl_object") if request.transport else None
         )
         peer = member_for(self.service, cert)
-        if peer is None:
+        removed = removed_for(self.service, cert) if peer is None else None
+        if peer is None and removed is None:
             raise web.HTTPForbidden(text="this certificate is not a member of the vault")
-        self.known.setdefault(peer, PeerInfo())
         ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=4 * 1024 * 1024)
         await ws.prepare(request)
-        await self._run_session(peer, WebSocketChannel(ws))
+        if peer is not None:
+            self.known.setdefault(peer, PeerInfo())
+            await self._run_session(peer, WebSocketChannel(ws))
+        elif removed is not None:  # it hands over what it wrote and hears why it is out
+            session = SyncSession(self.service, WebSocketChannel(ws), removed, restricted=True)
+            with contextlib.suppress(TimeoutError, aiohttp.ClientError, ConnectionError):
+                await session.run()
         await ws.close()
         return ws
 
-    async def _run_session(self, peer: bytes, channel: WebSocketChannel) -> None:
-        session = SyncSession(self.service, channel, peer)
+    async def _run_session(
+        self, peer: bytes, channel: WebSocketChannel, *, once: bool = False
+    ) -> None:
+        session = SyncSession(self.service, channel, peer, once=once)
         self.sessions.setdefault(peer, set()).add(session)
         log.info("syncing with %s", display_id(peer))
         self.service.events.publish("peers", device=display_id(peer), connected=True)
@@ -259,7 +307,8 @@ class Peers:
                     delay = BACKOFF_MIN_S
             except (TimeoutError, aiohttp.ClientError, OSError, ssl.SSLError) as exc:
                 log.debug("cannot reach %s:%d: %s", host, port, exc)
-            await asyncio.sleep(delay * (0.5 + random.random() / 2))  # noqa: S311 - jitter
+            pause = OUT_KNOCK_S if out_of_vault(self.service) else delay
+            await asyncio.sleep(pause * (0.5 + random.random() / 2))  # noqa: S311 - jitter
             delay = min(delay * 2, BACKOFF_MAX_S)
 
     async def _session_with(
@@ -280,7 +329,7 @@ class Peers:
             if peer is not None:
                 if found_by is not None:
                     self.known[peer] = PeerInfo((host, port), found_by)
-                await self._run_session(peer, WebSocketChannel(ws))
+                await self._run_session(peer, WebSocketChannel(ws), once=out_of_vault(self.service))
         return True
 
 

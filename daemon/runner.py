@@ -22,6 +22,7 @@ from .api_routes import VERSION
 from .discovery import Discovery
 from .errors import HomeInUse
 from .home import Home, read_private, write_api_file, write_private
+from .key_upkeep import KeyUpkeep
 from .pairing_service import Pairing
 from .peers import Peers
 from .storage import Storage
@@ -79,12 +80,15 @@ async def serve(
         peers: Peers | None = None
         service: VaultService | None = None
         discovery: Discovery | None = None
+        upkeep: KeyUpkeep | None = None
         try:
             recorded = await storage.get_meta("store_key_source")
             store_key = keystore.load(
                 home, settings.store_key, recorded.decode() if recorded else None
             )
             service = await VaultService.open(storage, store_key, settings.device_name)
+            upkeep = service.upkeep = KeyUpkeep(service)
+            upkeep.poke()  # a restart may find a key to grant or an epoch to start
             peers = Peers(service, DeviceTls.prepare(home, service.vault.device, store_key))
             pairing = Pairing(service, peers, config_module.advertised(settings))
             peer_port = await _start_peers(peers, storage, settings)
@@ -99,6 +103,7 @@ async def serve(
                 )
                 await discovery.start()
                 pairing.joined.append(discovery.announce)
+                service.vault_replaced.append(discovery.announce)
             app = make_app(service, pairing, api_token(home), time.time())
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
@@ -124,6 +129,8 @@ async def serve(
                 await runner.cleanup()
             if discovery is not None:
                 await discovery.stop()
+            if upkeep is not None:
+                await upkeep.stop()
             if peers is not None:
                 await peers.stop()
             # joining a vault replaces the service's storage: close the one in use

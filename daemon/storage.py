@@ -15,20 +15,20 @@ import aiosqlite
 
 from twofold.protocol.envelope import Op
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value BLOB NOT NULL
 ) WITHOUT ROWID;
 -- A rowid table: ops are ~300-400 bytes, too large for WITHOUT ROWID to pay off.
+-- An op is known by its hash: a forked author has two ops with one seq, and both are kept.
 CREATE TABLE IF NOT EXISTS ops (
     author BLOB NOT NULL,
     seq    INTEGER NOT NULL,
     hlc    INTEGER NOT NULL,
     hash   BLOB NOT NULL UNIQUE,
-    raw    BLOB NOT NULL,
-    UNIQUE (author, seq)
+    raw    BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS ops_order ON ops (hlc, author, seq);
 CREATE TABLE IF NOT EXISTS peers (
@@ -41,6 +41,25 @@ CREATE TABLE IF NOT EXISTS evidence (
     second BLOB NOT NULL,
     PRIMARY KEY (first, second)
 ) WITHOUT ROWID;
+"""
+
+
+# Schema 1 kept one op per (author, seq), so the second op of a fork was dropped: rebuild the
+# table with the op's hash as its only key.
+_FROM_V1 = """
+BEGIN IMMEDIATE;
+CREATE TABLE ops_v2 (
+    author BLOB NOT NULL,
+    seq    INTEGER NOT NULL,
+    hlc    INTEGER NOT NULL,
+    hash   BLOB NOT NULL UNIQUE,
+    raw    BLOB NOT NULL
+);
+INSERT INTO ops_v2 (author, seq, hlc, hash, raw) SELECT author, seq, hlc, hash, raw FROM ops;
+DROP TABLE ops;
+ALTER TABLE ops_v2 RENAME TO ops;
+PRAGMA user_version=2;
+COMMIT;
 """
 
 
@@ -62,6 +81,8 @@ class Storage:
         if version is not None and version[0] > SCHEMA_VERSION:
             await db.close()
             raise RuntimeError(f"{path} was written by a newer Twofold (schema {version[0]})")
+        if version is not None and version[0] == 1:
+            await db.executescript(_FROM_V1)
         await db.executescript(_SCHEMA)
         await db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         return cls(db, path)

@@ -50,10 +50,20 @@ class Channel(Protocol):
 class SyncSession:
     """One peer, one channel: catch up both ways, then push every new op."""
 
-    def __init__(self, service: VaultService, channel: Channel, peer: bytes) -> None:
+    def __init__(
+        self,
+        service: VaultService,
+        channel: Channel,
+        peer: bytes,
+        *,
+        restricted: bool = False,
+        once: bool = False,
+    ) -> None:
         self.service = service
         self.channel = channel
         self.peer = peer
+        self.restricted = restricted  # a removed peer: take its ops, send only its removal
+        self.once = once  # this device is out of its vault: one exchange, then hang up
         self.caught_up = asyncio.Event()
         self.peer_vector: VersionVector | None = None
         self._peer_has: dict[bytes, int] = {}  # highest seq per author the peer is known to hold
@@ -106,6 +116,8 @@ class SyncSession:
                 self.last_synced = time.time()
                 self.caught_up.set()
                 self._progress(0)
+                if self.once:
+                    return
             else:
                 raise MalformedPayload("unknown sync message")
 
@@ -118,7 +130,11 @@ class SyncSession:
         )
 
     async def _send_missing(self, theirs: VersionVector) -> None:
-        missing = self.service.vault.ops_missing_from(theirs)
+        vault = self.service.vault
+        if self.restricted:
+            missing = vault.proof_of_removal(self.peer, theirs)
+        else:
+            missing = vault.ops_missing_from(theirs)
         page: list[bytes] = []
         size = 0
         for raw in missing:
@@ -141,11 +157,17 @@ class SyncSession:
     async def _push(self) -> None:
         """Push what the peer is not known to hold: not its own ops, nor what it sent or got."""
         assert self._feed is not None  # noqa: S101 - set in run()
+        if self.restricted:
+            await asyncio.Event().wait()  # nothing new goes to a removed device
+            return
         while True:
+            graph = self.service.vault.graph
             ops = [
                 op
                 for op in await self._feed.get()
-                if op.author != self.peer and op.seq > self._peer_has.get(op.author, 0)
+                if op.author in graph.forks  # a forked log: the peer may lack either branch
+                or op.author in self.service.vault.suspects
+                or (op.author != self.peer and op.seq > self._peer_has.get(op.author, 0))
             ]
             for start in range(0, len(ops), PAGE_OPS):
                 page = ops[start : start + PAGE_OPS]

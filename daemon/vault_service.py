@@ -13,9 +13,9 @@ import asyncio
 import gc
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from twofold.protocol.account import AccountDraft, OtpKind, OtpParams, base32_secret
 from twofold.protocol.account_write import ACCOUNT_ID_SIZE
@@ -86,6 +86,13 @@ class OpFeed:
         self._service._feeds.discard(self)
 
 
+class KeyUpkeepLike(Protocol):
+    """What the service asks of the key upkeep (daemon/key_upkeep.py) when membership moves."""
+
+    def poke(self) -> None:
+        """Check keys again."""
+
+
 @dataclass(frozen=True)
 class Identity:
     """This device as people see it."""
@@ -108,6 +115,8 @@ class VaultService:
         self._inbox: list[tuple[list[bytes], OpFeed | None, asyncio.Future[BatchReport]]] = []
         self._draining: asyncio.Task[None] | None = None
         self.membership_changed: list[Callable[[], None]] = []
+        self.vault_replaced: list[Callable[[], Awaitable[None]]] = []
+        self.upkeep: KeyUpkeepLike | None = None
         self.events = EventBus()
 
     @classmethod
@@ -142,14 +151,32 @@ class VaultService:
         gc.freeze()  # the loaded vault lives as long as the daemon: stop rescanning it
         return cls(vault, storage, name.decode())
 
-    async def _write(self, make: Callable[[Vault], Op]) -> Op:
+    async def write(self, make: Callable[[Vault], Op]) -> Op:
+        """Make one op under the write lock, store it, push it; membership ops notify too."""
+        return await self._write(make)
+
+    async def ensure_writable(self) -> None:
+        """Rotate if every epoch key this member holds is known to a device that left."""
         async with self._lock:
-            op = make(self.vault)
+            if not self.vault.needs_rotation():
+                return
+            log.info("no key of the vault is safe to write under: rotating")
+            op = self.vault.rotate_key(now_ms())
             await self._store([op])
         self._publish([op], None)
-        if not op.kind.encrypted:
+        self._membership_moved()
+
+    async def _write(self, make: Callable[[Vault], Op]) -> Op:
+        async with self._lock:
+            made = []
+            if self.vault.needs_rotation():  # every key here is known to a device that left
+                made.append(self.vault.rotate_key(now_ms()))
+            made.append(make(self.vault))
+            await self._store(made)
+        self._publish(made, None)
+        if any(not o.kind.encrypted for o in made):
             self._membership_moved()
-        return op
+        return made[-1]
 
     async def write_batch(self, make: Callable[[Vault], list[Op]]) -> list[Op]:
         """Many account ops made and stored in one transaction (an import): one fsync, not
@@ -175,6 +202,8 @@ class VaultService:
         self.events.publish("devices")
         for callback in self.membership_changed:
             callback()
+        if self.upkeep is not None:
+            self.upkeep.poke()
 
     async def _store(self, ops: list[Op]) -> None:
         """Commit ops the vault has applied; if the disk refuses, reload what it holds."""
@@ -221,6 +250,8 @@ class VaultService:
         async with self._lock:
             members_before = self.vault.membership.members.keys()
             evidence_before = len(self.vault.evidence)
+            forks_before = dict(self.vault.graph.forks)
+            suspects_before = set(self.vault.suspects)
             report = self.vault.receive_batch(raws, now_ms())
             if report.applied:
                 await self._store(report.applied)
@@ -231,7 +262,13 @@ class VaultService:
             membership_moved = self.vault.membership.members.keys() != members_before
         for _, error in report.refused:
             log.warning("refused an op from a peer: %s", error)
-        if membership_moved or any(not op.kind.encrypted for op in report.applied):
+        vault = self.vault
+        newly = {a for a, f in vault.graph.forks.items() if forks_before.get(a) != f}
+        newly |= vault.suspects - suspects_before
+        if newly:  # a vector cannot tell which branch a peer holds: show every peer both
+            log.warning("the logs of %s forked", ", ".join(display_id(a) for a in newly))
+            self._publish([op for a in sorted(newly) for op in vault.ops_to_resend(a)], None)
+        if membership_moved or newly or any(not op.kind.encrypted for op in report.applied):
             self._membership_moved()
         return report
 
@@ -295,24 +332,49 @@ class VaultService:
     async def move_into(self, vault_id: bytes) -> None:
         """Leave this device's own vault for the one it joined; the old database is kept aside."""
         async with self._lock:
-            old = self.vault
-            self._carried = [
-                (AccountDraft(v.issuer, v.name, v.otp, v.counter, v.note), v.deleted)
-                for v in old.state.views()
-            ]
-            meta = {k: await self.storage.get_meta(k) for k in _KEPT_META}
-            path = self.storage.path
-            await self.storage.close()
-            aside = path.with_name(f"{path.stem}-left-{old.vault.hex()[:8]}{path.suffix}")
-            path.rename(aside)
-            for suffix in ("-wal", "-shm"):
-                path.with_name(path.name + suffix).unlink(missing_ok=True)
-            self.storage = await Storage.open(path)
-            kept = {k: v for k, v in meta.items() if v is not None}
-            await self.storage.initialise({**kept, "vault_id": vault_id}, [])
-            self.vault = Vault(vault_id, old.device)
-            self.identity = Identity(self.identity.device_id, self.identity.name, vault_id.hex())
-            log.info("joined vault %s; the old database is kept as %s", vault_id.hex(), aside)
+            await self._replace_vault(Vault(vault_id, self.vault.device))
+            log.info("joined vault %s", vault_id.hex())
+
+    async def start_new_vault(self) -> int:
+        """Found a new vault on this device with every account it shows, after it was removed
+        or its vault closed; the old database is kept aside. Returns the accounts brought."""
+        removal = self.vault.removal_of_me()
+        if removal is None and not self.vault.membership.closed:
+            raise UsageError(
+                "this device is a member of its vault: a new vault is for a device that was "
+                "removed or whose vault closed"
+            )
+        async with self._lock:
+            fresh = Vault.found(self.vault.device, self.identity.name, now_ms())
+            await self._replace_vault(fresh)
+            await self.storage.append(Op(raw) for raw in fresh.log())
+        brought = await self.bring_along()
+        self._membership_moved()
+        for callback in self.vault_replaced:
+            await callback()
+        log.info("started vault %s with %d accounts", fresh.vault.hex(), brought)
+        return brought
+
+    async def _replace_vault(self, new: Vault) -> None:
+        """Keep the accounts shown here to bring along, set the database aside, start `new`."""
+        old = self.vault
+        self._carried = [
+            (AccountDraft(v.issuer, v.name, v.otp, v.counter, v.note), v.deleted)
+            for v in old.state.views()
+        ]
+        meta = {k: await self.storage.get_meta(k) for k in _KEPT_META}
+        path = self.storage.path
+        await self.storage.close()
+        aside = path.with_name(f"{path.stem}-left-{old.vault.hex()[:8]}{path.suffix}")
+        path.rename(aside)
+        for suffix in ("-wal", "-shm"):
+            path.with_name(path.name + suffix).unlink(missing_ok=True)
+        self.storage = await Storage.open(path)
+        kept = {k: v for k, v in meta.items() if v is not None}
+        await self.storage.initialise({**kept, "vault_id": new.vault}, [])
+        self.vault = new
+        self.identity = Identity(self.identity.device_id, self.identity.name, new.vault.hex())
+        log.info("left vault %s; its database is kept as %s", old.vault.hex(), aside)
 
     async def bring_along(self) -> int:
         """Re-create, in the joined vault, the accounts this device held before joining."""

@@ -418,6 +418,28 @@ class Replica:
         since = self.graph.forks.get(author, 1)
         return [o for o in self.graph.ops_of(author) if o.seq >= since]
 
+    def proof_of_removal(self, device: bytes, vector: VersionVector) -> list[bytes]:
+        """The removals of `device` that count, with every op they need that it lacks.
+
+        What a member answers a removed device that knocks: it can check every
+        byte itself, and learns nothing written since beyond what proves it.
+        """
+        todo = [self.by_hash[r.op] for r in self.membership.removals.get(device, ())]
+        proof: dict[bytes, Op] = {}
+        while todo:
+            op = todo.pop()
+            if op.hash in proof:
+                continue
+            if self.graph.is_primary(op) and op.seq <= vector.get_seq(op.author):
+                continue
+            proof[op.hash] = op
+            needs = [op.prev, op.epoch] if op.kind.encrypted else [op.prev]
+            body = self.bodies.get(op.hash)
+            if isinstance(body, DeviceRemoved):
+                needs.extend(body.heads)
+            todo.extend(self.by_hash[h] for h in needs if h in self.by_hash)
+        return [op.raw for op in sorted(proof.values(), key=membership.sort_key)]
+
     def log(self) -> list[bytes]:
         """Every op held, dependencies first: what a device persists and replays."""
         ops = sorted(self.by_hash.values(), key=membership.sort_key)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from ..sdk import Account, Client, Code
+from ..sdk import Account, Client, Code, Standing
 from .output import (
     account_table,
     clean,
@@ -329,20 +329,50 @@ def cmd_status(ctx: Context) -> int:
         dump_json(s.to_json(), ctx.out)
         return 0
     conflicts = f"{s.conflicts} (see: twofold conflicts)" if s.conflicts else "none"
-    ctx.say(
-        fields(
-            [
-                ("home", str(ctx.home)),
-                ("daemon", f"{s.version}, up since {s.started_at.astimezone():%Y-%m-%d %H:%M}"),
-                ("device", f"{s.device.name} ({s.device.id})"),
-                ("vault", s.vault_id),
-                ("members", f"{s.members} device{'s' if s.members != 1 else ''}"),
-                ("accounts", f"{s.accounts} ({s.trash} in the trash)"),
-                ("conflicts", conflicts),
-            ]
-        )
-    )
+    rows = [
+        ("home", str(ctx.home)),
+        ("daemon", f"{s.version}, up since {s.started_at.astimezone():%Y-%m-%d %H:%M}"),
+        ("device", f"{s.device.name} ({s.device.id})"),
+        ("vault", s.vault_id),
+        ("members", f"{s.members} device{'s' if s.members != 1 else ''}"),
+        ("accounts", f"{s.accounts} ({s.trash} in the trash)"),
+        ("conflicts", conflicts),
+    ]
+    standing = standing_line(s.standing)
+    if standing:
+        rows.insert(4, ("standing", standing))
+    ctx.say(fields(rows))
     return 0
+
+
+def standing_line(standing: Standing) -> str | None:
+    """What a person must know when this device is not simply a member of a live vault."""
+    if standing.state == "removed":
+        by = standing.removed_by
+        who = "another device" if by is None else f"{clean(by.name)} ({by.id})"
+        when = (
+            ""
+            if standing.removed_at is None
+            else f" at {standing.removed_at.astimezone():%Y-%m-%d %H:%M}"
+        )
+        closed = " The vault is closed: every device in it was removed." if standing.closed else ""
+        return (
+            f"removed from the vault by {who}{when}.{closed} What it writes counts nowhere; its "
+            "accounts stay readable here. Start a new vault with them: twofold vault new"
+        )
+    if standing.closed:
+        return (
+            "the vault is closed: every device in it was removed. Start a new one: "
+            "twofold vault new"
+        )
+    if standing.state == "waiting":
+        return "joined; waiting for the device that added it"
+    if standing.forked:
+        return (
+            f"the log of {', '.join(standing.forked)} forked (a copied home, or tampering): "
+            "revoke it with twofold devices revoke ID"
+        )
+    return None
 
 
 def _exec_daemon(ctx: Context, argv: list[str]) -> NoReturn:

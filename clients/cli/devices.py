@@ -25,12 +25,17 @@ def _when(value: datetime) -> str:
     return f"{value.astimezone():%Y-%m-%d %H:%M}"
 
 
-def _state(device: Device) -> str:
+def _state(device: Device, names: dict[str, str]) -> str:
     """What a person wants to know first about a device."""
+    if device.revoked:
+        by = "" if device.removed_by is None else names.get(device.removed_by, device.removed_by)
+        when = "" if device.removed_at is None else f" at {_when(device.removed_at)}"
+        removed = f"removed by {by}{when}" if by else "removed"
+        return f"this device, {removed}" if device.this_device else removed
+    if device.forked:
+        return "FORKED: its log was copied or tampered with; revoke it"
     if device.this_device:
         return "this device"
-    if device.revoked:
-        return "revoked"
     if device.connected:
         return "connected"
     if device.last_seen is not None:
@@ -47,7 +52,7 @@ def device_table(devices: Sequence[Device]) -> str:
             d.id,
             FOUNDER if d.added_by is None else names.get(d.added_by, d.added_by),
             "" if d.added_at is None else f"{d.added_at.astimezone():%Y-%m-%d}",
-            _state(d),
+            _state(d, names),
         )
         for d in devices
     ]
@@ -128,6 +133,26 @@ def cmd_rename(ctx: Context) -> int:
         dump_json(device.to_json(), ctx.out)
     else:
         ctx.say(f"This device is now called {clean(device.name)}.")
+    return 0
+
+
+def cmd_vault(ctx: Context) -> int:
+    """The vault group has one action, `new`; argparse requires it."""
+    raise AssertionError("unreachable: `twofold vault` needs an action")
+
+
+def cmd_new_vault(ctx: Context) -> int:
+    """Start a new vault on a device that was removed from its own, or whose vault closed."""
+    made = ctx.client.start_new_vault()
+    if ctx.json:
+        dump_json(made.to_json(), ctx.out)
+        return 0
+    accounts = f"{made.accounts} account{'s' if made.accounts != 1 else ''}"
+    ctx.say(
+        f"Started vault {made.vault_id} on this device with {accounts}.\n"
+        "Pair your other devices into it: run `twofold pair` here and `twofold join LINK` "
+        "on each of them. The old vault's database is kept aside in this device's home."
+    )
     return 0
 
 

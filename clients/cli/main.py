@@ -271,6 +271,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=devices.cmd_rename, subparser=p)
     p.add_argument("name", metavar="NAME", help="1 to 64 characters")
     add("peers", devices.cmd_peers, "list the other devices: address, state, last sync")
+    p = add("vault", devices.cmd_vault, "vault new: start a new vault after this device's ended")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    new_help = (
+        "for a device removed from its vault, or whose vault closed: start a new vault here "
+        "with every account this device shows, then pair the other devices into it"
+    )
+    p = actions.add_parser("new", parents=[common], help=new_help, description=new_help)
+    p.set_defaults(handler=devices.cmd_new_vault, subparser=p)
 
     p = add("open", browser.cmd_open, "open the web page in your browser, signed in")
     p.add_argument(

@@ -30,6 +30,7 @@ from .models import (
     Device,
     Invitation,
     Joining,
+    NewVault,
     Peer,
     Status,
     parse_list,
@@ -292,6 +293,11 @@ class AsyncClient:
     async def rename_this_device(self, name: str) -> Device:
         """renameThisDevice: a new name for this device, which every member then shows."""
         return Device.from_json(await self._call("PATCH", "/devices/self", body={"name": name}))
+
+    async def start_new_vault(self) -> NewVault:
+        """startNewVault: for a device that was removed or whose vault closed, a new vault on
+        this device with every account it shows; pair the other devices into it."""
+        return NewVault.from_json(await self._call("POST", "/vault/new"))
 
     async def peers(self) -> list[Peer]:
         """listPeers: the other members, and how this device reaches them."""

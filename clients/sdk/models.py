@@ -293,6 +293,48 @@ class StatusDevice:
 
 
 @dataclass(frozen=True)
+class Standing:
+    """Where this device stands in its vault: member, removed (by whom, when) or waiting."""
+
+    state: str
+    closed: bool
+    removed_by: StatusDevice | None
+    removed_at: datetime | None
+    forked: tuple[str, ...]
+
+    @classmethod
+    def from_json(cls, obj: object) -> Self:
+        """Parse the API's Status standing object."""
+        f = _Fields("a standing", obj)
+        by = f.value("removed_by")
+        remover = None
+        if by is not None:
+            b = _Fields("a remover", by)
+            remover = StatusDevice(id=b.text("id"), name=b.text("name"))
+        forked = f.value("forked")
+        if not isinstance(forked, list) or not all(isinstance(x, str) for x in forked):
+            raise _mismatch("the daemon sent a standing whose forked is not a list of IDs")
+        return cls(
+            state=f.text("state"),
+            closed=f.boolean("closed"),
+            removed_by=remover,
+            removed_at=f.opt_time("removed_at"),
+            forked=tuple(forked),
+        )
+
+    def to_json(self) -> JsonObject:
+        """The API's standing object."""
+        by = self.removed_by
+        return {
+            "state": self.state,
+            "closed": self.closed,
+            "removed_by": None if by is None else {"id": by.id, "name": by.name},
+            "removed_at": _opt_time_json(self.removed_at),
+            "forked": list(self.forked),
+        }
+
+
+@dataclass(frozen=True)
 class Status:
     """The daemon, this device and the vault at a glance."""
 
@@ -303,6 +345,7 @@ class Status:
     trash: int
     conflicts: int
     members: int
+    standing: Standing
     started_at: datetime
 
     @classmethod
@@ -319,6 +362,7 @@ class Status:
             trash=f.integer("trash"),
             conflicts=f.integer("conflicts"),
             members=f.integer("members"),
+            standing=Standing.from_json(f.value("standing")),
             started_at=f.time("started_at"),
         )
 
@@ -332,8 +376,28 @@ class Status:
             "trash": self.trash,
             "conflicts": self.conflicts,
             "members": self.members,
+            "standing": self.standing.to_json(),
             "started_at": _time_json(self.started_at),
         }
+
+
+@dataclass(frozen=True)
+class NewVault:
+    """The vault a removed device started, and how many accounts it brought into it."""
+
+    vault_id: str
+    accounts: int
+
+    @classmethod
+    def from_json(cls, obj: object) -> Self:
+        """Parse the answer of startNewVault."""
+        f = _Fields("a new vault", obj)
+        vault = _Fields("a new vault's vault", f.value("vault"))
+        return cls(vault_id=vault.text("id"), accounts=f.integer("accounts"))
+
+    def to_json(self) -> JsonObject:
+        """The API's answer, for output that mirrors the API."""
+        return {"vault": {"id": self.vault_id}, "accounts": self.accounts}
 
 
 @dataclass(frozen=True)
@@ -449,6 +513,9 @@ class Device:
     added_at: datetime | None
     this_device: bool
     revoked: bool
+    removed_by: str | None
+    removed_at: datetime | None
+    forked: bool
     connected: bool
     last_seen: datetime | None
 
@@ -463,6 +530,9 @@ class Device:
             added_at=f.opt_time("added_at"),
             this_device=f.boolean("this_device"),
             revoked=f.boolean("revoked"),
+            removed_by=f.opt_text("removed_by"),
+            removed_at=f.opt_time("removed_at"),
+            forked=f.boolean("forked"),
             connected=f.boolean("connected"),
             last_seen=f.opt_time("last_seen"),
         )
@@ -476,6 +546,9 @@ class Device:
             "added_at": _opt_time_json(self.added_at),
             "this_device": self.this_device,
             "revoked": self.revoked,
+            "removed_by": self.removed_by,
+            "removed_at": _opt_time_json(self.removed_at),
+            "forked": self.forked,
             "connected": self.connected,
             "last_seen": _opt_time_json(self.last_seen),
         }

@@ -11,7 +11,17 @@ from typing import Any, Self, TypeVar
 from .client import DEFAULT_TIMEOUT, AsyncClient
 from .events import Event, SignInLink
 from .home import Endpoint
-from .models import Account, Code, Conflict, Device, Invitation, Joining, Peer, Status
+from .models import (
+    Account,
+    Code,
+    Conflict,
+    Device,
+    Invitation,
+    Joining,
+    NewVault,
+    Peer,
+    Status,
+)
 from .transfers import Backup, Export, ImportReport
 
 T = TypeVar("T")
@@ -221,6 +231,11 @@ class Client:
     def rename_this_device(self, name: str) -> Device:
         """renameThisDevice: a new name for this device, which every member then shows."""
         return self._run(self._async.rename_this_device(name))
+
+    def start_new_vault(self) -> NewVault:
+        """startNewVault: for a device that was removed or whose vault closed, a new vault on
+        this device with every account it shows; pair the other devices into it."""
+        return self._run(self._async.start_new_vault())
 
     def peers(self) -> list[Peer]:
         """listPeers: the other members, and how this device reaches them."""

@@ -7,6 +7,7 @@ import { initConflicts, refreshConflicts } from "./conflicts.js";
 import { hasPairing, initDevices, refreshDevices, refreshPair } from "./devices.js";
 import { $, $$, h, icon } from "./dom.js";
 import { initPairing, onPairingEvent, openInvite } from "./pairing.js";
+import { initStanding, refreshStanding } from "./standing.js";
 import { initToasts, toast } from "./toast.js";
 
 const VIEWS = ["codes", "conflicts", "trash", "devices"];
@@ -87,6 +88,7 @@ function accountsChanged(ids = []) {
 
 function refreshAll() {
   accountsChanged();
+  refreshStanding().catch(report);
   if (currentView() === "devices") refreshDevices().catch(report);
 }
 
@@ -151,6 +153,7 @@ function connectEvents() {
   on("accounts", () => accountsChanged());
   on("devices", () => {
     devicesChanged();
+    refreshStanding().catch(report);
     refreshConflicts().catch(report);
     // This device may have been renamed elsewhere (the CLI): keep the header right.
     api("GET", "/session")
@@ -195,6 +198,7 @@ function wire() {
     },
   });
   initPairing({ onAccepted: () => refreshDevices().catch(report) });
+  initStanding({ onNewVault: () => refreshAll() });
   for (const dialog of $$("dialog")) closeOnBackdrop(dialog);
 
   const add = $("#add-button");
@@ -288,6 +292,7 @@ async function start() {
   showView();
   refreshConflicts().catch(report);
   refreshTrash().catch(report);
+  refreshStanding().catch(report);
 }
 
 start();

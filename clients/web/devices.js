@@ -49,6 +49,7 @@ function render(devices, peers) {
 
 function status(device, peer) {
   if (device.revoked) return ["Revoked", "pill-danger"];
+  if (device.forked) return ["Forked", "pill-danger"];
   if (device.this_device) return ["This device", "pill-accent"];
   if (device.connected || peer?.connected) return ["Connected", "pill-ok"];
   return ["Offline", "pill-quiet"];
@@ -63,6 +64,15 @@ function row(device, peer, names) {
     details.push(h("span", {}, "made the vault ", timeEl(device.added_at)));
   } else {
     details.push(h("span", {}, "made the vault"));
+  }
+  if (device.revoked) {
+    const by = names.get(device.removed_by) ?? device.removed_by;
+    details.push(h("span", { testid: "device-removed" }, "removed by ", by ?? "another device", " ", timeEl(device.removed_at)));
+  }
+  if (device.forked && !device.revoked) {
+    details.push(
+      h("span", { class: "text-warn", testid: "device-forked" }, "its log forked (a copied home, or tampering): revoke it"),
+    );
   }
   if (!device.this_device && !device.revoked) {
     if (peer?.last_sync) details.push(h("span", { testid: "device-last-sync" }, "synced ", timeEl(peer.last_sync)));

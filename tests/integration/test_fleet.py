@@ -52,27 +52,38 @@ def test_a_static_peer_keeps_two_devices_in_sync_without_the_third(
     a.start()
 
 
-def test_a_revoked_device_gets_nothing_new_and_cannot_write(fleet: list[Daemon]) -> None:
+def test_a_revoked_device_is_told_gets_nothing_new_and_cannot_write(
+    fleet: list[Daemon],
+) -> None:
     a, b, c = fleet
     add(a, "before")
     assert eventually(lambda: "before" in issuers(c))
+    b_id = b.request("GET", "/status").body["device"]["id"]
     c_id = c.request("GET", "/status").body["device"]["id"]
     assert c.stop() == 0  # revoked while it is away, as a lost laptop would be
     r = b.request("POST", f"/devices/{c_id[:9]}/revoke")
     assert (r.status, r.body["revoked"]) == (200, True), r.body
     add(b, "after the revocation")
     assert eventually(lambda: "after the revocation" in issuers(a))
-    c.start()
-    add(c, "from the revoked device")
+    c.start()  # it dials a, which tells it: the removal, signed by b, that it checks itself
+    standing = eventually(
+        lambda: (s := c.request("GET", "/status").body["standing"])["state"] == "removed" and s
+    )
+    assert (standing["removed_by"]["id"], standing["closed"]) == (b_id, False)
+    assert standing["removed_by"]["name"] == "b"
+    r = c.request("POST", "/accounts", {"issuer": "from the revoked device", "secret": "JBSWY3DP"})
+    assert (r.status, r.body["type"]) == (409, "urn:twofold:problem:removed-from-vault")
+    assert "removed from the vault by" in r.body["detail"]
+    assert len(issuers(c)) == 1  # what it held stays readable
     add(a, "later still")
     assert eventually(lambda: "later still" in issuers(b))
-    for d in (a, b):
-        assert "from the revoked device" not in issuers(d)
     assert "after the revocation" not in issuers(c)
     assert "later still" not in issuers(c)
     devices = {d["name"]: d for d in a.request("GET", "/devices").body["devices"]}
-    assert devices["c"]["revoked"] is True
+    assert (devices["c"]["revoked"], devices["c"]["removed_by"]) == (True, b_id)
     assert a.request("GET", "/status").body["members"] == 2
+    on_c = {d["name"]: d for d in c.request("GET", "/devices").body["devices"]}
+    assert (on_c["c"]["this_device"], on_c["c"]["revoked"]) == (True, True)
 
 
 def test_revoking_needs_a_known_device(fleet: list[Daemon]) -> None:

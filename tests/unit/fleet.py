@@ -7,6 +7,7 @@ from twofold.protocol.account import AccountDraft, OtpParams
 from twofold.protocol.account_write import AccountWrite
 from twofold.protocol.certificate import device_certificate
 from twofold.protocol.envelope import ZERO_HASH, Op, OpKind, seal_op
+from twofold.protocol.hlc import wall_ms
 from twofold.protocol.identity import DeviceKey
 from twofold.protocol.keywrap import key_check, new_epoch_key, seal
 from twofold.protocol.membership_bodies import Body, DeviceRemoved
@@ -110,7 +111,7 @@ def forge_as(
         body=payload,
         epoch_key=key,
     )
-    v.receive(raw, NOW)
+    v.receive(raw, max(NOW, wall_ms(hlc)))  # its own clock: whatever it signed
     return Op(raw)
 
 

@@ -29,6 +29,7 @@ from .test_sdk_fakedaemon import (
 ADDED = f"{datetime.fromisoformat(NOW).astimezone():%Y-%m-%d}"
 ADDED_LATER = f"{datetime.fromisoformat(LATER).astimezone():%Y-%m-%d}"
 SEEN = f"{datetime.fromisoformat(LATER).astimezone():%Y-%m-%d %H:%M}"
+REMOVED_AT = f"{datetime.fromisoformat(NOW).astimezone():%Y-%m-%d %H:%M}"
 QUESTION = f"Revoke watch ({WATCH_ID})? It keeps what it already has, but gets nothing new. [y/N] "
 REVOKED = (
     "Revoked watch. Its key is rotated: change the secrets of important accounts at their "
@@ -58,7 +59,7 @@ def test_devices_is_a_table_naming_who_added_each(
         "NAME    ID                   ADDED BY             ADDED       STATE",
         f"laptop  {LAPTOP_ID}  —                    {ADDED}  this device",
         f"phone   {PHONE_ID}  laptop               {ADDED}  connected",
-        f"tablet  {TABLET_ID}  laptop                           revoked",  # added: unknown
+        f"tablet  {TABLET_ID}  laptop                           removed by laptop at {REMOVED_AT}",
         f"watch   {WATCH_ID}  {GONE_ID}  {ADDED_LATER}  last seen {SEEN}",  # adder unlisted
     ]
 
@@ -124,10 +125,11 @@ def test_revoke_without_a_terminal_is_a_no(
 
 def test_revoke_json_gives_the_device(fake: FakeDaemon, capsys: pytest.CaptureFixture[str]) -> None:
     body = run_json(fake, capsys, "devices", "revoke", "WA5C", "--yes")
-    assert body == DEVICES[3] | {"revoked": True}
+    removed = {"revoked": True, "removed_by": LAPTOP_ID, "removed_at": NOW}
+    assert body == DEVICES[3] | removed
     code, out, err = run(fake, capsys, "--json", "devices", "revoke", "PH0N", stdin=Tty("y\n"))
     assert (code, err) == (0, QUESTION.replace("watch", "phone").replace(WATCH_ID, PHONE_ID))
-    assert json.loads(out) == DEVICES[1] | {"revoked": True, "connected": False}
+    assert json.loads(out) == DEVICES[1] | removed | {"connected": False}
 
 
 @pytest.mark.parametrize("yes", [["--yes"], []])
@@ -195,3 +197,50 @@ def test_help_lists_the_device_commands(capsys: pytest.CaptureFixture[str]) -> N
     assert "\n    peers " in out
     assert main(["devices", "--help"]) == 0
     assert "twofold devices revoke JD3A-ZZQ3-T5K3-7EJC" in capsys.readouterr().out
+
+
+def test_status_says_who_removed_this_device_and_what_to_do(
+    fake: FakeDaemon, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake.standing = {
+        "state": "removed",
+        "closed": False,
+        "removed_by": {"id": PHONE_ID, "name": "phone"},
+        "removed_at": NOW,
+        "forked": [],
+    }
+    code, out, _ = run(fake, capsys, "status")
+    assert code == 0
+    line = next(x for x in out.splitlines() if x.startswith("standing"))
+    assert f"removed from the vault by phone ({PHONE_ID}) at {REMOVED_AT}" in line
+    assert line.endswith("twofold vault new")
+    assert run_json(fake, capsys, "status")["standing"]["removed_by"]["name"] == "phone"
+
+
+def test_status_of_a_member_says_nothing_of_standing_unless_a_device_forked(
+    fake: FakeDaemon, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, out, _ = run(fake, capsys, "status")
+    assert "standing" not in out
+    fake.standing["forked"] = [WATCH_ID]
+    _, out, _ = run(fake, capsys, "status")
+    assert f"the log of {WATCH_ID} forked" in out
+
+
+def test_a_forked_device_is_flagged_with_the_advice_to_revoke_it(
+    fake: FakeDaemon, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake.devices[3]["forked"] = True
+    _, out, _ = run(fake, capsys, "devices")
+    assert out.splitlines()[4].endswith("FORKED: its log was copied or tampered with; revoke it")
+
+
+def test_vault_new_starts_a_vault_and_says_how_to_bring_the_others(
+    fake: FakeDaemon, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(fake, capsys, "vault", "new")
+    assert (code, err) == (0, "")
+    assert out.startswith(f"Started vault {'1e' * 16} on this device with 0 accounts.")
+    assert "twofold pair" in out
+    assert fake.seen[-1].path == "/api/v1/vault/new"
+    assert run_json(fake, capsys, "vault", "new") == {"vault": {"id": "1e" * 16}, "accounts": 0}

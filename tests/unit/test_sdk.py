@@ -132,6 +132,8 @@ OPERATIONS: list[tuple[str, Op, str, str, str, Any, type]] = [
     ("rename_this_device", lambda c, i: c.rename_this_device("new name"), "PATCH",
      "/devices/self", "/devices/self", {"name": "new name"}, sdk.Device),
     ("peers", lambda c, i: c.peers(), "GET", "/peers", "/peers", None, list),
+    ("start_new_vault", lambda c, i: c.start_new_vault(), "POST", "/vault/new", "/vault/new",
+     None, sdk.NewVault),
     ("import_file", lambda c, i: c.import_file(b"otpauth://totp/A:b?secret=JBSWY3DP",
                                                 format="otpauth", dry_run=True),
      "POST", "/import", "/import",
@@ -301,12 +303,19 @@ def test_devices_and_peers_are_parsed_into_typed_objects(fake: FakeDaemon) -> No
         added_at=datetime(2024, 5, 1, 12, tzinfo=UTC),
         this_device=True,
         revoked=False,
+        removed_by=None,
+        removed_at=None,
+        forked=False,
         connected=False,
         last_seen=None,
     )
     assert (phone.added_by, phone.connected) == ("JD3A-ZZQ3-T5K3-7EJC", True)
     assert phone.last_seen == datetime(2024, 5, 2, 8, 30, tzinfo=UTC)
     assert (tablet.added_at, tablet.revoked) == (None, True)
+    assert (tablet.removed_by, tablet.removed_at) == (
+        "JD3A-ZZQ3-T5K3-7EJC",
+        datetime(2024, 5, 1, 12, tzinfo=UTC),
+    )
     assert [d.to_json() for d in devices] == DEVICES
     near, far = peers
     assert near == sdk.Peer(

@@ -48,14 +48,21 @@ TABLET_ID, WATCH_ID = "TB7Q-K2MA-4XRD-6YEW", "WA5C-H3LN-QQ2Z-JUTA"
 GONE_ID = "GN4X-AAAA-BBBB-CCCC"  # added the watch, yet is not in the list
 DEVICES = [  # what GET /devices shows, in the daemon's order (by ID)
     {"id": LAPTOP_ID, "name": "laptop", "added_by": None, "added_at": NOW,
-     "this_device": True, "revoked": False, "connected": False, "last_seen": None},
+     "this_device": True, "revoked": False, "removed_by": None, "removed_at": None,
+     "forked": False, "connected": False, "last_seen": None},
     {"id": PHONE_ID, "name": "phone", "added_by": LAPTOP_ID, "added_at": NOW,
-     "this_device": False, "revoked": False, "connected": True, "last_seen": LATER},
+     "this_device": False, "revoked": False, "removed_by": None, "removed_at": None,
+     "forked": False, "connected": True, "last_seen": LATER},
     {"id": TABLET_ID, "name": "tablet", "added_by": LAPTOP_ID, "added_at": None,
-     "this_device": False, "revoked": True, "connected": False, "last_seen": NOW},
+     "this_device": False, "revoked": True, "removed_by": LAPTOP_ID, "removed_at": NOW,
+     "forked": False, "connected": False, "last_seen": NOW},
     {"id": WATCH_ID, "name": "watch", "added_by": GONE_ID, "added_at": LATER,
-     "this_device": False, "revoked": False, "connected": False, "last_seen": LATER},
+     "this_device": False, "revoked": False, "removed_by": None, "removed_at": None,
+     "forked": False, "connected": False, "last_seen": LATER},
 ]  # fmt: skip
+MEMBER_STANDING = {
+    "state": "member", "closed": False, "removed_by": None, "removed_at": None, "forked": []
+}  # fmt: skip
 PEERS = [  # what GET /peers shows: the members other than this device
     {"device": PHONE_ID, "name": "phone", "address": "192.168.1.20:7700", "found_by": "pairing",
      "connected": True, "last_sync": LATER, "lacks": 0},
@@ -126,6 +133,7 @@ class FakeDaemon:
     _scan_step: int = 0
     devices: list[Json] = field(default_factory=lambda: [dict(d) for d in DEVICES])
     peers: list[Json] = field(default_factory=lambda: [dict(p) for p in PEERS])
+    standing: Json = field(default_factory=lambda: dict(MEMBER_STANDING))
     events: list[str] = field(default_factory=list)  # raw text/event-stream after the hello
     _pairing: dict[str, Json] = field(default_factory=dict)
     _join_step: int = 0
@@ -205,6 +213,7 @@ class FakeDaemon:
         r.add_post(p + "/devices/{id}/revoke", self.revoke_device)
         r.add_patch(p + "/devices/self", self.rename_this_device)
         r.add_get(p + "/peers", self.list_peers)
+        r.add_post(p + "/vault/new", self.start_new_vault)
         r.add_post(p + "/import", self.import_file)
         r.add_post(p + "/export", self.export)
         r.add_post(p + "/backup", self.backup)
@@ -386,6 +395,7 @@ class FakeDaemon:
                 "trash": len(self.accounts) - len(live),
                 "conflicts": len({c["account_id"] for c in self.conflicts}),
                 "members": 2,
+                "standing": self.standing,
                 "started_at": NOW,
             }
         )
@@ -594,7 +604,7 @@ class FakeDaemon:
             raise Problem(409, "usage", "a device cannot revoke itself here: revoke it elsewhere")
         if device["revoked"]:
             raise Problem(404, "not-found", f"device {device['id']} is not a member")
-        device.update(revoked=True, connected=False)
+        device.update(revoked=True, removed_by=LAPTOP_ID, removed_at=NOW, connected=False)
         self.peers = [p for p in self.peers if p["device"] != device["id"]]
         return web.json_response(device)
 
@@ -606,6 +616,12 @@ class FakeDaemon:
 
     async def list_peers(self, request: web.Request) -> web.Response:
         return web.json_response({"peers": self.peers})
+
+    async def start_new_vault(self, request: web.Request) -> web.Response:
+        self.standing = dict(MEMBER_STANDING)  # the real daemon refuses a member: integration
+        return web.json_response(
+            {"vault": {"id": "1e" * 16}, "accounts": len(self.accounts)}, status=201
+        )
 
     # moving in and out: an "import" reads otpauth lines by their label only; a file whose
     # text says "sealed" needs the password BACKUP_PASSWORD
