@@ -24,23 +24,30 @@ from unittest import mock
 from twofold.protocol import replica
 from twofold.protocol.account import AccountDraft, OtpParams
 from twofold.protocol.certificate import device_certificate
+from twofold.protocol.hlc import wall_ms
 from twofold.protocol.identity import DeviceKey
 from twofold.protocol.vault import Vault
 
 NOW = 1_790_000_000_000
 
 
-def build_history(n_ops: int, n_accounts: int, seed: int = 7) -> tuple[bytes, list[bytes]]:
-    """Three devices create, edit, advance, delete and restore accounts, syncing now and then."""
+def build_history(
+    n_ops: int, n_accounts: int, seed: int = 7, founder: Vault | None = None
+) -> tuple[bytes, list[bytes]]:
+    """Three devices create, edit, advance, delete and restore accounts, syncing now and then.
+
+    `founder` is a vault to build on (a daemon's, to time its start); by default a new one.
+    """
     rnd = random.Random(seed)
     keys = [DeviceKey(bytes([i]) * 32) for i in (1, 2, 3)]
-    founder = Vault.found(keys[0], "laptop", NOW, salt=bytes(16))
+    if founder is None:
+        founder = Vault.found(keys[0], "laptop", NOW, salt=bytes(16))
+    t = max(NOW, wall_ms(founder.clock.last))
     for k, name in zip(keys[1:], ("desktop", "server"), strict=True):
-        founder.add_device(device_certificate(k), name, NOW)
+        founder.add_device(device_certificate(k), name, t)
     vaults = [founder] + [Vault(founder.vault, k) for k in keys[1:]]
     for v in vaults[1:]:
-        v.receive_batch(founder.log(), NOW)
-    t = NOW
+        v.receive_batch(founder.log(), t)
 
     def total() -> int:
         return len({raw for v in vaults for raw in v.log()})

@@ -211,10 +211,8 @@ class Peers:
                 self._dialers.pop(peer).cancel()
         for peer, sessions in self.sessions.items():
             if peer not in members and peer not in self._bootstrap:
-                for session in list(sessions):  # revoked: it gets nothing more
-                    channel = session.channel
-                    if isinstance(channel, WebSocketChannel):
-                        self._close_soon(channel)
+                for session in list(sessions):  # revoked: it hears why, and nothing more
+                    self._tell_and_close(session)
         for peer in list(self._bootstrap):
             if peer in members:
                 del self._bootstrap[peer]
@@ -234,6 +232,22 @@ class Peers:
             for session in list(sessions):
                 if isinstance(session.channel, WebSocketChannel):
                     self._close_soon(session.channel)
+
+    def _tell_and_close(self, session: SyncSession) -> None:
+        """Send a removed peer the removals of it (it may never dial us), then hang up."""
+        channel = session.channel
+        if not isinstance(channel, WebSocketChannel):
+            return
+
+        async def tell() -> None:
+            with contextlib.suppress(TimeoutError, aiohttp.ClientError, ConnectionError):
+                async with asyncio.timeout(5):
+                    await session.send_removal()
+            await channel.close()
+
+        task = asyncio.create_task(tell())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     def _close_soon(self, channel: WebSocketChannel) -> None:
         task = asyncio.create_task(channel.close())

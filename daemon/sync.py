@@ -73,7 +73,8 @@ class SyncSession:
 
     async def run(self) -> None:
         """Until the channel closes or the peer misbehaves."""
-        self._feed = self.service.feed()
+        # A removed peer is pushed nothing: its feed is never filled.
+        self._feed = OpFeed(self.service) if self.restricted else self.service.feed()
         tasks = [
             asyncio.create_task(self._read()),
             asyncio.create_task(self._push()),
@@ -148,6 +149,15 @@ class SyncSession:
         await self.channel.send(cbor.dumps({"t": "caught-up"}))
         if missing:
             log.info("sent %d ops to %s", len(missing), display_id(self.peer))
+
+    async def send_removal(self) -> None:
+        """The removals of this (now removed) peer, with what it lacks to check them."""
+        vector = self.peer_vector if self.peer_vector is not None else VersionVector()
+        proof = self.service.vault.proof_of_removal(self.peer, vector)
+        for start in range(0, len(proof), PAGE_OPS):
+            await self.channel.send(
+                cbor.dumps({"t": "ops", "ops": proof[start : start + PAGE_OPS]})
+            )
 
     def _learn(self, held: dict[bytes, int]) -> None:
         for author, seq in held.items():

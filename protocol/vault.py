@@ -183,9 +183,14 @@ class Vault(Replica):
     def add_device(self, cert: bytes, name: str, now_ms: int) -> Op:
         """Add the device a certificate names, sealing every epoch key held here to it."""
         public_key = certificate_key(cert)
+        if public_key in self.membership.removals:
+            raise UsageError(
+                f"device {display_id(public_key)} was removed from this vault and cannot come "
+                "back with the same key: start a new vault on it (twofold vault new) and pair "
+                "this device into that one instead"
+            )
         if public_key in self.membership.added:
-            state = "was removed" if public_key in self.membership.removals else "is a member"
-            raise UsageError(f"device {display_id(public_key)} {state} already")
+            raise UsageError(f"device {display_id(public_key)} is a member already")
         wraps = {e: seal(k, public_key) for e, k in self.epoch_keys.items()}
         body = DeviceAdded(public_key, _device_name(name), cert, wraps)
         return self._append(OpKind.DEVICE_ADDED, membership_bodies.encode(body), now_ms)

@@ -40,7 +40,7 @@ function show(standing) {
       "Revoke it under Devices.",
     );
   }
-  banner.replaceChildren(...parts, ...(way ? [way] : []));
+  banner.replaceChildren(h("span", {}, ...parts), ...(way ? [way] : []));
   banner.hidden = parts.length === 0;
 }
 

@@ -15,6 +15,7 @@ from tests.browser.helpers import add, row
 from tests.eventually import eventually
 from tests.integration.daemon import Daemon
 from tests.integration.test_conflicts import concurrent_rename
+from tests.integration.test_pairing import final, invite, join
 from twofold.daemon.home import Home
 
 expect.set_options(timeout=10_000)
@@ -185,3 +186,37 @@ def test_a_conflict_is_shown_side_by_side_and_resolved(pages: Pages, daemon: Dae
     page.get_by_test_id("nav-codes").click()
     expect(r.get_by_test_id("account-name")).to_have_text("renamed on the laptop")
     expect(r.get_by_test_id("conflict-badge")).to_be_hidden()
+
+
+def test_a_removed_device_says_so_and_starts_a_new_vault_with_its_accounts(
+    pages: Pages, daemon: Daemon, tmp_path: Path
+) -> None:
+    desktop = Daemon(tmp_path / "desktop").start()
+    try:
+        kept = add(daemon, issuer="Kept here")
+        page = pages.open(daemon)
+        expect(row(page, kept["id"])).to_be_visible()
+        expect(page.get_by_test_id("standing-banner")).to_be_hidden()
+        link = invite(daemon, accept=True)["link"]
+        join(desktop, link)
+        assert final(desktop)["state"] == "joined"
+        me = daemon.request("GET", "/status").body["device"]["id"]
+        assert desktop.request("POST", f"/devices/{me}/revoke").status == 200
+
+        # The desktop tells this device over the session they share; the page says so.
+        banner = page.get_by_test_id("standing-banner")
+        expect(banner).to_be_visible()
+        expect(banner).to_contain_text("This device was removed from the vault by desktop")
+        expect(row(page, kept["id"])).to_be_visible()  # still readable here
+        screenshot(page, "desktop-removed-banner")
+        page.get_by_test_id("new-vault-button").click()
+        expect(banner).to_be_hidden()
+        expect(row(page, kept["id"]).or_(page.get_by_text("Kept here")).first).to_be_visible()
+        status = daemon.request("GET", "/status").body
+        assert (status["standing"]["state"], status["members"], status["accounts"]) == (
+            "member",
+            1,
+            1,
+        )
+    finally:
+        desktop.kill()

@@ -156,3 +156,32 @@ def test_a_peer_sending_garbage_ends_the_session(tmp_path: Path) -> None:
         await sa.storage.close()
 
     run(main())
+
+
+def test_a_removed_peer_hands_over_its_ops_and_hears_only_why_it_is_out(tmp_path: Path) -> None:
+    async def go() -> None:
+        member = Vault.found(device(1), "a", NOW, salt=bytes(16))
+        member.add_device(cert(2), "b", NOW)
+        member.add_device(cert(3), "c", NOW)
+        removed = Vault(member.vault, device(3))
+        removed.receive_batch(member.log(), NOW)
+        _, unseen = removed.create_account(draft("written unaware"), NOW + 1)
+        member.remove_device(device(3).public, NOW + 2)
+        _, secret = member.create_account(draft("after the removal"), NOW + 3)
+        a = await service_for(tmp_path / "a.db", member)
+        c = await service_for(tmp_path / "c.db", removed)
+        left, right = pipe()
+        restricted = SyncSession(a, left, device(3).public, restricted=True)
+        once = SyncSession(c, right, device(1).public, once=True)
+        tasks = [asyncio.create_task(restricted.run()), asyncio.create_task(once.run())]
+        await asyncio.wait_for(tasks[1], 10)  # it hangs up once it has heard everything
+        left.close()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        assert unseen.hash in a.vault.by_hash  # taken, stored...
+        assert not a.vault.membership.counts(unseen)  # ...and counting for nothing
+        assert c.vault.removal_of_me() is not None  # told, by ops it checked itself
+        assert secret.hash not in c.vault.by_hash  # and sent nothing else
+        for s in (a, c):
+            await s.storage.close()
+
+    asyncio.run(go())
