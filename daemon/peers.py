@@ -112,6 +112,7 @@ class Peers:
         self._bootstrap: dict[bytes, bytes] = {}
         self._caught_up: dict[bytes, asyncio.Event] = {}
         self._closing: set[asyncio.Task[None]] = set()
+        self._out = out_of_vault(service)
         self._runner: web.AppRunner | None = None
         self.port = 0
         service.membership_changed.append(self._on_membership)
@@ -201,8 +202,12 @@ class Peers:
                 trust(self._server_ctx, cert)
                 self._trusted.add(cert)
         if out_of_vault(self.service):
+            self._out = True
             self._leave()
             return
+        if self._out:  # ops it had not seen reinstated it: sync again now, not at the next knock
+            self._out = False
+            self._redial_all()
         members = self.service.vault.membership.members
         for peer in list(self._dialers):
             if peer.startswith(b"static:"):
@@ -216,6 +221,19 @@ class Peers:
         for peer in list(self._bootstrap):
             if peer in members:
                 del self._bootstrap[peer]
+
+    def _redial_all(self) -> None:
+        for key in list(self._dialers):
+            if key.startswith(b"static:"):
+                continue
+            host, port = self.addresses[key]
+            self.connect(key, host, port, found_by=self.known.get(key, PeerInfo()).found_by)
+        for host, port in list(self.static):
+            key = f"static:{host}:{port}".encode()
+            old = self._dialers.pop(key, None)
+            if old is not None:
+                old.cancel()
+            self._dialers[key] = asyncio.create_task(self._dial_static(host, port))
 
     def _leave(self) -> None:
         """This device is out of the vault: close every session; dialers only knock now."""
