@@ -1,18 +1,20 @@
-"""Property: whatever is written where, and however ops travel, every replica converges."""
+"""Property: whatever is written where, and however ops travel, every replica converges.
+
+Membership (additions, removals, rotations, forks, restarts, and the daemon's key
+grants) is checked against an independent model in test_membership_model.py.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import random
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.unit.fleet import NOW, device, draft, fleet, snapshot, sync
+from tests.unit.fleet import NOW, device, fleet, snapshot, sync
 from twofold.protocol.account import AccountDraft, OtpParams
-from twofold.protocol.certificate import device_certificate
 from twofold.protocol.envelope import Op
-from twofold.protocol.errors import InvalidAccount, NotFound, OpRefused, UsageError
+from twofold.protocol.errors import InvalidAccount, NotFound, UsageError
 from twofold.protocol.vault import Vault
 
 N = 3
@@ -38,19 +40,6 @@ action = st.one_of(
 def by_position(raws: set[bytes]) -> list[bytes]:
     """Ops in (author, seq) order: their bytes hold random nonces, their positions do not."""
     return sorted(raws, key=lambda raw: Op(raw).ref)
-
-
-def deliver(fresh: Vault, everything: list[bytes], rnd: random.Random) -> Vault:
-    """Every op in a random order, again and again as anti-entropy would, until nothing changes."""
-    vector = None
-    while vector != fresh.vector():
-        vector = fresh.vector()
-        order = everything[:]
-        rnd.shuffle(order)
-        for raw in order:
-            with contextlib.suppress(OpRefused):  # written after its author was out
-                fresh.receive(raw, NOW)
-    return fresh
 
 
 def run(vaults: list[Vault], actions: list[tuple]) -> None:
@@ -118,62 +107,3 @@ def test_replicas_converge_whatever_the_delivery_order(actions, rnd: random.Rand
         for raw in rnd.sample(everything, k=min(5, len(everything))):
             assert fresh.receive(raw, NOW).status == "duplicate"
         assert snapshot(fresh) == expected
-
-
-MAX_DEVICES = 5
-device_ix = st.integers(0, MAX_DEVICES - 1)
-membership_action = st.one_of(
-    st.tuples(st.just("write"), device_ix),
-    st.tuples(st.just("remove"), device_ix, device_ix),
-    st.tuples(st.just("add"), device_ix, st.integers(N, MAX_DEVICES - 1)),
-    st.tuples(st.just("rotate"), device_ix),
-    st.tuples(st.just("sync"), device_ix, device_ix),
-)
-
-
-@given(st.lists(membership_action, max_size=12), st.randoms(use_true_random=False))
-def test_concurrent_membership_changes_converge_and_never_empty_the_vault(
-    plan, rnd: random.Random
-) -> None:
-    vaults: list[Vault | None] = [*fleet(N), *([None] * (MAX_DEVICES - N))]
-    for step, (verb, i, *args) in enumerate(plan):
-        v, now = vaults[i], NOW + step
-        if v is None:
-            continue
-        try:
-            if verb == "write":
-                v.create_account(draft(f"w{step}"), now, account_id=step.to_bytes(16, "big"))
-            elif verb == "remove":
-                v.remove_device(device(args[0] + 1).public, now)
-            elif verb == "rotate":
-                v.rotate_key(now)
-            elif verb == "add" and vaults[args[0]] is None:
-                v.add_device(device_certificate(device(args[0] + 1)), f"d{args[0]}", now)
-                new = Vault(v.vault, device(args[0] + 1))
-                new.receive_batch(v.log(), now)
-                vaults[args[0]] = new
-            elif verb == "sync" and (other := vaults[args[0]]) is not None:
-                for src, dst in ((v, other), (other, v)):
-                    dst.receive_batch(src.ops_missing_from(dst.vector()), now)
-        except (UsageError, NotFound):
-            pass  # not a member, already removed, the last one, or this device is out
-    everything = by_position({raw for v in vaults if v is not None for raw in v.log()})
-    indexes = [i for i, v in enumerate(vaults) if v is not None]
-    # A device added concurrently with a rotation lacks that epoch's key until
-    # a member grants it, as the daemon does when it sees missing_keys().
-    for i in indexes:
-        healer = deliver(Vault(vaults[0].vault, device(i + 1)), everything, rnd)
-        for member in list(healer.missing_keys()):
-            with contextlib.suppress(UsageError):
-                everything.append(healer.grant_keys(member, NOW + 1000).raw)
-    results = []
-    for i in indexes:
-        fresh = deliver(Vault(vaults[0].vault, device(i + 1)), everything, rnd)
-        assert fresh.membership.members, "the vault was left without members"
-        if device(i + 1).public in fresh.membership.members:  # a removed one can't read on
-            assert not [
-                o for o in fresh.sealed.values() if fresh.membership.allows(o.author, o.seq)
-            ]
-            results.append(snapshot(fresh))
-    assert results
-    assert all(r == results[0] for r in results)
