@@ -74,7 +74,11 @@ class KeyUpkeep:
 
     async def _check(self) -> None:
         service = self.service
-        await service.ensure_writable()
+        if await service.ensure_writable() and service.vault.needs_rotation():
+            # a rotation that changes nothing would only call for another: stop here
+            log.error("a key rotation did not give this device a key to write under")
+            self._again = False
+            return
         me = service.vault.device.public
         later = []
         for recipient in service.vault.grants_due():

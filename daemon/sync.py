@@ -9,7 +9,7 @@ a side sends its vector again and the other fills the gap: anti-entropy
 repairs whatever a push missed. The session knows nothing of sockets: it
 takes a channel, so two sessions can be joined in memory in a test.
 
-Messages are CBOR maps: {"t": "vector", "v": {author: seq}}, {"t": "ops",
+Messages are CBOR maps: {"t": "vector", "v": {author: seq}, "h": {author: tip}}, {"t": "ops",
 "ops": [op bytes, ...]} and {"t": "caught-up"}, which closes the answer to a
 vector. Anything else ends the session.
 """
@@ -25,6 +25,7 @@ from typing import Protocol
 from twofold.protocol import cbor
 from twofold.protocol.errors import MalformedPayload
 from twofold.protocol.identity import display_id
+from twofold.protocol.replica import TIP_SIZE
 from twofold.protocol.vector import VersionVector
 
 from .vault_service import OpFeed, VaultService
@@ -94,8 +95,9 @@ class SyncSession:
                     await task
 
     async def _send_vector(self) -> None:
-        vector = self.service.vault.vector().to_wire()
-        await self.channel.send(cbor.dumps({"t": "vector", "v": vector}))
+        vault = self.service.vault
+        message = {"t": "vector", "v": vault.vector().to_wire(), "h": vault.tips()}
+        await self.channel.send(cbor.dumps(message))
 
     async def _read(self) -> None:
         while (data := await self.channel.receive()) is not None:
@@ -104,10 +106,11 @@ class SyncSession:
                 raise MalformedPayload(f"sync message of {len(data)} bytes is over the limit")
             message = cbor.loads(data, "sync message")
             kind = message.get("t") if isinstance(message, dict) else None
-            if kind == "vector" and set(message) == {"t", "v"}:
+            if kind == "vector" and set(message) == {"t", "v", "h"}:
                 self.peer_vector = VersionVector.from_wire(message["v"])
+                tips = _tips(message["h"])
                 self._learn(dict(self.peer_vector))
-                await self._send_missing(self.peer_vector)
+                await self._send_missing(self.peer_vector, tips)
             elif kind == "ops" and set(message) == {"t", "ops"} and _op_list(message["ops"]):
                 report = await self.service.receive(message["ops"], source=self._feed)
                 self._learn({op.author: op.seq for op in report.applied})
@@ -130,12 +133,12 @@ class SyncSession:
             caught_up=self.caught_up.is_set(),
         )
 
-    async def _send_missing(self, theirs: VersionVector) -> None:
+    async def _send_missing(self, theirs: VersionVector, tips: dict[bytes, bytes]) -> None:
         vault = self.service.vault
         if self.restricted:
             missing = vault.proof_of_removal(self.peer, theirs)
         else:
-            missing = vault.ops_missing_from(theirs)
+            missing = vault.ops_missing_from(theirs, tips)
         page: list[bytes] = []
         size = 0
         for raw in missing:
@@ -191,6 +194,16 @@ class SyncSession:
         while True:
             await asyncio.sleep(ANTI_ENTROPY_S)
             await self._send_vector()
+
+
+def _tips(value: object) -> dict[bytes, bytes]:
+    """The tips beside a peer's vector: the first bytes of the hash of its op at each seq."""
+    if not isinstance(value, dict) or not all(
+        isinstance(a, bytes) and len(a) == 32 and isinstance(t, bytes) and len(t) == TIP_SIZE
+        for a, t in value.items()
+    ):
+        raise MalformedPayload(f"vector tips map 32-byte authors to {TIP_SIZE}-byte hashes")
+    return value
 
 
 def _op_list(value: object) -> bool:

@@ -155,16 +155,18 @@ class VaultService:
         """Make one op under the write lock, store it, push it; membership ops notify too."""
         return await self._write(make)
 
-    async def ensure_writable(self) -> None:
-        """Rotate if every epoch key this member holds is known to a device that left."""
+    async def ensure_writable(self) -> bool:
+        """Rotate if every epoch key this member holds is known to a device that left; whether
+        it rotated."""
         async with self._lock:
             if not self.vault.needs_rotation():
-                return
+                return False
             log.info("no key of the vault is safe to write under: rotating")
             op = self.vault.rotate_key(now_ms())
             await self._store([op])
         self._publish([op], None)
         self._membership_moved()
+        return True
 
     async def _write(self, make: Callable[[Vault], Op]) -> Op:
         async with self._lock:

@@ -48,6 +48,7 @@ from .vector import VersionVector
 
 EPOCH_KINDS = frozenset({OpKind.GENESIS, OpKind.DEVICE_REMOVED, OpKind.KEY_ROTATED})
 MAX_PENDING = 10_000
+TIP_SIZE = 8
 
 
 class _Held(Exception):  # control flow, never escapes this module
@@ -400,14 +401,33 @@ class Replica:
         """What this replica holds: the highest contiguous seq of every author's primary chain."""
         return VersionVector({a: len(c) for a, c in self.chains.items()})
 
-    def ops_missing_from(self, vector: VersionVector) -> list[bytes]:
+    def tips(self) -> dict[bytes, bytes]:
+        """For each author, the first bytes of the hash of its op the vector counts up to."""
+        return {a: c[-1].hash[:TIP_SIZE] for a, c in self.chains.items() if c}
+
+    def diverging(self, vector: VersionVector, tips: dict[bytes, bytes]) -> set[bytes]:
+        """Authors whose op at a peer's seq is not the one held here: their logs forked."""
+        out = set()
+        for author, tip in tips.items():
+            seq = vector.get_seq(author)
+            chain = self.chains.get(author, ())
+            if 0 < seq <= len(chain) and chain[seq - 1].hash[:TIP_SIZE] != tip:
+                out.add(author)
+        return out
+
+    def ops_missing_from(
+        self, vector: VersionVector, tips: dict[bytes, bytes] | None = None
+    ) -> list[bytes]:
         """The ops a peer with `vector` lacks, in an order that delivers dependencies first.
 
         A vector cannot say which branch of a forked author a peer holds, so
-        every op of a forked or suspect author from the fork on goes too.
+        every op of a forked or suspect author from the fork on goes too; and
+        where the peer's `tips` show that its op at some seq differs from the
+        one held here, every op of that author goes, so the peer finds the fork.
         """
         ops = {op.hash: op for a, c in self.chains.items() for op in c[vector.get_seq(a) :]}
-        for author in {*self.graph.forks, *self.suspects}:
+        diverging = self.diverging(vector, tips) if tips else set()
+        for author in {*self.graph.forks, *self.suspects, *diverging}:
             since = self.graph.forks.get(author, 1)
             ops.update((o.hash, o) for o in self.graph.ops_of(author) if o.seq >= since)
         ordered = sorted(ops.values(), key=membership.sort_key)

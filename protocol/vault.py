@@ -242,9 +242,10 @@ class Vault(Replica):
         return self._append(OpKind.KEY_ROTATED, membership_bodies.encode(body), now_ms)
 
     def needs_rotation(self) -> bool:
-        """This member holds the key of no epoch it may write under: it must start one."""
+        """This member holds the key of no epoch it may write under, and a rotation of its own
+        would count: it must start one. A forked device's rotation counts for no one."""
         me = self.device.public
-        if me not in self.membership.members:
+        if me not in self.membership.members or me in self.graph.forks:
             return False
         return not any(e in self.epoch_keys for e in self.membership.usable)
 

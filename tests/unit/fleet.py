@@ -55,7 +55,7 @@ def fleet(n: int, now: int = NOW) -> list[Vault]:
 def sync(a: Vault, b: Vault, now: int = NOW) -> None:
     """Anti-entropy both ways, as two daemons would."""
     for src, dst in ((a, b), (b, a)):
-        report = dst.receive_batch(src.ops_missing_from(dst.vector()), now)
+        report = dst.receive_batch(src.ops_missing_from(dst.vector(), dst.tips()), now)
         assert not report.refused, report.refused
 
 

@@ -387,3 +387,32 @@ def test_a_forked_founder_cannot_void_the_devices_it_added_before_its_revocation
     assert set(b.membership.members) == {key(2), key(3)}
     assert not b.membership.closed
     replayed(b)
+
+
+def test_branches_of_equal_length_are_found_by_the_tips_beside_a_vector() -> None:
+    a, b = fleet(2)
+    twin = copy_of(b)  # both copies write once, offline: two branches of one length
+    b.create_account(draft("typed on b"), NOW + 1)
+    twin.create_account(draft("typed on the copy"), NOW + 1)
+    sync(a, b)
+    assert a.vector() == twin.vector()
+    assert a.diverging(twin.vector(), twin.tips()) == {key(2)}
+    sync(a, twin)
+    assert a.graph.forks == {key(2): len(a.chains[key(2)])}
+    assert {"typed on b", "typed on the copy"} <= issuers(a)
+
+
+def test_a_forked_member_does_not_rotate_when_its_rotation_would_count_for_no_one() -> None:
+    a, b, _c = fleet(3)
+    twin = copy_of(a)  # the founder's home, copied
+    twin.create_account(draft("on the copy"), NOW + 1)
+    a.add_device(cert(4), "d", NOW + 1)  # one seq, two ops: a fork, and a void addition
+    for v in (a, b):
+        v.receive_batch(twin.log(), NOW + 2)
+        v.receive_batch(a.log(), NOW + 2)
+        assert v.membership.usable == []  # device 4 got every key and is no member
+    assert not a.needs_rotation()
+    assert b.needs_rotation()
+    rotation = b.rotate_key(NOW + 3)
+    assert not b.needs_rotation()
+    assert b.membership.current_epoch == rotation.hash
