@@ -4,7 +4,8 @@ Each field is a multi-value register. A write adds its value under its op's
 hash and names the hashes of the values it replaces; the heads are the values
 nothing replaces. Adding a write and taking the union of replaced sets
 commute and are idempotent, so any delivery order gives the same heads. The
-shown value is the head with the greatest (hlc, author); several heads are a
+shown value is the head with the greatest (hlc, author, op hash), the hash for
+two copies of one home that wrote with one clock; several heads are a
 conflict. The trash flag is a register too, but an account is in the trash
 only while every head says so: a restore concurrent with a delete keeps the
 account visible. The HOTP counter is a max register, so codes that any
@@ -44,7 +45,7 @@ class Register:
             for op, (hlc, author, value) in self.values.items()
             if op not in self.replaced
         ]
-        live.sort(key=lambda h: (h.hlc, h.author), reverse=True)
+        live.sort(key=lambda h: (h.hlc, h.author, h.op), reverse=True)
         return tuple(live)
 
 
