@@ -119,7 +119,7 @@ class VaultState:
         acc = self.accounts.get(account)
         if acc is None:
             return None
-        heads = {name: reg.heads() for name, reg in acc.registers.items()}
+        heads = {name: reg.heads() for name, reg in sorted(acc.registers.items())}
         if not heads.get("otp"):
             return None
         trash = heads.get("trash", ())

@@ -1,6 +1,7 @@
 """Suite-wide: hypothesis profiles, and no test may leave a thread running.
 
-The default profile keeps the suite fast; HYPOTHESIS_PROFILE=thorough digs deep.
+The default profile keeps the suite fast; HYPOTHESIS_PROFILE=thorough digs deep, and
+HYPOTHESIS_PROFILE=nightly runs the slow model-based tests a thousand times.
 """
 
 from __future__ import annotations
@@ -16,6 +17,12 @@ settings.register_profile("default", max_examples=100, deadline=None)
 settings.register_profile(
     "thorough",
     max_examples=3000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "nightly",
+    max_examples=1000,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
