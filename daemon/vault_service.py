@@ -185,13 +185,16 @@ class VaultService:
         one per account. `make` runs under the write lock, so what it reads stays true."""
         async with self._lock:
             try:
+                rotated = [self.vault.rotate_key(now_ms())] if self.vault.needs_rotation() else []
                 ops = make(self.vault)
             except Exception:
                 await self._reload()  # ops made before the failure are applied in memory only
                 raise
-            if ops:
-                await self._store(ops)
-        self._publish(ops, None)
+            if rotated or ops:
+                await self._store(rotated + ops)
+        self._publish(rotated + ops, None)
+        if rotated:
+            self._membership_moved()
         return ops
 
     async def _reload(self) -> None:

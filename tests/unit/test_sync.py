@@ -16,7 +16,7 @@ import pytest
 from tests.unit.fleet import NOW, cert, device, draft
 from twofold.daemon.storage import Storage
 from twofold.daemon.sync import PAGE_OPS, SyncSession
-from twofold.daemon.vault_service import VaultService
+from twofold.daemon.vault_service import VaultService, now_ms
 from twofold.protocol import cbor
 from twofold.protocol.envelope import Op
 from twofold.protocol.errors import MalformedPayload
@@ -183,5 +183,33 @@ def test_a_removed_peer_hands_over_its_ops_and_hears_only_why_it_is_out(tmp_path
         assert secret.hash not in c.vault.by_hash  # and sent nothing else
         for s in (a, c):
             await s.storage.close()
+
+    asyncio.run(go())
+
+
+def test_a_write_after_a_removal_cycle_rotates_first(tmp_path: Path) -> None:
+    async def go() -> None:
+        a = Vault.found(device(1), "a", NOW, salt=bytes(16))
+        a.add_device(cert(2), "b", NOW)
+        a.add_device(cert(3), "c", NOW)
+        b, c = Vault(a.vault, device(2)), Vault(a.vault, device(3))
+        for v in (b, c):
+            v.receive_batch(a.log(), NOW)
+        mutual = [
+            a.remove_device(device(3).public, NOW + 1),
+            c.remove_device(device(1).public, NOW),
+        ]
+        b.receive_batch([o.raw for o in mutual], NOW)
+        assert b.needs_rotation()  # every key is known to a device that left
+        service = await service_for(tmp_path / "b.db", b)
+        try:
+            made = await service.write_batch(
+                lambda v: [v.create_account(draft("imported"), now_ms())[1]]
+            )
+            assert not service.vault.needs_rotation()
+            assert made[0].epoch == service.vault.membership.current_epoch
+            assert len(await service.storage.log()) == len(service.vault.log())
+        finally:
+            await service.storage.close()
 
     asyncio.run(go())
