@@ -28,8 +28,7 @@ def device_json(vault: Vault, peers: Peers, key: bytes) -> dict[str, Any]:
     added = vault.by_hash.get(member.added_in)
     sessions = peers.sessions.get(key, set())
     heard = max((s.last_heard for s in sessions), default=None)
-    removals = vault.membership.removals.get(key)
-    first = min(removals, key=lambda r: (r.hlc, r.by)) if removals else None
+    first = vault.membership.first_removal(key)
     return {
         "id": display_id(key),
         "name": member.name,

@@ -181,7 +181,13 @@ class Peers:
     def connect_static(self, host: str, port: int) -> None:
         """Keep a connection to whichever member answers at host:port (a VPN address, say)."""
         self.static.append((host, port))
+        self._start_static(host, port)
+
+    def _start_static(self, host: str, port: int) -> None:
         key = f"static:{host}:{port}".encode()
+        old = self._dialers.pop(key, None)
+        if old is not None:
+            old.cancel()
         self._dialers[key] = asyncio.create_task(self._dial_static(host, port))
 
     async def _dial_static(self, host: str, port: int) -> None:
@@ -228,12 +234,8 @@ class Peers:
                 continue
             host, port = self.addresses[key]
             self.connect(key, host, port, found_by=self.known.get(key, PeerInfo()).found_by)
-        for host, port in list(self.static):
-            key = f"static:{host}:{port}".encode()
-            old = self._dialers.pop(key, None)
-            if old is not None:
-                old.cancel()
-            self._dialers[key] = asyncio.create_task(self._dial_static(host, port))
+        for host, port in self.static:
+            self._start_static(host, port)
 
     def _leave(self) -> None:
         """This device is out of the vault: close every session; dialers only knock now."""

@@ -159,20 +159,25 @@ class VaultService:
         """Rotate if every epoch key this member holds is known to a device that left; whether
         it rotated."""
         async with self._lock:
-            if not self.vault.needs_rotation():
+            made = self._rotation_due()
+            if not made:
                 return False
-            log.info("no key of the vault is safe to write under: rotating")
-            op = self.vault.rotate_key(now_ms())
-            await self._store([op])
-        self._publish([op], None)
+            await self._store(made)
+        self._publish(made, None)
         self._membership_moved()
         return True
 
+    def _rotation_due(self) -> list[Op]:
+        """A rotation, made under the write lock, when every key here is known to a device that
+        left; nothing otherwise. Every write starts with it."""
+        if not self.vault.needs_rotation():
+            return []
+        log.info("no key of the vault is safe to write under: rotating")
+        return [self.vault.rotate_key(now_ms())]
+
     async def _write(self, make: Callable[[Vault], Op]) -> Op:
         async with self._lock:
-            made = []
-            if self.vault.needs_rotation():  # every key here is known to a device that left
-                made.append(self.vault.rotate_key(now_ms()))
+            made = self._rotation_due()
             made.append(make(self.vault))
             await self._store(made)
         self._publish(made, None)
@@ -185,7 +190,7 @@ class VaultService:
         one per account. `make` runs under the write lock, so what it reads stays true."""
         async with self._lock:
             try:
-                rotated = [self.vault.rotate_key(now_ms())] if self.vault.needs_rotation() else []
+                rotated = self._rotation_due()
                 ops = make(self.vault)
             except Exception:
                 await self._reload()  # ops made before the failure are applied in memory only

@@ -90,21 +90,8 @@ class BrokenChain(OpRefused):
     """The op does not link to its author's previous op (hash or clock)."""
 
 
-class Equivocation(OpRefused):
-    """The author signed two different ops with one seq: its log forked."""
-
-    def __init__(self, message: str, first: bytes, second: bytes) -> None:
-        self.first = first
-        self.second = second
-        super().__init__(message)
-
-
 class NotAMember(OpRefused):
     """The author was never added to this vault."""
-
-
-class RemovedAuthor(OpRefused):
-    """The author was removed from the vault before it wrote this op."""
 
 
 class UnknownEpoch(OpRefused):

@@ -101,6 +101,8 @@ class Membership:
     removals: dict[bytes, list[Removal]] = field(default_factory=dict)
     epochs: list[bytes] = field(default_factory=list)
     usable: list[bytes] = field(default_factory=list)
+    creators: list[bytes] = field(default_factory=list)  # every epoch-creating op, counting or not
+    sealed: dict[bytes, frozenset[bytes]] = field(default_factory=dict)  # epoch -> wrapped to
     holders: dict[bytes, frozenset[bytes]] = field(default_factory=dict)
     void: set[bytes] = field(default_factory=set)
     forks: dict[bytes, int] = field(default_factory=dict)
@@ -120,6 +122,11 @@ class Membership:
     def closed(self) -> bool:
         """Every device has left: nothing anyone writes counts any more."""
         return self.founder is not None and not self.members
+
+    def first_removal(self, device: bytes) -> Removal | None:
+        """The removal of a device that counts and sorts first, for people; None if none."""
+        removals = self.removals.get(device)
+        return min(removals, key=lambda r: (r.hlc, r.by)) if removals else None
 
     @property
     def current_epoch(self) -> bytes | None:
@@ -263,7 +270,12 @@ def compute(graph: OpGraph, entries: Iterable[tuple[Op, Body]]) -> Membership:
     for author, (_, _, name) in renames.items():
         if author in m.added:
             m.added[author] = dataclasses.replace(m.added[author], name=name)
-    m.holders = _holders(ordered)
+    m.creators = [
+        op.hash for op, b in ordered if isinstance(b, Genesis | DeviceRemoved | KeyRotated)
+    ]
+    m.sealed = _sealed(ordered)
+    makers = {op.hash: op.author for op, _ in ordered}
+    m.holders = {e: m.sealed.get(e, frozenset()) | {makers[e]} for e in m.creators}
     members = m.members
     m.usable = [e for e in m.epochs if m.holders.get(e, frozenset()) <= members.keys()]
     return m
@@ -274,18 +286,19 @@ def _named_root(graph: OpGraph, device: bytes) -> bytes | None:
     return chain[0].prev if chain else None
 
 
-def _holders(ordered: list[tuple[Op, Body]]) -> dict[bytes, frozenset[bytes]]:
-    """Who may hold each epoch's key: its maker and every device a wrap of it was sealed to."""
-    holders: dict[bytes, set[bytes]] = {}
+def _sealed(ordered: list[tuple[Op, Body]]) -> dict[bytes, frozenset[bytes]]:
+    """Every device a wrap of each epoch's key was sealed to, by any op here. With its maker,
+    who knows the key it made, these are the epoch's holders."""
+    sealed: dict[bytes, set[bytes]] = {}
     for op, body in ordered:
         if isinstance(body, Genesis):
-            holders.setdefault(op.hash, set()).add(op.author)
+            sealed.setdefault(op.hash, set()).add(op.author)
         elif isinstance(body, DeviceRemoved | KeyRotated):
-            holders.setdefault(op.hash, set()).update({op.author, *body.wraps})
+            sealed.setdefault(op.hash, set()).update(body.wraps)
         elif isinstance(body, DeviceAdded | KeysGranted):
             for epoch in body.wraps:
-                holders.setdefault(epoch, set()).add(body.device)
-    return {e: frozenset(h) for e, h in holders.items()}
+                sealed.setdefault(epoch, set()).add(body.device)
+    return {e: frozenset(h) for e, h in sealed.items()}
 
 
 def _attacks(graph: OpGraph, nodes: list[_Node]) -> dict[_Node, list[_Node]]:

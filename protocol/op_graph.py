@@ -16,13 +16,12 @@ from .envelope import Op
 class OpGraph:
     """The ops of a vault by hash, each author's primary chain, and the branches beside it."""
 
-    __slots__ = ("_roots", "branch_ops", "by_hash", "chains", "children", "forks")
+    __slots__ = ("_roots", "branch_ops", "by_hash", "chains", "forks")
 
     def __init__(self) -> None:
         self.by_hash: dict[bytes, Op] = {}
         self.chains: dict[bytes, list[Op]] = {}
         self.branch_ops: dict[bytes, Op] = {}
-        self.children: dict[bytes, list[Op]] = {}  # prev hash -> branch ops that name it
         self.forks: dict[bytes, int] = {}  # author -> lowest seq holding two different ops
         self._roots: dict[bytes, bytes] = {}
 
@@ -34,7 +33,6 @@ class OpGraph:
             chain.append(op)
             return None
         self.branch_ops[op.hash] = op
-        self.children.setdefault(op.prev, []).append(op)
         fork = self._divergence(op)
         known = self.forks.get(op.author)
         if known is None or fork < known:

@@ -428,13 +428,13 @@ class Replica:
         ops = {op.hash: op for a, c in self.chains.items() for op in c[vector.get_seq(a) :]}
         diverging = self.diverging(vector, tips) if tips else set()
         for author in {*self.graph.forks, *self.suspects, *diverging}:
-            since = self.graph.forks.get(author, 1)
-            ops.update((o.hash, o) for o in self.graph.ops_of(author) if o.seq >= since)
+            ops.update((o.hash, o) for o in self.ops_to_resend(author))
         ordered = sorted(ops.values(), key=membership.sort_key)
         return [op.raw for op in ordered]
 
     def ops_to_resend(self, author: bytes) -> list[Op]:
-        """Every op of a forked or suspect author from the fork on, for peers to compare."""
+        """Every op of an author from its fork on (all of them if no fork is known here yet),
+        for peers to compare."""
         since = self.graph.forks.get(author, 1)
         return [o for o in self.graph.ops_of(author) if o.seq >= since]
 

@@ -42,7 +42,7 @@ from .membership_bodies import (
     KeyRotated,
     KeysGranted,
 )
-from .replica import EPOCH_KINDS, BatchReport, Replica
+from .replica import BatchReport, Replica
 from .state import AccountView
 
 _EDITABLE = ("issuer", "name", "note", "otp")
@@ -251,22 +251,10 @@ class Vault(Replica):
 
     def missing_keys(self) -> dict[bytes, list[bytes]]:
         """Members lacking a wrap of some epoch key (added concurrently with a rotation)."""
-        sealed_to: dict[bytes, set[bytes]] = {}
-        for h, body in self.bodies.items():
-            if isinstance(body, Genesis):
-                sealed_to.setdefault(h, set()).add(self.by_hash[h].author)
-            elif isinstance(body, DeviceRemoved | KeyRotated):
-                sealed_to.setdefault(h, set()).update(body.wraps)
-            elif isinstance(body, DeviceAdded | KeysGranted):
-                for epoch in body.wraps:
-                    sealed_to.setdefault(epoch, set()).add(body.device)
-        epochs = sorted(
-            (h for h in self.bodies if self.by_hash[h].kind in EPOCH_KINDS),
-            key=lambda h: membership.sort_key(self.by_hash[h]),
-        )
+        sealed = self.membership.sealed
         out = {}
         for member in sorted(self.membership.members):
-            lacking = [e for e in epochs if member not in sealed_to.get(e, ())]
+            lacking = [e for e in self.membership.creators if member not in sealed.get(e, ())]
             if lacking:
                 out[member] = lacking
         return out
@@ -292,8 +280,7 @@ class Vault(Replica):
 
     def removal_of_me(self) -> membership.Removal | None:
         """The first removal of this device that counts, if it was removed."""
-        removals = self.membership.removals.get(self.device.public)
-        return min(removals, key=lambda r: (r.hlc, r.by)) if removals else None
+        return self.membership.first_removal(self.device.public)
 
     # -- building ops --------------------------------------------------------
 
