@@ -115,7 +115,7 @@ def main() -> None:
         ]
         for h in hosts[1:]:
             link = first.api("POST", "/invitations", {"accept": True})["body"]["link"]
-            h.api("POST", "/join", {"link": link})
+            h.api("POST", "/join", {"link": link, "accept": True})
             wait(lambda h=h: h.api("GET", "/join")["body"]["state"] == "joined")
         own = [
             h.api("POST", "/accounts", {"issuer": f"own {i}", "secret": secret})["body"]["id"]

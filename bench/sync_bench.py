@@ -56,7 +56,7 @@ class Kept:
 def pair(inviter: Daemon, joiner: Daemon) -> float:
     link = inviter.request("POST", "/invitations", {"accept": True}).body["link"]
     t0 = time.perf_counter()
-    joiner.request("POST", "/join", {"link": link})
+    joiner.request("POST", "/join", {"link": link, "accept": True})
     states = ("joined", "failed", "declined")  # polled every 5 ms, so as not to slow it down
     wait(lambda: joiner.request("GET", "/join").body["state"] in states, pause=0.005)
     elapsed = time.perf_counter() - t0

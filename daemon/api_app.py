@@ -3,7 +3,8 @@
 Middlewares run outermost first: errors become problem details, then the
 guard: the Host header must be a loopback name (so a web page cannot reach
 the API through DNS rebinding); a request from another origin (its Origin or
-Sec-Fetch-Site says so) is refused, and no CORS preflight is ever granted;
+Sec-Fetch-Site says so) is refused, but for the sign-in redirect file's form
+(web_sessions.is_sign_in_from_file), and no CORS preflight is ever granted;
 then an API request needs the bearer token or, from the web page, a session
 cookie, and, to change anything, the session's CSRF token in a header.
 """
@@ -25,7 +26,7 @@ from .pairing_service import Pairing
 from .peers import Peers
 from .transfer import Transfers
 from .vault_service import VaultService
-from .web_sessions import Session, Sessions, cookie_name
+from .web_sessions import Session, Sessions, cookie_name, is_sign_in_from_file
 
 MAX_BODY = 64 * 1024
 SERVICE: web.AppKey[VaultService] = web.AppKey("service", VaultService)
@@ -46,10 +47,16 @@ def is_loopback_host(host: str | None) -> bool:
     if not host:
         return False
     name = host.strip().lower()
+    port = ""
     if name.startswith("["):
-        name = name[1 : name.find("]")] if "]" in name else ""
+        close = name.find("]")
+        if close < 0 or name[close + 1 : close + 2] not in ("", ":"):
+            return False
+        name, port = name[1:close], name[close + 2 :]
     elif name.count(":") == 1:
-        name = name.rsplit(":", 1)[0]
+        name, port = name.split(":")
+    if port and not (port.isascii() and port.isdigit()):
+        return False
     if name in ("localhost", "localhost."):
         return True
     try:
@@ -88,10 +95,11 @@ def guard_middleware(token: str, sessions: Sessions) -> Middleware:
             )
         origin = request.headers.get("Origin")
         site = request.headers.get("Sec-Fetch-Site")
-        if (origin is not None and origin != f"http://{host}") or site in (
+        foreign = (origin is not None and origin != f"http://{host}") or site in (
             "cross-site",
             "same-site",
-        ):
+        )
+        if foreign and not is_sign_in_from_file(request.method, request.path, request.headers):
             return problems.problem(
                 403,
                 "forbidden-origin",
@@ -106,7 +114,7 @@ def guard_middleware(token: str, sessions: Sessions) -> Middleware:
             return await handler(request)
         given = request.headers.get("Authorization")
         if given is not None:
-            if not hmac.compare_digest(given.encode(), expected):
+            if not hmac.compare_digest(header_bytes(given), expected):
                 return _unauthorized()
             return await handler(request)
         session = sessions.find(request.cookies.get(cookie_name(own_port(request))))
@@ -131,6 +139,13 @@ def guard_middleware(token: str, sessions: Sessions) -> Middleware:
         return await handler(request)
 
     return guard
+
+
+def header_bytes(value: str) -> bytes:
+    """A header's text back as bytes, whatever it holds: aiohttp keeps bytes that are not
+    UTF-8 as lone surrogates, which a plain encode() (and compare_digest on str, for
+    anything not ASCII) raises on. The mapping is one to one, so comparisons stay exact."""
+    return value.encode("utf-8", "surrogatepass")
 
 
 def _unauthorized() -> web.Response:
@@ -166,11 +181,38 @@ async def json_body(request: web.Request, *, limit: int | None = None) -> dict[s
     raw = await (request.read() if limit is None else _read_at_most(request, limit))
     try:
         body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+    except RecursionError:
+        raise BadRequest("the body is not valid JSON: it nests too deeply") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        # ValueError also covers a number too long for int() (over 4300 digits).
         raise BadRequest(f"the body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
+    _refuse_lone_surrogates(body)
     return body
+
+
+def _refuse_lone_surrogates(body: object) -> None:
+    """A \\ud800 escape with no partner parses to a lone surrogate: not a character, and
+    any later encode() of it raises. Refuse it here, once, for every route."""
+    stack = [body]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str) and not _encodable(item):
+            raise BadRequest("the body is not valid JSON text: it holds a lone surrogate escape")
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 async def _read_at_most(request: web.Request, limit: int) -> bytes:

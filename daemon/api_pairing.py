@@ -9,23 +9,27 @@ from aiohttp import web
 from . import api_views, qr
 from .api_app import PAIRING, check_fields, json_body
 from .errors import BadRequest
-from .pairing_service import Joining, OpenInvitation, Scanning
+from .pairing_record import PairingRecord
+from .pairing_service import join_state
 
 PREFIX = "/api/v1"
 MIN_TTL, MAX_TTL, DEFAULT_TTL = 5, 3600, 600
 
 
-def invitation_json(entry: OpenInvitation, with_qr: bool = False) -> dict[str, Any]:
-    """An Invitation object."""
+def invitation_json(entry: PairingRecord, with_qr: bool = False) -> dict[str, Any]:
+    """An Invitation object: an invitation (or offer) this device shows."""
     link = entry.invitation.to_link()
+    hs = entry.handshake
     out: dict[str, Any] = {
         "id": entry.invitation.invitation_id.hex(),
         "link": link,
         "expires_at": api_views.iso(entry.invitation.expires_at),
         "state": entry.state,
-        "peer": None
-        if entry.peer_name is None
-        else {"name": entry.peer_name, "device": entry.peer_device, "code": entry.code},
+        "peer": {"name": hs.peer_name, "device": entry.peer_device, "code": hs.confirmation_code}
+        if hs.verified
+        else None,
+        "error": entry.error,
+        "declined_by": entry.declined_by,
     }
     if with_qr:
         out["qr_svg"] = qr.svg(link)
@@ -33,15 +37,20 @@ def invitation_json(entry: OpenInvitation, with_qr: bool = False) -> dict[str, A
     return out
 
 
-def progress_json(progress: Joining | Scanning) -> dict[str, Any]:
-    """A Joining object: how joining (or adding a scanned device) is going."""
+def progress_json(progress: PairingRecord) -> dict[str, Any]:
+    """A Joining object: how joining (or adding a scanned device) is going. A joining device
+    sees the vault it is asked into: its ID and its devices' names."""
+    hs = progress.handshake
+    joining = hs.role == "newcomer"
     return {
-        "state": progress.state,
-        "code": progress.code,
-        "peer": None
-        if progress.peer_name is None
-        else {"name": progress.peer_name, "device": progress.peer_device},
+        "state": join_state(progress) if progress.flow == "offer" else progress.state,
+        "code": hs.confirmation_code if hs.verified else None,
+        "peer": {"name": hs.peer_name, "device": progress.peer_device} if hs.verified else None,
+        "vault": {"id": hs.vault.hex(), "devices": hs.vault_devices}
+        if joining and hs.verified
+        else None,
         "error": progress.error,
+        "declined_by": progress.declined_by,
     }
 
 
@@ -55,8 +64,8 @@ def _ttl(body: dict[str, Any]) -> int:
 async def open_offer(request: web.Request) -> web.Response:
     """POST /offers: this device shows a link for a member to scan."""
     body = await json_body(request) if request.can_read_body else {}
-    check_fields(body, {"ttl": int}, set())
-    entry = request.app[PAIRING].offer(_ttl(body))
+    check_fields(body, {"ttl": int, "accept": bool}, set())
+    entry = request.app[PAIRING].offer(_ttl(body), body.get("accept", False))
     return web.json_response(invitation_json(entry, with_qr=True), status=201)
 
 
@@ -97,7 +106,7 @@ async def open_invitation(request: web.Request) -> web.Response:
 async def list_invitations(request: web.Request) -> web.Response:
     """GET /invitations."""
     pairing = request.app[PAIRING]
-    entries = [pairing.get(i.hex()) for i in pairing.invitations]
+    entries = list(pairing.invitations.values())
     return web.json_response({"invitations": [invitation_json(e) for e in entries]})
 
 
@@ -128,9 +137,24 @@ async def cancel_invitation(request: web.Request) -> web.Response:
 async def join(request: web.Request) -> web.Response:
     """POST /join."""
     body = await json_body(request)
-    check_fields(body, {"link": str}, {"link"})
-    joining = request.app[PAIRING].join(body["link"])
+    check_fields(body, {"link": str, "accept": bool}, {"link"})
+    joining = request.app[PAIRING].join(body["link"], body.get("accept", False))
     return web.json_response(progress_json(joining), status=202)
+
+
+async def accept_join(request: web.Request) -> web.Response:
+    """POST /join/accept: this device's person compared the code and wants in."""
+    return web.json_response(progress_json(await request.app[PAIRING].decide_join(True)))
+
+
+async def cancel_join(request: web.Request) -> web.Response:
+    """DELETE /join: stop joining; a pairing being decided is declined, so nothing is sent."""
+    return web.json_response(progress_json(await request.app[PAIRING].cancel_join()))
+
+
+async def decline_join(request: web.Request) -> web.Response:
+    """POST /join/decline: this device's person does not know that vault or code."""
+    return web.json_response(progress_json(await request.app[PAIRING].decide_join(False)))
 
 
 async def get_join(request: web.Request) -> web.Response:
@@ -152,6 +176,9 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post(f"{p}/invitations/{{id}}/decline", decline_invitation)
     app.router.add_post(f"{p}/join", join)
     app.router.add_get(f"{p}/join", get_join)
+    app.router.add_delete(f"{p}/join", cancel_join)
+    app.router.add_post(f"{p}/join/accept", accept_join)
+    app.router.add_post(f"{p}/join/decline", decline_join)
     app.router.add_post(f"{p}/offers", open_offer)
     app.router.add_post(f"{p}/pair", scan)
     app.router.add_get(f"{p}/pair", get_scan)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from twofold.protocol.account import OtpKind
+from twofold.protocol.account import SHOWN_FIELDS, OtpKind, check_shown
 
 from . import api_views
 from .api_app import SERVICE, STARTED, check_fields, json_body
@@ -70,9 +70,14 @@ async def create_account(request: web.Request) -> web.Response:
     s = _service(request)
     if "uri" in body:
         check_fields(body, _FROM_URI, {"uri"})
-        view = await s.create_from_uri(body["uri"], body.get("pin"), body.get("note"))
     else:
         check_fields(body, _FROM_FIELDS, {"secret"})
+    for name in SHOWN_FIELDS:  # typed now: nothing hidden or reordering (protocol/text.py)
+        if name in body:
+            check_shown(body[name], name)
+    if "uri" in body:
+        view = await s.create_from_uri(body["uri"], body.get("pin"), body.get("note"))
+    else:
         view = await s.create_from_fields(body)
     return web.json_response(
         api_views.account(view),

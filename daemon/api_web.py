@@ -1,7 +1,10 @@
-"""The web page's routes: its files, sign-in by one-time link, the session, and live events.
+"""The web page's routes: its files, sign-in by one-time ticket, the session, and live events.
 
 The page itself (clients/web/) is static: served with a strict Content
 Security Policy, it talks to the API like any client, signed in by cookie.
+Sign-in (see web_sessions): POST /login with the ticket in a form body, from
+the redirect file `twofold open` writes (Origin null) or from the page at
+GET /login that a printed link opens (this origin). GET /login redeems nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from . import problems
 from .api_app import SERVICE, SESSIONS, own_port, request_session
 from .api_views import iso
 from .events import Event
-from .web_sessions import SESSION_TTL_S, cookie_name
+from .web_sessions import FORM_TYPE, SESSION_TTL_S, cookie_name
 
 PREFIX: Final = "/api/v1"
 KEEPALIVE_S: Final = 15.0
@@ -48,6 +51,18 @@ _SPENT: Final = """<!doctype html>
 <body><h1>This sign-in link cannot be used</h1>
 <p>Each link works once, within a minute. Run <code>twofold open</code> again.</p></body></html>
 """
+_REFUSED: Final = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Twofold: sign-in refused</title></head>
+<body><h1>This sign-in request was refused</h1>
+<p>Sign in with <code>twofold open</code>, or open the link
+<code>twofold open --print</code> shows.</p></body></html>
+"""
+_SIGNED_IN: Final = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=/">
+<title>Twofold: signed in</title></head>
+<body><p>Signed in. <a href="/">Open Twofold</a>.</p></body></html>
+"""
+MAX_TICKET_FORM: Final = 1024
 
 
 async def index(request: web.Request) -> web.Response:
@@ -64,13 +79,45 @@ async def asset(request: web.Request) -> web.Response:
     return _file(name, _TYPES[match[1]])
 
 
+async def login_page(request: web.Request) -> web.Response:
+    """GET /login: the page a printed link opens. Its script takes the ticket from the URL's
+    fragment (which no request carries) and POSTs it; a GET itself redeems nothing.
+
+    Its referrer policy is same-origin, not no-referrer: under no-referrer a browser sends
+    a form's POST with Origin null, even to its own origin."""
+    response = _file("login.html", "text/html")
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response
+
+
 async def login(request: web.Request) -> web.Response:
-    """GET /login?ticket=...: trade a one-time ticket for a session cookie, then go to /."""
-    redeemed = request.app[SESSIONS].redeem(request.query.get("ticket", ""))
+    """POST /login: trade a one-time ticket (form field `ticket`) for a session cookie.
+
+    Only as a browser's form navigation sends it: a form body, an Origin of null (the
+    redirect file) or of this page, and no Sec-Fetch-* that says fetch() or a frame. The
+    answer sets the cookie and moves on to / by a refresh from this origin (a redirect would
+    keep a file page's cross-site mark, which the guard refuses on GET /)."""
+    origin = request.headers.get("Origin")
+    if (
+        origin not in ("null", f"http://{request.headers.get('Host')}")
+        or request.headers.get("Sec-Fetch-Mode", "navigate") != "navigate"
+        or request.headers.get("Sec-Fetch-Dest", "document") != "document"
+        or request.content_type != FORM_TYPE
+        or (request.content_length or 0) > MAX_TICKET_FORM
+    ):
+        return _page(_REFUSED, 403)
+    try:
+        form = await request.post()
+    except (LookupError, UnicodeDecodeError, ValueError):  # LookupError: an unknown charset
+        return _page(_REFUSED, 403)
+    tickets = form.getall("ticket", [])
+    if set(form) != {"ticket"} or len(tickets) != 1 or not isinstance(tickets[0], str):
+        return _page(_REFUSED, 403)
+    redeemed = request.app[SESSIONS].redeem(tickets[0])
     if redeemed is None:
-        return web.Response(status=403, text=_SPENT, content_type="text/html", headers=PAGE_HEADERS)
+        return _page(_SPENT, 403)
     cookie, _ = redeemed
-    response = web.HTTPSeeOther("/", headers=PAGE_HEADERS)
+    response = _page(_SIGNED_IN, 200)
     response.set_cookie(
         cookie_name(own_port(request)),
         cookie,
@@ -79,11 +126,12 @@ async def login(request: web.Request) -> web.Response:
         httponly=True,
         samesite="Strict",
     )
-    raise response
+    return response
 
 
 async def create_sign_in(request: web.Request) -> web.Response:
-    """POST /sessions: a one-time sign-in link for a browser (needs the API token)."""
+    """POST /sessions: a one-time sign-in ticket for a browser (needs the API token), as a
+    link whose fragment holds it: http://<host>/login#ticket=<ticket>."""
     if request_session(request) is not None:
         return problems.problem(
             403, "forbidden", "Token needed", "a signed-in page cannot make sign-in links"
@@ -91,7 +139,7 @@ async def create_sign_in(request: web.Request) -> web.Response:
     ticket, ttl = request.app[SESSIONS].ticket()
     host = request.headers["Host"]
     return web.json_response(
-        {"url": f"http://{host}/login?ticket={ticket}", "expires_at": iso(time.time() + ttl)},
+        {"url": f"http://{host}/login#ticket={ticket}", "expires_at": iso(time.time() + ttl)},
         status=201,
         headers={"Cache-Control": "no-store"},
     )
@@ -172,6 +220,10 @@ def _file(name: str, content_type: str) -> web.Response:
     return web.Response(body=body, content_type=content_type, headers=PAGE_HEADERS)
 
 
+def _page(html: str, status: int) -> web.Response:
+    return web.Response(status=status, text=html, content_type="text/html", headers=PAGE_HEADERS)
+
+
 def _no_session() -> web.Response:
     return problems.problem(
         404, "not-found", "No browser session", "this request carries no browser session"
@@ -189,5 +241,6 @@ def add_routes(app: web.Application) -> None:
 def add_page_routes(app: web.Application) -> None:
     """The page's own routes, outside the API."""
     app.router.add_get("/", index)
-    app.router.add_get("/login", login)
+    app.router.add_get("/login", login_page)
+    app.router.add_post("/login", login)
     app.router.add_get("/web/{name}", asset)

@@ -10,6 +10,8 @@ from typing import Any
 
 import tomli_w
 
+from twofold.protocol.text import neutralise, visible
+
 from .errors import DaemonError
 from .home import Home, write_private
 
@@ -69,6 +71,11 @@ def load(home: Home) -> Config:
     config = Config(**{"device_name": socket.gethostname()[:64] or "device", **raw})
     if not isinstance(config.device_name, str) or not 0 < len(config.device_name) <= 64:
         raise ConfigError(f"{home.config}: device_name must be text of 1 to 64 characters")
+    if not visible(config.device_name):
+        raise ConfigError(
+            f"{home.config}: device_name holds a character that hides or reorders text "
+            f"(shown here as {neutralise(config.device_name)!r}): remove it"
+        )
     if type(config.api_port) is not int or not 0 <= config.api_port <= 65535:
         raise ConfigError(f"{home.config}: api_port must be a port number (0 picks a free one)")
     if type(config.peer_port) is not int or not 0 <= config.peer_port <= 65535:

@@ -4,21 +4,24 @@ The device that shows an invitation serves the handshake on its peer server
 (no client certificate needed: the joining device has none a member trusts
 yet); the device that scans it connects pinned to the fingerprint in the
 invitation. After the hello and its reply both sides show the same
-confirmation code, and the member's person decides. Accepting signs a
-device_added op (with every epoch key sealed to the newcomer) and answers the
-newcomer's wait with the decision; the newcomer then moves into the vault it
-joined, pulls it over mutual TLS, and brings along the accounts it held.
+confirmation code, and both people decide. The member writes the
+device_added op (every epoch key sealed to the newcomer) only once both said
+yes; the newcomer moves into the vault, pulls it over mutual TLS and brings
+along the accounts it held only once its own person said yes and the member
+sent that op's hash. A decline on either side ends both; nothing of the
+newcomer's leaves it before its person's yes.
 
 The reverse flow works the same with the roles of who connects swapped: the
-newcomer shows an offer, a member scans it, says hello, and sends its
-decision to the newcomer, which then connects to the member to pull.
+newcomer shows an offer and a member scans it.
 
-HTTP on the peer port, all bodies CBOR:
-  POST /peer/v1/pair/hello   Hello -> HelloReply, or 403 {"error", "detail"}
-  POST /peer/v1/pair/await   {"i": invitation id, "m": the hello's MAC} -> Decision,
-                             answered once the member's person decided (usual flow)
-  POST /peer/v1/pair/decide  {"i", "m", "d": Decision, "p": the member's peer port}
-                             -> {} (reverse flow: the member tells the newcomer)
+HTTP on the peer port, all bodies CBOR; the scanner asks, the shower answers:
+  POST /peer/v1/pair/hello   Hello -> HelloReply, or 4xx {"error", "detail"}
+  POST /peer/v1/pair/await   {"i": invitation id, "m": the hello's MAC} -> the
+                             shower's Decision once its side decided: a newcomer's
+                             person's verdict, or a member's final answer (a yes
+                             only once both accepted and the op is written)
+  POST /peer/v1/pair/decide  {"i", "m", "d": the scanner's Decision,
+                             "p": its peer port, only from a member} -> {}
 """
 
 from __future__ import annotations
@@ -30,115 +33,54 @@ import logging
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
 from twofold.protocol import cbor
-from twofold.protocol.certificate import device_certificate
-from twofold.protocol.errors import NotFound, TwofoldError, UsageError
-from twofold.protocol.identity import display_id
+from twofold.protocol.certificate import device_certificate, fingerprint
+from twofold.protocol.errors import MalformedPayload, NotFound, TwofoldError, UsageError
 from twofold.protocol.invitation import Invitation
-from twofold.protocol.pairing import Decision, Handshake, Hello, HelloReply, PairingError
+from twofold.protocol.pairing import (
+    Decision,
+    Handshake,
+    Hello,
+    HelloReply,
+    MalformedPairingMessage,
+    PairingError,
+    State,
+    WrongDevice,
+    shown_name,
+)
 from twofold.protocol.vault import certificate_key
 
 from .errors import BadRequest
+from .pairing_record import Flow, PairingRecord, Phase
 from .peers import Peers
 from .vault_service import VaultService, now_ms
 
 log = logging.getLogger(__name__)
 
 AWAIT_LIMIT_S = 600.0
+"""How long a verified pairing waits for the people to decide, on either side."""
 PULL_LIMIT_S = 120.0
-
-
-class _Announced:
-    """A pairing record that tells the event stream each time its state changes."""
-
-    announce: Callable[[Any], None] | None
-
-    def __setattr__(self, name: str, value: object) -> None:
-        changed = name == "state" and getattr(self, "state", None) != value
-        super().__setattr__(name, value)
-        if changed and self.announce is not None:
-            self.announce(self)
-
-
-@dataclass
-class OpenInvitation(_Announced):
-    """An invitation this device shows, and what became of it."""
-
-    invitation: Invitation
-    handshake: Handshake
-    auto_accept: bool
-    state: str = "open"  # open, confirming, accepted, declined, failed, cancelled, expired
-    peer_name: str | None = None
-    peer_device: str | None = None
-    code: str | None = None
-    hello_mac: bytes | None = None
-    member_vault: bytes | None = None
-    decision: asyncio.Future[Decision] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
-    announce: Callable[[Any], None] | None = field(default=None, repr=False, compare=False)
-
-
-@dataclass
-class Joining(_Announced):
-    """This device's attempt to join a vault shown to it."""
-
-    invitation: Invitation
-    # connecting (or showing, in the reverse flow), confirming, syncing, joined, declined, failed
-    state: str = "connecting"
-    code: str | None = None
-    peer_name: str | None = None
-    peer_device: str | None = None
-    error: str | None = None
-    task: asyncio.Task[None] | None = None
-    announce: Callable[[Any], None] | None = field(default=None, repr=False, compare=False)
-
-
-@dataclass
-class Scanning(_Announced):
-    """This member adding a device whose offer it scanned (the reverse flow)."""
-
-    invitation: Invitation
-    handshake: Handshake
-    auto_accept: bool
-    state: str = "connecting"  # connecting, confirming, accepted, declined, failed
-    code: str | None = None
-    peer_name: str | None = None
-    peer_device: str | None = None
-    error: str | None = None
-    host: str = ""
-    hello: Hello | None = None
-    announce: Callable[[Any], None] | None = field(default=None, repr=False, compare=False)
+MAX_BODY = 64 * 1024
 
 
 class Pairing:
-    """Open invitations, the peer routes that serve them, and joining."""
+    """Open invitations and offers, the peer routes that serve them, joining and scanning."""
 
     def __init__(self, service: VaultService, peers: Peers, advertise: list[str]) -> None:
         self.service = service
         self.peers = peers
         self.advertise = advertise
-        self.invitations: dict[bytes, OpenInvitation] = {}
-        self.joining: Joining | None = None
-        self.scanning: Scanning | None = None
+        self.invitations: dict[bytes, PairingRecord] = {}  # shown: invitations and offers
+        self.joining: PairingRecord | None = None  # this device joining: a join or an offer
+        self.scanning: PairingRecord | None = None  # this member adding a scanned offer
         self._tasks: set[asyncio.Task[None]] = set()
         self.joined: list[Callable[[], Awaitable[None]]] = []
         peers.extra_routes.append(self._routes)
-
-    def _announce(self, record: OpenInvitation | Joining | Scanning) -> None:
-        """Pairing events: which invitation (or None: this device joining or scanning) is in
-        which state now, so a page can show a device waiting to be accepted at once."""
-        invitation = (
-            record.invitation.invitation_id.hex() if isinstance(record, OpenInvitation) else None
-        )
-        flow = {OpenInvitation: "invitation", Joining: "join", Scanning: "pair"}[type(record)]
-        self.service.events.publish("pairing", flow=flow, invitation=invitation, state=record.state)
 
     def _routes(self, app: web.Application) -> None:
         app.router.add_post("/peer/v1/pair/hello", self._serve_hello)
@@ -150,135 +92,312 @@ class Pairing:
         """This device's certificate."""
         return device_certificate(self.service.vault.device)
 
-    # -- showing (the member, flow A) --------------------------------------------
+    def _announce(self, record: PairingRecord) -> None:
+        """Pairing events: which invitation (or None: this device joining or scanning) is in
+        which state now, so a page can show a device waiting to be accepted at once."""
+        shown = record.flow in ("invitation", "offer")
+        invitation = record.invitation.invitation_id.hex() if shown else None
+        self.service.events.publish(
+            "pairing", flow=record.flow, invitation=invitation, state=record.state
+        )
+        if record.flow == "offer":  # an offer is also this device's joining
+            self.service.events.publish(
+                "pairing", flow="join", invitation=None, state=join_state(record)
+            )
 
-    def open(self, ttl: int, auto_accept: bool) -> OpenInvitation:
+    def _record(
+        self, flow: Flow, invitation: Invitation, hs: Handshake, auto: bool
+    ) -> PairingRecord:
+        return PairingRecord(flow, invitation, hs, auto, announce=self._announce)
+
+    @property
+    def _own_name(self) -> str:
+        """This device's name as a handshake may carry it (older names written out)."""
+        return shown_name(self.service.identity.name)
+
+    def _vault_devices(self) -> list[str]:
+        members = self.service.vault.membership.members
+        return sorted(m.name for m in members.values())
+
+    # -- showing: an invitation (member) or an offer (newcomer) --------------------------
+
+    def open(self, ttl: int, auto_accept: bool) -> PairingRecord:
         """A new invitation for a device to join this vault."""
         invitation = Invitation.new(
             "member", self.cert, self.advertise, self.peers.port, int(time.time()), ttl
         )
-        handshake = Handshake.shower(
-            invitation, self.cert, self.service.identity.name, "member", self.service.vault.vault
+        hs = Handshake.shower(
+            invitation,
+            self.cert,
+            self._own_name,
+            "member",
+            self.service.vault.vault,
+            devices=self._vault_devices(),
         )
-        entry = OpenInvitation(invitation, handshake, auto_accept, announce=self._announce)
+        return self._show(self._record("invitation", invitation, hs, auto_accept))
+
+    def offer(self, ttl: int, auto_accept: bool = False) -> PairingRecord:
+        """Newcomer: show a link for a member to scan."""
+        self._make_room_to_join()
+        invitation = Invitation.new(
+            "newcomer", self.cert, self.advertise, self.peers.port, int(time.time()), ttl
+        )
+        hs = Handshake.shower(invitation, self.cert, self._own_name, "newcomer")
+        record = self._show(self._record("offer", invitation, hs, auto_accept))
+        self.joining = record
+        return record
+
+    def _show(self, record: PairingRecord) -> PairingRecord:
         self._forget_old()
-        self.invitations[invitation.invitation_id] = entry
-        return entry
+        self.invitations[record.invitation.invitation_id] = record
+        left = max(0.0, record.invitation.expires_at - time.time())
+        record.timer = asyncio.get_running_loop().call_later(left, self._expire, record)
+        return record
+
+    def _expire(self, record: PairingRecord) -> None:
+        """An invitation nobody answered in time closes; one being decided has its own limit."""
+        if record.handshake.state is State.LISTENING:
+            record.move(Phase.EXPIRED)
+
+    def _too_late(self, record: PairingRecord) -> None:
+        if not record.ended and record.state in ("confirming", "waiting"):
+            record.move(Phase.FAILED, "nobody decided in time: pair again")
+
+    def _verified(self, record: PairingRecord) -> None:
+        """Both sides now show the code: give the people their time, or decide for them."""
+        if record.timer is not None:
+            record.timer.cancel()
+        record.timer = asyncio.get_running_loop().call_later(AWAIT_LIMIT_S, self._too_late, record)
+        log.info(
+            "pairing (%s) with %s verified (code %s)",
+            record.flow,
+            record.peer_device,
+            record.handshake.confirmation_code,
+        )
+        if record.auto_accept:
+            self._spawn(self._decide_quietly(record))
 
     def _forget_old(self) -> None:
         """Drop invitations that ended over an hour ago, so the list stays short."""
         cutoff = int(time.time()) - 3600
         for key, entry in list(self.invitations.items()):
-            if entry.invitation.expires_at < cutoff:
+            if entry.invitation.expires_at < cutoff and entry.ended:
                 del self.invitations[key]
 
-    def get(self, id_hex: str) -> OpenInvitation:
-        """An invitation by its hex ID."""
+    def get(self, id_hex: str) -> PairingRecord:
+        """An invitation (or offer) by its hex ID."""
         try:
-            entry = self.invitations[bytes.fromhex(id_hex)]
+            return self.invitations[bytes.fromhex(id_hex)]
         except (ValueError, KeyError):
             raise NotFound(f"no open invitation {id_hex}") from None
-        if entry.state in ("open", "confirming") and entry.invitation.expired(int(time.time())):
-            entry.state = "expired"
-        return entry
 
-    async def decide(self, id_hex: str, accept: bool) -> OpenInvitation:
-        """The person compared the codes: add the device, or turn it away."""
-        entry = self.get(id_hex)
-        if entry.state != "confirming":
-            raise UsageError(f"the invitation is {entry.state}: there is nothing to decide")
-        if accept:
-            peer_cert = entry.handshake.peer_cert
-            member = self.service.vault.membership.members.get(certificate_key(peer_cert))
-            if member is not None:  # added before, by a pairing that failed on its side
-                added = member.added_in
-            else:
-                try:
-                    op = await self.service.add_device(peer_cert, entry.peer_name or "")
-                except UsageError:  # a removed device never comes back with its old key
-                    entry.state = "declined"
-                    entry.decision.set_result(entry.handshake.decide(False))
-                    raise
-                added = op.hash
-            decision = entry.handshake.decide(True, added)
-            entry.state = "accepted"
-            log.info("added device %s", entry.peer_device)
-        else:
-            decision = entry.handshake.decide(False)
-            entry.state = "declined"
-        if not entry.decision.done():
-            entry.decision.set_result(decision)
-        return entry
+    def cancel(self, id_hex: str) -> PairingRecord:
+        """Close an invitation or offer; a pairing already past both yeses goes on."""
+        record = self.get(id_hex)
+        if record.handshake.state not in (State.ACCEPTED,) and not record.ended:
+            record.move(Phase.CANCELLED)
+        return record
 
-    async def _auto_accept(self, id_hex: str) -> None:
+    # -- deciding, on any side -------------------------------------------------------------
+
+    async def decide(self, id_hex: str, accept: bool) -> PairingRecord:
+        """The member's person, on the invitation it shows, compared the codes."""
+        record = self.get(id_hex)
+        if record.flow != "invitation":
+            raise UsageError("this is an offer: decide on it with /join/accept or /join/decline")
+        return await self._decide(record, accept)
+
+    async def decide_join(self, accept: bool) -> PairingRecord:
+        """This device's person, joining (by a link or by an offer), compared the codes."""
+        if self.joining is None:
+            raise UsageError("this device is not joining a vault")
+        return await self._decide(self.joining, accept)
+
+    async def decide_scan(self, accept: bool) -> PairingRecord:
+        """The member's person, adding the device of a scanned offer, compared the codes."""
+        if self.scanning is None:
+            raise UsageError("there is no device waiting for a decision")
+        return await self._decide(self.scanning, accept)
+
+    async def cancel_join(self) -> PairingRecord:
+        """Stop joining: a pairing being decided is declined (the other side is told), one
+        still connecting or showing is cancelled. Once both accepted it goes on."""
+        record = self.joining
+        if record is None:
+            raise NotFound("this device is not joining a vault")
+        if record.state in ("confirming", "waiting"):
+            return await self._decide(record, False)
+        if not record.ended and record.handshake.state is not State.ACCEPTED:
+            record.move(Phase.CANCELLED)
+        return record
+
+    async def _decide(self, record: PairingRecord, accept: bool) -> PairingRecord:
+        """This side's person's verdict; a yes may be taken back while the other side has not
+        answered it."""
+        if record.state not in (("confirming",) if accept else ("confirming", "waiting")):
+            raise UsageError(f"the pairing is {record.state}: there is nothing to decide")
+        told = record.act(lambda hs: hs.decide(accept))
+        if not accept:
+            record.declined_by = "this device"
+        log.info("this device's person %s (%s)", "accepted" if accept else "declined", record.flow)
+        if told is not None:
+            await self._tell(record, told)
+        await self._advance(record)
+        return record
+
+    async def _decide_quietly(self, record: PairingRecord) -> None:
+        with contextlib.suppress(TwofoldError):
+            await self._decide(record, True)
+
+    async def _heard(self, record: PairingRecord, decision: Decision) -> None:
+        """The other side's verdict arrived."""
+        record.act(lambda hs: hs.on_decision(decision))
+        if not decision.accepted:
+            record.error, record.declined_by = "the other device declined", "the other device"
+            record.settle()
+        await self._advance(record)
+
+    async def _tell(self, record: PairingRecord, decision: Decision) -> None:
+        """Give the other side this side's verdict: a shower answers its await, a scanner posts."""
+        if record.flow in ("invitation", "offer"):
+            if not record.verdict.done():
+                record.verdict.set_result(decision)
+            return
+        body: dict[str, Any] = {
+            "i": record.invitation.invitation_id,
+            "m": record.hello_mac,
+            "d": decision.encode(),
+        }
+        if record.handshake.role == "member":
+            body["p"] = self.peers.port
+        url = f"https://{_netloc(record.host, record.invitation.port)}/peer/v1/pair/decide"
+        pin = aiohttp.Fingerprint(record.invitation.fingerprint)
         try:
-            await self.decide(id_hex, True)
-        except TwofoldError as exc:
-            log.warning("could not add the device that answered invitation %s: %s", id_hex, exc)
+            async with (
+                aiohttp.ClientSession() as http,
+                http.post(url, data=cbor.dumps(body), ssl=pin, timeout=_CONNECT) as resp,
+            ):
+                if resp.status != 200:
+                    raise UsageError(await _refusal(resp))
+        except (aiohttp.ClientError, OSError, TimeoutError, UsageError) as exc:
+            if decision.accepted and record.handshake.role == "newcomer":
+                record.move(Phase.FAILED, f"the other device could not be told: {exc}")
+            else:  # a decline, or the member's yes after its op is written
+                record.error = f"the other device could not be told: {exc}"
+                record.settle()
 
-    def cancel(self, id_hex: str) -> OpenInvitation:
-        """Close an invitation nobody used."""
-        entry = self.get(id_hex)
-        if entry.state in ("open", "confirming"):
-            entry.state = "cancelled"
-            if not entry.decision.done():
-                entry.decision.set_result(Decision(False, None))
-        return entry
+    async def _advance(self, record: PairingRecord) -> None:
+        """After a step: both accepted (write the op, or move in) or one declined (stop)."""
+        hs = record.handshake
+        if hs.state is State.DECLINED:
+            if record.timer is not None:
+                record.timer.cancel()
+            if not record.verdict.done():
+                record.verdict.set_result(Decision(False))
+            return
+        if hs.state is not State.ACCEPTED:
+            return
+        if hs.role == "member" and hs.added_op is None:
+            await self._add(record)
+        elif hs.role == "newcomer" and record.phase is Phase.LIVE:
+            record.move(Phase.SYNCING)
+            self._spawn(self._move_in(record))
+
+    async def _add(self, record: PairingRecord) -> None:
+        """Both said yes: write device_added, then tell the new device its hash."""
+        hs = record.handshake
+        member = self.service.vault.membership.members.get(certificate_key(hs.peer_cert))
+        if member is not None:  # added before, by a pairing that failed on its side
+            added = member.added_in
+        else:
+            try:
+                added = (await self.service.add_device(hs.peer_cert, hs.peer_name)).hash
+            except UsageError as exc:  # a removed device never comes back with its old key
+                record.move(Phase.FAILED, str(exc))
+                return
+        decision = hs.added(added)
+        record.settle()
+        log.info("added device %s", record.peer_device)
+        await self._tell(record, decision)
+        if record.flow == "pair":
+            self.peers.connect(certificate_key(hs.peer_cert), record.host, record.invitation.port)
+
+    # -- the peer routes (the shower's side) ---------------------------------------------
 
     async def _serve_hello(self, request: web.Request) -> web.Response:
         try:
-            hello = Hello.decode(await request.read())
-            entry = self.invitations.get(hello.invitation_id)
-            if entry is None or entry.state not in ("open", "confirming"):
-                raise _PeerRefusal(404, "unknown-invitation", "this invitation is not open")
-            try:
-                reply = entry.handshake.on_hello(hello, int(time.time()))
-            except PairingError:
-                if entry.handshake.state.value in ("failed", "closed"):
-                    entry.state = "failed"
-                raise
-            entry.state = "confirming"
-            entry.peer_name = entry.handshake.peer_name
-            entry.peer_device = display_id(certificate_key(entry.handshake.peer_cert))
-            entry.code = entry.handshake.confirmation_code
-            entry.hello_mac = hello.mac
-            entry.member_vault = hello.vault
-            if entry.invitation.shower_role == "newcomer" and self.joining is not None:
-                self.joining.state = "confirming"
-                self.joining.code = entry.code
-                self.joining.peer_name = entry.peer_name
-                self.joining.peer_device = entry.peer_device
-            log.info("%s asks to join (code %s)", entry.peer_device, entry.code)
-            if entry.auto_accept:
-                self._spawn(self._auto_accept(hello.invitation_id.hex()))
-            return web.Response(body=reply.encode(), content_type="application/cbor")
+            hello = Hello.decode(await _read(request))
+        except MalformedPairingMessage as exc:
+            return _PeerRefusal(400, "malformed", str(exc)).response()
         except _PeerRefusal as refusal:
             return refusal.response()
+        record = self.invitations.get(hello.invitation_id)
+        if record is None:
+            return _PeerRefusal(404, "unknown-invitation", "this invitation is not open").response()
+        if record.ended:
+            why = record.error or f"this invitation is {record.state}: open a new one"
+            return _PeerRefusal(403, "invitation-closed", why).response()
+        try:
+            reply = record.act(lambda hs: hs.on_hello(hello, int(time.time())))
         except TwofoldError as exc:
+            if record.handshake.state is State.FAILED:
+                expired = record.invitation.expired(int(time.time()))
+                record.move(Phase.EXPIRED if expired else Phase.FAILED, str(exc))
             return _PeerRefusal(403, type(exc).__name__, str(exc)).response()
+        record.hello_mac = hello.mac
+        self._verified(record)
+        return web.Response(body=reply.encode(), content_type="application/cbor")
+
+    def _follow_up(self, request: web.Request, body: object, keys: set[str]) -> PairingRecord:
+        """The record a scanner's follow-up names, proven by repeating its hello's MAC."""
+        if not isinstance(body, dict) or not set(body) <= keys or not {"i", "m"} <= set(body):
+            raise _PeerRefusal(400, "malformed", f"takes {', '.join(sorted(keys))}")
+        key = body["i"]
+        record = self.invitations.get(key) if isinstance(key, bytes) else None
+        if record is None or not _same_mac(record.hello_mac, body["m"]):
+            raise _PeerRefusal(403, "unknown-invitation", "no hello of yours is waiting")
+        return record
 
     async def _serve_await(self, request: web.Request) -> web.Response:
-        body = cbor.loads(await request.read(), "await request")
-        if not isinstance(body, dict) or set(body) != {"i", "m"}:
-            return _PeerRefusal(400, "malformed", "await takes i and m").response()
-        entry = self.invitations.get(body["i"]) if isinstance(body["i"], bytes) else None
-        if entry is None or not _same_mac(entry.hello_mac, body["m"]):
-            return _PeerRefusal(
-                403, "unknown-invitation", "no hello of yours is waiting"
-            ).response()
         try:
-            decision = await asyncio.wait_for(asyncio.shield(entry.decision), AWAIT_LIMIT_S)
+            record = self._follow_up(request, _loads(await _read(request)), {"i", "m"})
+        except _PeerRefusal as refusal:
+            return refusal.response()
+        try:
+            decision = await asyncio.wait_for(asyncio.shield(record.verdict), AWAIT_LIMIT_S)
         except TimeoutError:
             return _PeerRefusal(408, "timeout", "nobody decided in time").response()
         return web.Response(body=decision.encode(), content_type="application/cbor")
 
-    # -- scanning (the newcomer, flow A) -----------------------------------------
+    async def _serve_decide(self, request: web.Request) -> web.Response:
+        try:
+            body = _loads(await _read(request))
+            record = self._follow_up(request, body, {"i", "m", "d", "p"})
+            assert isinstance(body, dict)  # noqa: S101 - checked by _follow_up
+            raw, port = body.get("d"), body.get("p")
+            member = record.handshake.role == "newcomer"  # the scanner is the member
+            if member != (port is not None) or (
+                port is not None and (type(port) is not int or not 0 < port < 65536)
+            ):
+                raise _PeerRefusal(400, "malformed", "p is the member's peer port, from it only")
+            decision = Decision.decode(raw if isinstance(raw, bytes) else b"")
+            if port is not None:
+                record.host = request.remote or record.invitation.addresses[0]
+                record.port = port
+            await self._heard(record, decision)
+        except _PeerRefusal as refusal:
+            return refusal.response()
+        except PairingError as exc:
+            return _PeerRefusal(409, type(exc).__name__, str(exc)).response()
+        except TwofoldError as exc:
+            return _PeerRefusal(400, "malformed", str(exc)).response()
+        return web.Response(body=cbor.dumps({}), content_type="application/cbor")
 
-    def join(self, link: str) -> Joining:
+    # -- scanning: joining by a link (newcomer) or adding by an offer (member) -------------
+
+    def join(self, link: str, auto_accept: bool = False) -> PairingRecord:
         """Start joining the vault an invitation link names."""
         invitation = Invitation.from_link(link)
-        if self.joining is not None and self.joining.state in ("connecting", "confirming"):
-            raise UsageError("this device is already joining a vault")
         if invitation.expired(int(time.time())):
             raise BadRequest("this invitation has expired: ask for a new one", "link")
         if invitation.shower_role != "member":
@@ -287,123 +406,24 @@ class Pairing:
                 "on a device of the vault",
                 "link",
             )
-        joining = Joining(invitation, announce=self._announce)
-        joining.task = asyncio.create_task(self._join(joining))
-        self.joining = joining
-        return joining
+        self._make_room_to_join()
+        hs = Handshake.scanner(invitation, self.cert, self._own_name, "newcomer")
+        record = self._record("join", invitation, hs, auto_accept)
+        self.joining = record
+        self._spawn(self._scan(record))
+        return record
 
-    async def _join(self, joining: Joining) -> None:
-        inv = joining.invitation
-        handshake = Handshake.scanner(inv, self.cert, self.service.identity.name, "newcomer")
-        fingerprint = aiohttp.Fingerprint(inv.fingerprint)
-        try:
-            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None)) as http:
-                hello = handshake.hello()
-                host, reply, inviter_cert = await self._hello(http, inv, hello, fingerprint)
-                joining.code = handshake.on_reply(reply, inviter_cert)
-                joining.peer_name = reply.name
-                joining.peer_device = display_id(certificate_key(inviter_cert))
-                joining.state = "confirming"
-                body = cbor.dumps({"i": inv.invitation_id, "m": hello.mac})
-                async with http.post(
-                    f"https://{_netloc(host, inv.port)}/peer/v1/pair/await",
-                    data=body,
-                    ssl=fingerprint,
-                    timeout=aiohttp.ClientTimeout(total=AWAIT_LIMIT_S + 30),
-                ) as resp:
-                    if resp.status != 200:
-                        raise UsageError(await _refusal(resp))
-                    decision = Decision.decode(await resp.read())
-            handshake.on_decision(decision)
-            if not decision.accepted:
-                joining.state = "declined"
-                return
-            assert reply.vault is not None  # noqa: S101 - checked by on_reply
-            await self._move_in(joining, reply.vault, inviter_cert, host, inv.port)
-        except (TwofoldError, aiohttp.ClientError, OSError, TimeoutError) as exc:
-            joining.state = "failed"
-            joining.error = str(exc) or type(exc).__name__
-            log.warning("joining failed: %s", joining.error)
+    def _make_room_to_join(self) -> None:
+        """One joining at a time: an offer nobody answered yet gives way to the new one."""
+        old = self.joining
+        if old is None or old.ended:
+            return
+        if old.state in ("open", "connecting"):
+            old.move(Phase.CANCELLED)
+            return
+        raise UsageError("this device is already joining a vault")
 
-    async def _move_in(
-        self, joining: Joining, vault: bytes, member_cert: bytes, host: str, port: int
-    ) -> None:
-        """Accepted: leave this device's vault, pull the joined one, bring the accounts along."""
-        joining.state = "syncing"
-        started = time.perf_counter()
-        member = certificate_key(member_cert)
-        await self.service.move_into(vault)
-        await self.service.storage.save_peer(member, host, port)
-        self.peers.connect(member, host, port, cert=member_cert)
-        async with asyncio.timeout(PULL_LIMIT_S):
-            await self.peers.wait_caught_up(member)
-        pulled = time.perf_counter() - started
-        brought = await self.service.bring_along()
-        joining.state = "joined"
-        for callback in self.joined:
-            await callback()
-        log.info(
-            "joined: pulled %d ops in %.3f s, brought %d accounts along",
-            len(self.service.vault.by_hash),
-            pulled,
-            brought,
-        )
-
-    # -- the reverse flow ---------------------------------------------------------
-
-    def offer(self, ttl: int) -> OpenInvitation:
-        """Newcomer: show a link for a member to scan."""
-        invitation = Invitation.new(
-            "newcomer", self.cert, self.advertise, self.peers.port, int(time.time()), ttl
-        )
-        handshake = Handshake.shower(invitation, self.cert, self.service.identity.name, "newcomer")
-        entry = OpenInvitation(invitation, handshake, auto_accept=False, announce=self._announce)
-        self._forget_old()
-        self.invitations[invitation.invitation_id] = entry
-        self.joining = Joining(invitation, state="showing", announce=self._announce)
-        return entry
-
-    async def _serve_decide(self, request: web.Request) -> web.Response:
-        body = cbor.loads(await request.read(), "decide request")
-        if not isinstance(body, dict) or set(body) != {"i", "m", "d", "p"}:
-            return _PeerRefusal(400, "malformed", "decide takes i, m, d and p").response()
-        entry = self.invitations.get(body["i"]) if isinstance(body["i"], bytes) else None
-        joining = self.joining
-        if (
-            entry is None
-            or joining is None
-            or entry.invitation is not joining.invitation
-            or not _same_mac(entry.hello_mac, body["m"])
-            or entry.member_vault is None
-            or type(body["p"]) is not int
-            or not 0 < body["p"] < 65536
-        ):
-            refusal = _PeerRefusal(403, "unknown-offer", "no hello of yours is waiting")
-            return refusal.response()
-        try:
-            decision = Decision.decode(body["d"] if isinstance(body["d"], bytes) else b"")
-            entry.handshake.on_decision(decision)
-        except TwofoldError as exc:
-            return _PeerRefusal(400, "malformed", str(exc)).response()
-        if not decision.accepted:
-            entry.state = joining.state = "declined"
-        else:
-            entry.state = "accepted"
-            host = request.remote or entry.invitation.addresses[0]
-            self._spawn(self._move_in_or_fail(joining, entry, host, body["p"]))
-        return web.Response(body=cbor.dumps({}), content_type="application/cbor")
-
-    async def _move_in_or_fail(
-        self, joining: Joining, entry: OpenInvitation, host: str, port: int
-    ) -> None:
-        try:
-            assert entry.member_vault is not None  # noqa: S101 - checked by the caller
-            await self._move_in(joining, entry.member_vault, entry.handshake.peer_cert, host, port)
-        except (TwofoldError, aiohttp.ClientError, OSError, TimeoutError) as exc:
-            joining.state = "failed"
-            joining.error = str(exc) or type(exc).__name__
-
-    def scan(self, link: str, auto_accept: bool) -> Scanning:
+    def scan(self, link: str, auto_accept: bool) -> PairingRecord:
         """Member: add the device whose offer link this is."""
         invitation = Invitation.from_link(link)
         if invitation.expired(int(time.time())):
@@ -414,68 +434,82 @@ class Pairing:
                 "device that should join",
                 "link",
             )
-        handshake = Handshake.scanner(
-            invitation, self.cert, self.service.identity.name, "member", self.service.vault.vault
+        old = self.scanning
+        if old is not None and not old.ended:
+            if old.state != "connecting":
+                raise UsageError("this device is already adding a device: decide on it first")
+            old.move(Phase.CANCELLED)
+        hs = Handshake.scanner(
+            invitation,
+            self.cert,
+            self._own_name,
+            "member",
+            self.service.vault.vault,
+            devices=self._vault_devices(),
         )
-        scanning = Scanning(invitation, handshake, auto_accept, announce=self._announce)
-        self.scanning = scanning
-        self._spawn(self._scan(scanning))
-        return scanning
+        record = self._record("pair", invitation, hs, auto_accept)
+        self.scanning = record
+        self._spawn(self._scan(record))
+        return record
 
-    async def _scan(self, scanning: Scanning) -> None:
-        inv = scanning.invitation
+    async def _scan(self, record: PairingRecord) -> None:
+        """Say hello to the shower, then wait for its side's verdict."""
+        inv = record.invitation
+        pin = aiohttp.Fingerprint(inv.fingerprint)
         try:
-            async with aiohttp.ClientSession() as http:
-                scanning.hello = scanning.handshake.hello()
-                pin = aiohttp.Fingerprint(inv.fingerprint)
-                host, reply, cert = await self._hello(http, inv, scanning.hello, pin)
-            scanning.code = scanning.handshake.on_reply(reply, cert)
-            scanning.peer_name = reply.name
-            scanning.peer_device = display_id(certificate_key(cert))
-            scanning.host = host
-            scanning.state = "confirming"
-            if scanning.auto_accept:
-                await self.decide_scan(True)
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None)) as http:
+                hello = record.act(lambda hs: hs.hello())
+                record.hello_mac = hello.mac
+                record.host, reply, cert = await self._hello(http, inv, hello, pin)
+                if record.ended:  # cancelled meanwhile
+                    return
+                record.act(lambda hs: hs.on_reply(reply, cert))
+                self._verified(record)
+                body = cbor.dumps({"i": inv.invitation_id, "m": hello.mac})
+                async with http.post(
+                    f"https://{_netloc(record.host, inv.port)}/peer/v1/pair/await",
+                    data=body,
+                    ssl=pin,
+                    timeout=aiohttp.ClientTimeout(total=AWAIT_LIMIT_S + 30),
+                ) as resp:
+                    if resp.status != 200:
+                        raise UsageError(await _refusal(resp))
+                    decision = Decision.decode(await resp.read())
+            if not record.ended and record.handshake.state not in (State.DECLINED,):
+                await self._heard(record, decision)
         except (TwofoldError, aiohttp.ClientError, OSError, TimeoutError) as exc:
-            scanning.state = "failed"
-            scanning.error = str(exc) or type(exc).__name__
+            if record.handshake.state not in (State.ACCEPTED, State.DECLINED):
+                record.move(Phase.FAILED, str(exc) or type(exc).__name__)
+            log.warning("pairing (%s) failed: %s", record.flow, record.error)
 
-    async def decide_scan(self, accept: bool) -> Scanning:
-        """Member: the codes match (or not); add the device and tell it."""
-        scanning = self.scanning
-        if scanning is None or scanning.state != "confirming" or scanning.hello is None:
-            raise UsageError("there is no device waiting for a decision")
-        hs = scanning.handshake
-        if accept:
-            op = await self.service.add_device(hs.peer_cert, scanning.peer_name or "")
-            decision = hs.decide(True, op.hash)
-        else:
-            decision = hs.decide(False)
-        scanning.state = "accepted" if accept else "declined"
-        body = cbor.dumps(
-            {
-                "i": scanning.invitation.invitation_id,
-                "m": scanning.hello.mac,
-                "d": decision.encode(),
-                "p": self.peers.port,
-            }
-        )
-        url = f"https://{_netloc(scanning.host, scanning.invitation.port)}/peer/v1/pair/decide"
-        pin = aiohttp.Fingerprint(scanning.invitation.fingerprint)
+    async def _move_in(self, record: PairingRecord) -> None:
+        """Both accepted: leave this device's vault, pull the joined one, bring the accounts."""
+        hs = record.handshake
+        host = record.host or record.invitation.addresses[0]
+        port = record.port or record.invitation.port
         try:
-            async with (
-                aiohttp.ClientSession() as http,
-                http.post(url, data=body, ssl=pin, timeout=_CONNECT) as resp,
-            ):
-                if resp.status != 200:
-                    raise UsageError(await _refusal(resp))
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            scanning.error = f"the new device could not be told: {exc}"
-        if accept:
-            self.peers.connect(
-                certificate_key(hs.peer_cert), scanning.host, scanning.invitation.port
-            )
-        return scanning
+            started = time.perf_counter()
+            member = certificate_key(hs.peer_cert)
+            await self.service.move_into(hs.vault)
+            await self.service.storage.save_peer(member, host, port)
+            self.peers.connect(member, host, port, cert=hs.peer_cert)
+            async with asyncio.timeout(PULL_LIMIT_S):
+                await self.peers.wait_caught_up(member)
+            pulled = time.perf_counter() - started
+            brought = await self.service.bring_along()
+        except (TwofoldError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            record.move(Phase.FAILED, str(exc) or type(exc).__name__)
+            log.warning("joining failed: %s", record.error)
+            return
+        record.move(Phase.JOINED)
+        for callback in self.joined:
+            await callback()
+        log.info(
+            "joined: pulled %d ops in %.3f s, brought %d accounts along",
+            len(self.service.vault.by_hash),
+            pulled,
+            brought,
+        )
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
@@ -485,18 +519,34 @@ class Pairing:
     async def _hello(
         self, http: aiohttp.ClientSession, inv: Invitation, hello: Hello, pin: aiohttp.Fingerprint
     ) -> tuple[str, HelloReply, bytes]:
+        """Try each address of the invitation; a certificate other than the pinned one there
+        means someone is in between, which says so rather than "cannot reach"."""
         last: Exception | None = None
+        impostor = False
         for host in inv.addresses:
             url = f"https://{_netloc(host, inv.port)}/peer/v1/pair/hello"
             try:
                 cert = await _server_cert(host, inv.port)
+                if fingerprint(cert) != inv.fingerprint:
+                    impostor = True
+                    continue
                 async with http.post(url, data=hello.encode(), ssl=pin, timeout=_CONNECT) as resp:
                     if resp.status != 200:
                         raise UsageError(await _refusal(resp))
                     return host, HelloReply.decode(await resp.read()), cert
-            except (aiohttp.ClientConnectionError, TimeoutError) as exc:
+            except aiohttp.ServerFingerprintMismatch:
+                impostor = True
+            except (aiohttp.ClientConnectionError, TimeoutError, OSError, ssl.SSLError) as exc:
                 last = exc
+        if impostor:
+            raise WrongDevice()
         raise UsageError(f"cannot reach the inviting device at {', '.join(inv.addresses)}: {last}")
+
+
+def join_state(record: PairingRecord) -> str:
+    """The state of an offer as this device's joining reads it: open is "showing"."""
+    state = record.state
+    return "showing" if state == "open" else state
 
 
 _CONNECT = aiohttp.ClientTimeout(total=15)
@@ -509,6 +559,26 @@ class _PeerRefusal(Exception):
     def response(self) -> web.Response:
         body = cbor.dumps({"error": self.error, "detail": self.detail})
         return web.Response(status=self.status, body=body, content_type="application/cbor")
+
+
+async def _read(request: web.Request) -> bytes:
+    """A pairing body, at most MAX_BODY bytes; a larger one is refused, not read."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise _PeerRefusal(413, "too-large", f"a pairing message is at most {MAX_BODY} bytes")
+    data = bytearray()
+    while len(data) <= MAX_BODY:
+        chunk = await request.content.read(MAX_BODY + 1 - len(data))
+        if not chunk:
+            return bytes(data)
+        data += chunk
+    raise _PeerRefusal(413, "too-large", f"a pairing message is at most {MAX_BODY} bytes")
+
+
+def _loads(data: bytes) -> object:
+    try:
+        return cbor.loads(data, "pairing request")
+    except MalformedPayload as exc:
+        raise _PeerRefusal(400, "malformed", str(exc)) from None
 
 
 async def _refusal(resp: aiohttp.ClientResponse) -> str:
@@ -548,4 +618,4 @@ def _netloc(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-__all__ = ["Joining", "OpenInvitation", "Pairing", "now_ms"]
+__all__ = ["Pairing", "PairingRecord", "join_state", "now_ms"]

@@ -22,8 +22,11 @@ import aiohttp
 from aiohttp import web
 
 from twofold.protocol.certificate import fingerprint
+from twofold.protocol.errors import OpRefused
 from twofold.protocol.identity import display_id
 
+from .limits import Limits
+from .listener import Gate
 from .sync import SyncSession
 from .tls import DeviceTls, peer_certificate, trust
 from .vault_service import VaultService
@@ -114,6 +117,7 @@ class Peers:
         self._closing: set[asyncio.Task[None]] = set()
         self._out = out_of_vault(service)
         self._runner: web.AppRunner | None = None
+        self._gate: Gate | None = None
         self.port = 0
         service.membership_changed.append(self._on_membership)
 
@@ -121,20 +125,38 @@ class Peers:
         """Members and removed devices: TLS lets both in, so a removed one can be told."""
         return [m.cert for m in self.service.vault.membership.added.values()]
 
-    async def start(self, host: str, port: int) -> int:
-        """Serve on host:port (0 = a free port); the port bound."""
+    async def start(self, host: str, port: int, limits: Limits | None = None) -> int:
+        """Serve on host:port (0 = a free port); the port bound.
+
+        Connections come through a Gate (daemon/listener.py): capped before TLS starts,
+        a handshake deadline, header and body deadlines, and at most `per_member`
+        connections of each member device, known by its certificate.
+        """
+        limits = limits or Limits()
+        self._gate = Gate(
+            limits,
+            name="peer port",
+            ssl_context=self._server_ctx,
+            identify=self._device_with,
+        )
         app = web.Application(client_max_size=4 * 1024 * 1024)
+        app.middlewares.insert(0, self._gate.middleware)
         app[SERVICE] = self.service
         app.router.add_get("/peer/v1/sync", self._serve_sync)
         for add in self.extra_routes:
             add(app)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
+        self._runner = web.AppRunner(
+            app, access_log=None, shutdown_timeout=2.0, keepalive_timeout=limits.idle_s
+        )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port, ssl_context=self._server_ctx)
+        site = self._gate.site(self._runner, host, port, backlog=512)
         await site.start()
-        server = getattr(site, "_server", None)
-        self.port = int(server.sockets[0].getsockname()[1]) if server else port
+        self.port = site.port
         return self.port
+
+    def _device_with(self, cert: bytes) -> bytes | None:
+        """The member, or removed device, whose certificate a peer presented: what it counts as."""
+        return member_for(self.service, cert) or removed_for(self.service, cert)
 
     async def stop(self) -> None:
         """Close every connection and the server."""
@@ -283,14 +305,20 @@ class Peers:
         if peer is None and removed is None:
             raise web.HTTPForbidden(text="this certificate is not a member of the vault")
         ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=4 * 1024 * 1024)
-        await ws.prepare(request)
+        try:
+            await ws.prepare(request)
+        except ValueError:  # e.g. a Sec-WebSocket-Key that is not base64 ASCII
+            return web.Response(status=400, text="a WebSocket handshake this server cannot read")
         if peer is not None:
             self.known.setdefault(peer, PeerInfo())
             await self._run_session(peer, WebSocketChannel(ws))
         elif removed is not None:  # it hands over what it wrote and hears why it is out
             session = SyncSession(self.service, WebSocketChannel(ws), removed, restricted=True)
             with contextlib.suppress(TimeoutError, aiohttp.ClientError, ConnectionError):
-                await session.run()
+                try:
+                    await session.run()
+                except OpRefused as exc:
+                    await _unreadable(channel_ws=ws, peer=removed, exc=exc)
         await ws.close()
         return ws
 
@@ -306,6 +334,9 @@ class Peers:
             await session.run()
         except (TimeoutError, aiohttp.ClientError, ConnectionError) as exc:
             log.info("connection to %s ended: %s", display_id(peer), exc)
+        except OpRefused as exc:
+            with contextlib.suppress(TimeoutError, aiohttp.ClientError, ConnectionError):
+                await _unreadable(channel_ws=channel.ws, peer=peer, exc=exc)
         finally:
             announce.cancel()
             self.sessions[peer].discard(session)
@@ -365,6 +396,16 @@ class Peers:
                     self.known[peer] = PeerInfo((host, port), found_by)
                 await self._run_session(peer, WebSocketChannel(ws), once=out_of_vault(self.service))
         return True
+
+
+async def _unreadable(
+    channel_ws: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
+    peer: bytes,
+    exc: OpRefused,
+) -> None:
+    """A message that cannot be read ends the session with a close frame and one line."""
+    log.info("closed the session with %s: %s", display_id(peer), exc)
+    await channel_ws.close(code=aiohttp.WSCloseCode.PROTOCOL_ERROR)
 
 
 def _netloc(host: str, port: int) -> str:

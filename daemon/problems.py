@@ -6,6 +6,8 @@ import json
 import logging
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
 from twofold.protocol.backup import BadRecoveryKey, WeakPassphrase
 from twofold.protocol.errors import (
@@ -28,6 +30,31 @@ from twofold.protocol.invitation import InvalidInvitation
 from .errors import Ambiguous, BadRequest, NoCurrentCode, StorageFailed, TooLarge
 
 log = logging.getLogger(__name__)
+
+
+# What aiohttp raises for bytes it cannot read as HTTP: a header it refuses, or a body that
+# is not what its Content-Encoding (gzip, deflate) or chunking says.
+UNREADABLE = (HttpProcessingError, RequestPayloadError)
+
+
+class _ParserRefusals(logging.Filter):
+    """aiohttp answers a request its parser refuses (bytes a header may not hold, a
+    duplicated Host, a broken Content-Length) with a plain 400 before any handler runs, and
+    logs it as an error with a traceback. A stranger can send such bytes at will (the peer
+    port listens on the LAN): one line at INFO says it, with nothing raw from the request."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, UNREADABLE):
+            said = record.getMessage()
+            record.msg = "%s: refused with %s (%s)"
+            record.args = (said, getattr(exc, "code", 400), type(exc).__name__)
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+logging.getLogger("aiohttp.server").addFilter(_ParserRefusals())
 
 CONTENT_TYPE = "application/problem+json"
 
@@ -76,6 +103,14 @@ def problem(
 
 def from_error(exc: Exception) -> web.Response:
     """The problem detail for an error raised while handling a request."""
+    if isinstance(exc, UNREADABLE):  # raised while a handler reads the body
+        return problem(
+            400,
+            "bad-request",
+            "The request cannot be read",
+            "the request body cannot be read: it is not what its Content-Encoding or "
+            "Transfer-Encoding says",
+        )
     for cls, status, slug, title in _MAP:
         if isinstance(exc, cls):
             detail = getattr(exc, "detail", None) or str(exc)

@@ -23,8 +23,11 @@ from .discovery import Discovery
 from .errors import HomeInUse
 from .home import Home, read_private, write_api_file, write_private
 from .key_upkeep import KeyUpkeep
+from .limits import Limits, raise_open_file_limit
+from .listener import Gate
 from .pairing_service import Pairing
 from .peers import Peers
+from .quiet_log import Tally, install_accept_error_handler
 from .storage import Storage
 from .tls import DeviceTls
 from .vault_service import VaultService
@@ -73,7 +76,12 @@ async def serve(
     os.umask(0o077)  # the database and its WAL are as private as the key files
     home = Home(home_path)
     home.prepare()
-    with home_lock(home):
+    limits = Limits.from_env().fitted(raise_open_file_limit())
+    loop = asyncio.get_running_loop()
+    accept_errors = Tally(log, "cannot accept connections", limits.log_interval_s)
+    restore_handler = install_accept_error_handler(loop, accept_errors)
+    with contextlib.ExitStack() as stack, home_lock(home):
+        stack.callback(restore_handler)
         settings = config_module.load(home)
         storage = await Storage.open(home.database)
         runner: web.AppRunner | None = None
@@ -91,7 +99,7 @@ async def serve(
             upkeep.poke()  # a restart may find a key to grant or an epoch to start
             peers = Peers(service, DeviceTls.prepare(home, service.vault.device, store_key))
             pairing = Pairing(service, peers, config_module.advertised(settings))
-            peer_port = await _start_peers(peers, storage, settings)
+            peer_port = await _start_peers(peers, storage, settings, limits)
             for text in (*settings.peers, *static_peers):
                 address = config_module.parse_peer(text)
                 if address is None:
@@ -105,9 +113,13 @@ async def serve(
                 pairing.joined.append(discovery.announce)
                 service.vault_replaced.append(discovery.announce)
             app = make_app(service, pairing, api_token(home), time.time())
-            runner = web.AppRunner(app, access_log=None)
+            # Deadlines for headers and bodies, as on the peer port; no caps: only local
+            # programs reach it, and the peer port's caps leave it its share of open files.
+            api_gate = Gate(limits, name="local API", capped=False)
+            app.middlewares.insert(0, api_gate.middleware)
+            runner = web.AppRunner(app, access_log=None, keepalive_timeout=limits.idle_s)
             await runner.setup()
-            site = web.TCPSite(runner, HOST, settings.api_port if port is None else port)
+            site = api_gate.site(runner, HOST, settings.api_port if port is None else port)
             await site.start()
             bound = _bound_port(runner)
             write_api_file(home, HOST, bound, VERSION, peer_port)
@@ -137,16 +149,18 @@ async def serve(
             await (service.storage if service is not None else storage).close()
 
 
-async def _start_peers(peers: Peers, storage: Storage, settings: config_module.Config) -> int:
+async def _start_peers(
+    peers: Peers, storage: Storage, settings: config_module.Config, limits: Limits
+) -> int:
     """Serve peers on the configured port, else the one used last time; dial known members."""
     saved = await storage.get_meta("peer_port")
     wanted = settings.peer_port or (int(saved) if saved else 0)
     try:
-        bound = await peers.start(settings.peer_host, wanted)
+        bound = await peers.start(settings.peer_host, wanted, limits)
     except OSError:
         if settings.peer_port:
             raise
-        bound = await peers.start(settings.peer_host, 0)  # last time's port is taken now
+        bound = await peers.start(settings.peer_host, 0, limits)  # last time's port is taken
     await storage.set_meta("peer_port", str(bound).encode())
     me = peers.service.vault.device.public
     members = peers.service.vault.membership.members

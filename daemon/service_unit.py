@@ -41,6 +41,12 @@ UNIT_PREFIX = "twofold"
 LABEL_PREFIX = "dev.twofold.daemon"
 COMMAND_TIMEOUT_S = 60.0
 """A service manager that does not answer within this long is reported, not waited on."""
+OPEN_FILES_SOFT = 8192
+OPEN_FILES_HARD = 65536
+"""The open-file limit the service starts with. A service manager's default soft limit
+(1024 for systemd, 256 for launchd) is what a flood of the peer port exhausted until the
+local API stopped answering; the daemon also raises its soft limit towards the hard one
+at start, and keeps its peer-port caps well below it (daemon/limits.py)."""
 
 _BUS_UNAVAILABLE = (
     "failed to connect to bus",
@@ -163,6 +169,9 @@ RestartSec=2
 TimeoutStopSec=20
 Environment=PYTHONUNBUFFERED=1
 UMask=0077
+# Room for many peer connections under a flood with the local API still answering.
+# Beyond what the user manager may grant, systemd sets the closest it can.
+LimitNOFILE={OPEN_FILES_SOFT}:{OPEN_FILES_HARD}
 # Hardening that needs no namespaces, so it holds in a user manager without
 # PrivateUsers=. PrivateTmp=, ProtectSystem= and the like are left out: in a user
 # unit they need unprivileged user namespaces, and where those are disabled the
@@ -188,6 +197,8 @@ def launchd_plist(spec: ServiceSpec) -> str:
         "KeepAlive": {"SuccessfulExit": False},
         "ProcessType": "Background",
         "Umask": 0o077,
+        # launchd's default soft limit is 256; the hard one is left as launchd has it.
+        "SoftResourceLimits": {"NumberOfFiles": OPEN_FILES_SOFT},
         "StandardOutPath": str(spec.log_path),
         "StandardErrorPath": str(spec.log_path),
     }

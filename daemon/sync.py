@@ -9,6 +9,14 @@ a side sends its vector again and the other fills the gap: anti-entropy
 repairs whatever a push missed. The session knows nothing of sockets: it
 takes a channel, so two sessions can be joined in memory in a test.
 
+What the peer sends that cannot be placed yet is held back on this session's
+account (protocol/replica.py bounds it per peer and in all) and dropped when the
+session ends. Ops that were not held are not lost: this side sends its vector
+again, and the answer (dependencies first) brings them back. It asks again after
+each answer that brought something while ops were being dropped, and otherwise
+waits for the next periodic exchange, so a peer whose ops cannot be placed
+cannot keep the two sides asking in a loop.
+
 Messages are CBOR maps: {"t": "vector", "v": {author: seq}, "h": {author: tip}}, {"t": "ops",
 "ops": [op bytes, ...]} and {"t": "caught-up"}, which closes the answer to a
 vector. Anything else ends the session.
@@ -20,6 +28,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 from typing import Protocol
 
 from twofold.protocol import cbor
@@ -71,6 +80,13 @@ class SyncSession:
         self.last_heard = time.time()
         self.last_synced: float | None = None
         self._feed: OpFeed | None = None
+        self.source = service.open_session(peer)  # what it makes this device hold
+        self.held_peak = 0  # the most bytes held back from this peer at once, seen from here
+        self.not_held: Counter[str] = Counter()  # ops this device did not hold, by reason
+        self._asked = 0  # vectors sent and not answered yet (by caught-up)
+        self._dropped = False  # ops were not held since the last vector went out
+        self._applied = 0  # ops applied from this peer since the last vector went out
+        self._unproductive = False  # asking again brought nothing: wait for the next period
 
     async def run(self) -> None:
         """Until the channel closes or the peer misbehaves."""
@@ -93,10 +109,31 @@ class SyncSession:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            self._end()
+
+    def _end(self) -> None:
+        """Drop what this session brought that still waits: it is sent again next time."""
+        ops, size = self.service.end_session(self.source)
+        if ops or self.not_held:
+            vault = self.service.vault
+            log.info(
+                "session with %s ended: dropped %d held ops (%d bytes); held at most %d bytes "
+                "from it; did not hold %s; held in all now: %d ops, %d bytes",
+                display_id(self.peer),
+                ops,
+                size,
+                self.held_peak,
+                ", ".join(f"{n} ({why})" for why, n in sorted(self.not_held.items())) or "0",
+                len(vault.pending),
+                vault.held_bytes,
+            )
 
     async def _send_vector(self) -> None:
         vault = self.service.vault
         message = {"t": "vector", "v": vault.vector().to_wire(), "h": vault.tips()}
+        self._asked += 1
+        self._dropped = False
+        self._applied = 0
         await self.channel.send(cbor.dumps(message))
 
     async def _read(self) -> None:
@@ -112,16 +149,31 @@ class SyncSession:
                 self._learn(dict(self.peer_vector))
                 await self._send_missing(self.peer_vector, tips)
             elif kind == "ops" and set(message) == {"t", "ops"} and _op_list(message["ops"]):
-                report = await self.service.receive(message["ops"], source=self._feed)
+                report = await self.service.receive(
+                    message["ops"], source=self._feed, sender=self.source
+                )
                 self._learn({op.author: op.seq for op in report.applied})
+                self._applied += len(report.applied)
+                self.held_peak = max(self.held_peak, self.service.vault.held_from(self.peer)[1])
                 if report.applied:
                     self._progress(len(report.applied))
+                if report.dropped:
+                    self.not_held.update(type(error).__name__ for _, _, error in report.dropped)
+                    self._dropped = True
+                    if not self._asked and not self._unproductive:
+                        await self._send_vector()  # the answer brings them again
             elif kind == "caught-up" and set(message) == {"t"}:
                 self.last_synced = time.time()
                 self.caught_up.set()
                 self._progress(0)
                 if self.once:
                     return
+                self._asked = max(0, self._asked - 1)
+                if not self._asked and self._dropped:
+                    if self._applied:  # it helped: ask again for what is still missing
+                        await self._send_vector()
+                    else:
+                        self._unproductive = True
             else:
                 raise MalformedPayload("unknown sync message")
 
@@ -193,6 +245,7 @@ class SyncSession:
     async def _anti_entropy(self) -> None:
         while True:
             await asyncio.sleep(ANTI_ENTROPY_S)
+            self._unproductive = False
             await self._send_vector()
 
 

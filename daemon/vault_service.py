@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import itertools
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -24,19 +26,22 @@ from twofold.protocol.envelope import Op
 from twofold.protocol.errors import InvalidAccount, NotFound, UsageError
 from twofold.protocol.identity import DeviceKey, display_id
 from twofold.protocol.otpauth import parse_uri
-from twofold.protocol.replica import BatchReport
+from twofold.protocol.replica import BatchReport, Source
 from twofold.protocol.state import AccountView
+from twofold.protocol.text import strip_hidden
 from twofold.protocol.vault import Vault
 
 from .errors import Ambiguous, BadRequest, NoCurrentCode, StorageFailed
 from .events import EventBus
 from .keystore import StoreKey
+from .quiet_log import Tally
 from .storage import Storage
 
 log = logging.getLogger(__name__)
 
 _SEED_LABEL = b"twofold/store/device-seed/v1"
 _FREEZE_AFTER = 100
+REFUSAL_LOG_INTERVAL_S = 10.0
 _KEPT_META = ("device_seed", "store_key_source", "device_name", "peer_port")
 
 
@@ -112,8 +117,13 @@ class VaultService:
         self._lock = asyncio.Lock()
         self._feeds: set[OpFeed] = set()
         self._carried: list[tuple[AccountDraft, bool]] = []
-        self._inbox: list[tuple[list[bytes], OpFeed | None, asyncio.Future[BatchReport]]] = []
+        self._inbox: list[
+            tuple[list[bytes], OpFeed | None, Source | None, asyncio.Future[BatchReport]]
+        ] = []
+        self._sessions = itertools.count(1)
+        self._open_sources: set[Source] = set()
         self._draining: asyncio.Task[None] | None = None
+        self._refusals = Tally(log, "refused ops from peers", REFUSAL_LOG_INTERVAL_S)
         self.membership_changed: list[Callable[[], None]] = []
         self.vault_replaced: list[Callable[[], Awaitable[None]]] = []
         self.upkeep: KeyUpkeepLike | None = None
@@ -226,15 +236,32 @@ class VaultService:
                 f"the change could not be saved ({exc}); nothing was changed"
             ) from exc
 
-    async def receive(self, raws: list[bytes], source: OpFeed | None = None) -> BatchReport:
+    def open_session(self, peer: bytes) -> Source:
+        """A new source of ops from `peer`: what it makes this device hold back is counted
+        against the peer, and dropped by `end_session`."""
+        source = Source(peer, next(self._sessions))
+        self._open_sources.add(source)
+        return source
+
+    def end_session(self, source: Source) -> tuple[int, int]:
+        """The session ended: drop the ops it brought that still wait (its peer sends them
+        again at the next exchange). The ops and bytes dropped."""
+        self._open_sources.discard(source)
+        return self.vault.drop_held(source)
+
+    async def receive(
+        self, raws: list[bytes], source: OpFeed | None = None, sender: Source | None = None
+    ) -> BatchReport:
         """Ops from a peer: verify, apply, store, pass on to the other peers.
 
         Ops that arrive from several peers while a batch is being stored wait and
         then go in together: one transaction (one fsync) for all of them, which is
-        what keeps a busy device from falling behind its peers.
+        what keeps a busy device from falling behind its peers. `sender` is the
+        session they came in (`open_session`): ops it makes this device hold back are
+        on its account. The report says what was applied and what was not held.
         """
         done: asyncio.Future[BatchReport] = asyncio.get_running_loop().create_future()
-        self._inbox.append((raws, source, done))
+        self._inbox.append((raws, source, sender, done))
         if self._draining is None or self._draining.done():
             self._draining = asyncio.create_task(self._drain())
         return await done
@@ -243,26 +270,31 @@ class VaultService:
         while self._inbox:
             batch, self._inbox = self._inbox, []
             try:
-                report = await self._receive_now([raw for raws, _, _ in batch for raw in raws])
+                report = await self._receive_now([(raws, sender) for raws, _, sender, _ in batch])
             except Exception as exc:  # noqa: BLE001 - handed to every waiter
-                for _, _, done in batch:
+                for _, _, _, done in batch:
                     if not done.done():
                         done.set_exception(exc)
                 continue
+            finally:  # a session that ended while its ops waited here holds nothing after it
+                for sender in {s for _, _, s, _ in batch} - self._open_sources:
+                    if sender is not None:
+                        self.vault.drop_held(sender)
             applied = {op.raw: op for op in report.applied}
-            for raws, source, done in batch:
+            for raws, source, sender, done in batch:
                 mine = [applied[raw] for raw in raws if raw in applied]
                 self._publish(mine, source)
+                dropped = [d for d in report.dropped if d[1] == sender]
                 if not done.done():
-                    done.set_result(BatchReport(applied=mine))
+                    done.set_result(BatchReport(applied=mine, dropped=dropped))
 
-    async def _receive_now(self, raws: list[bytes]) -> BatchReport:
+    async def _receive_now(self, batches: list[tuple[list[bytes], Source | None]]) -> BatchReport:
         async with self._lock:
             members_before = self.vault.membership.members.keys()
             evidence_before = len(self.vault.evidence)
             forks_before = dict(self.vault.graph.forks)
             suspects_before = set(self.vault.suspects)
-            report = self.vault.receive_batch(raws, now_ms())
+            report = self.vault.receive_batches(batches, now_ms())
             if report.applied:
                 await self._store(report.applied)
             if len(report.applied) >= _FREEZE_AFTER:
@@ -270,8 +302,17 @@ class VaultService:
             for first, second in self.vault.evidence[evidence_before:]:
                 await self.storage.add_evidence(first, second)
             membership_moved = self.vault.membership.members.keys() != members_before
-        for _, error in report.refused:
-            log.warning("refused an op from a peer: %s", error)
+        for _, error in report.refused:  # a member sending junk gets a line per interval
+            self._refusals.add(f"{type(error).__name__}: {error}"[:200])
+        if report.dropped:  # not a fault of the ops: one line, not one per op
+            reasons = Counter(type(error).__name__ for _, _, error in report.dropped)
+            log.debug(
+                "did not hold %d ops (%s); %d ops, %d bytes held in all",
+                len(report.dropped),
+                ", ".join(f"{n} {reason}" for reason, n in sorted(reasons.items())),
+                len(self.vault.pending),
+                self.vault.held_bytes,
+            )
         vault = self.vault
         newly = {a for a, f in vault.graph.forks.items() if forks_before.get(a) != f}
         newly |= vault.suspects - suspects_before
@@ -355,7 +396,8 @@ class VaultService:
                 "removed or whose vault closed"
             )
         async with self._lock:
-            fresh = Vault.found(self.vault.device, self.identity.name, now_ms())
+            name = strip_hidden(self.identity.name)[:64] or "device"  # older names
+            fresh = Vault.found(self.vault.device, name, now_ms())
             await self._replace_vault(fresh)
             await self.storage.append(Op(raw) for raw in fresh.log())
         brought = await self.bring_along()

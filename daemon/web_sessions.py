@@ -1,12 +1,28 @@
-"""Browser sign-in: one-time links traded for a session cookie, and each session's CSRF token.
+"""Browser sign-in: one-time tickets traded for a session cookie, and each session's CSRF token.
 
-The API token never reaches the browser. `twofold open` (holding the token)
-asks for a one-time ticket and opens the browser on /login?ticket=...; the
-daemon trades the ticket, once and within a minute, for an HttpOnly,
-SameSite=Strict cookie. Writes from the page must also carry the session's
-CSRF token in a header, which only a page of this origin can read (from
-GET /api/v1/session: no CORS is ever granted). Sessions live in memory: a
-daemon restart signs every browser out.
+The API token never reaches the browser, and the ticket never appears in a
+URL or in any process's arguments. `twofold open` (holding the token) asks
+for a ticket and writes it into a 0600 redirect file in the home, then opens
+the browser on that file (its file:// URL holds no secret). The file's form
+POSTs the ticket in its body to /login; the daemon trades it, once and within
+a minute, for an HttpOnly, SameSite=Strict cookie. A GET never redeems
+anything. `twofold open --print` gives the person a link whose ticket rides in
+the fragment (never sent in a request line): the page at /login reads it and
+POSTs it the same way, from its own origin.
+
+A form POST from a file:// page carries `Origin: null` and
+`Sec-Fetch-Site: cross-site`, which the API's guard otherwise refuses; it
+admits exactly that request (`is_sign_in_from_file`): a top-level form
+navigation posting to /login, which can do nothing but spend a ticket. A
+null Origin proves nothing about who sent it (a sandboxed frame sends it too),
+so what keeps a stolen ticket from mattering is that no one else can read it:
+it lives only in the daemon's memory, the 0600 file and the browser, works
+once, and dies after a minute.
+
+Writes from the page must also carry the session's CSRF token in a header,
+which only a page of this origin can read (from GET /api/v1/session: no CORS
+is ever granted). Sessions live in memory: a daemon restart signs every
+browser out.
 """
 
 from __future__ import annotations
@@ -15,7 +31,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -24,6 +40,8 @@ SESSION_TTL_S: Final = 12 * 3600.0
 MAX_TICKETS: Final = 16
 MAX_SESSIONS: Final = 32
 COOKIE_PREFIX: Final = "twofold-"
+LOGIN_PATH: Final = "/login"
+FORM_TYPE: Final = "application/x-www-form-urlencoded"
 
 
 @dataclass
@@ -35,7 +53,11 @@ class Session:
     expires: float
 
     def csrf_ok(self, given: str | None) -> bool:
-        return given is not None and hmac.compare_digest(given.encode(), self.csrf.encode())
+        # A header's bytes that are not UTF-8 arrive as lone surrogates: surrogatepass
+        # encodes them (one to one) where a plain encode() would raise.
+        return given is not None and hmac.compare_digest(
+            given.encode("utf-8", "surrogatepass"), self.csrf.encode()
+        )
 
 
 class Sessions:
@@ -87,10 +109,27 @@ class Sessions:
         self._sessions = {k: s for k, s in self._sessions.items() if s.expires > now}
 
 
+def is_sign_in_from_file(method: str, path: str, headers: Mapping[str, str]) -> bool:
+    """True for the one cross-origin request the API's guard lets through: the redirect
+    file's form, a top-level POST navigation to /login from a file:// page (Origin null).
+
+    Whatever a browser leaves out (older ones send no Sec-Fetch-*) is taken as that form
+    would send it; what it does send must match. A fetch() or a frame from a null origin
+    (Sec-Fetch-Mode cors/no-cors, Sec-Fetch-Dest iframe) is not this request."""
+    return (
+        method == "POST"
+        and path == LOGIN_PATH
+        and headers.get("Origin") == "null"
+        and headers.get("Sec-Fetch-Site", "cross-site") in ("cross-site", "none")
+        and headers.get("Sec-Fetch-Mode", "navigate") == "navigate"
+        and headers.get("Sec-Fetch-Dest", "document") == "document"
+    )
+
+
 def cookie_name(port: int) -> str:
     """Per port: cookies do not keep ports apart, and several homes may each serve a page."""
     return f"{COOKIE_PREFIX}{port}"
 
 
 def _key(secret: str) -> bytes:
-    return hashlib.sha256(secret.encode()).digest()
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()

@@ -24,11 +24,12 @@ import base64
 import binascii
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Final, TypeVar
 
 from .errors import InputError, InvalidAccount
+from .text import check_visible, describe, hidden, strip_hidden
 
 MAX_SECRET_BYTES: Final = 1024
 MAX_LABEL_CHARS: Final = 256
@@ -277,7 +278,10 @@ def _check_pin(kind: OtpKind, pin: object) -> None:
 
 
 def check_label(value: object, name: str) -> None:
-    """An issuer or name a person could have typed: the same rule for creating and editing."""
+    """An issuer or name a person could have typed: the same rule for creating and editing.
+
+    This is the shape every draft has, older data included; what a person writes now must
+    also pass `check_shown` (nothing hidden or reordering)."""
     if not isinstance(value, str):
         raise InvalidAccount(name, f"{name} must be text")
     if len(value) > MAX_LABEL_CHARS:
@@ -296,3 +300,38 @@ def check_note(value: object) -> None:
         raise InvalidAccount("note", f"note must be at most {MAX_NOTE_CHARS} characters")
     if any(unicodedata.category(c) == "Cs" for c in value):
         raise InvalidAccount("note", "note holds characters that are not valid Unicode")
+
+
+SHOWN_FIELDS: Final = ("issuer", "name", "note")
+
+
+def check_shown(value: str, name: str) -> None:
+    """Refuse an issuer, name or note that a person writes now if a character of it hides
+    or reorders text (protocol/text.py; a note may also hold tabs and line breaks)."""
+    check_visible(value, name, lines=name == "note")
+
+
+def visible_draft(draft: AccountDraft) -> tuple[AccountDraft, list[str]]:
+    """The draft with every character the rule refuses taken out of its issuer, name and
+    note, and what was taken from where ("issuer: U+202E RIGHT-TO-LEFT OVERRIDE"), for
+    drafts a person did not type just now (an import, accounts carried to a new vault).
+
+    Such characters show nothing themselves, so the account keeps every character a person
+    could see; taking them out is what makes it read as it is stored. A label left empty,
+    or with spaces at an end, is cut to what remains; if both labels end up empty, the
+    draft is refused (InvalidAccount), as any nameless account is."""
+    changes: dict[str, str] = {}
+    removed: list[str] = []
+    for field_name in SHOWN_FIELDS:
+        value = getattr(draft, field_name)
+        lines = field_name == "note"
+        found = hidden(value, lines=lines)
+        if not found:
+            continue
+        cleaned = strip_hidden(value, lines=lines)
+        changes[field_name] = cleaned if lines else cleaned.strip()
+        names = sorted({describe(value[i]) for i in found})
+        removed.append(f"{field_name}: {', '.join(names)}")
+    if not changes:
+        return draft, []
+    return replace(draft, **changes), removed  # type: ignore[arg-type]

@@ -110,8 +110,21 @@ class MalformedPayload(OpRefused):
     """The op verified, but its payload does not make sense for its kind."""
 
 
-class PendingLimit(OpRefused):
-    """Too many ops are already held back waiting for what they depend on."""
+class NotHeld(OpRefused):
+    """An op that cannot be placed yet was not held back: nothing is wrong with it.
+
+    It is dropped, not judged: the peer sends it again at the next exchange of
+    vectors, and it is taken then.
+    """
+
+
+class PendingLimit(NotHeld):
+    """Held-back ops already fill what the sender (or this device) may hold."""
+
+
+class UnknownAuthor(NotHeld):
+    """The op cannot be placed yet and its author's addition is neither here nor on the way
+    from the same peer: holding it would let a member park ops of throwaway keys."""
 
 
 class NotFound(TwofoldError):

@@ -50,6 +50,7 @@ from .account import (
     secret_to_base32,
 )
 from .errors import InvalidAccount, InvalidUri
+from .text import check_visible
 
 MAX_URI_CHARS: Final = 65536
 
@@ -77,10 +78,13 @@ _KNOWN_PARAMS: Final = frozenset(
 )
 
 
-def parse_uri(uri: str, *, pin: str | None = None) -> AccountDraft:
+def parse_uri(uri: str, *, pin: str | None = None, visible_only: bool = True) -> AccountDraft:
     """Read a scanned or pasted key URI, or say which field makes it unusable.
 
-    `pin` is the PIN a person typed for a motp or yaotp URI that carries none.
+    `pin` is the PIN a person typed for a motp or yaotp URI that carries none. A label
+    holding a character that hides or reorders text (protocol/text.py: a QR code can say
+    "PayPal" while its issuer reads otherwise) is refused; an import passes
+    `visible_only=False` and strips such characters itself, entry by entry, saying so.
     """
     if not isinstance(uri, str):
         raise InvalidUri("uri", "uri must be text")
@@ -98,6 +102,9 @@ def parse_uri(uri: str, *, pin: str | None = None) -> AccountDraft:
     params = _parse_query(query)
     kind = _apply_encoder(kind, params)
     issuer, name = _read_label(raw_label, params)
+    if visible_only:
+        check_visible(issuer, "issuer", error=InvalidUri)
+        check_visible(name, "name", error=InvalidUri)
     secret = _read_secret(kind, params)
     try:
         otp = OtpParams.create(

@@ -44,10 +44,16 @@ the wire; MACs are compared in constant time. Messages, each a CBOR map:
 
     Hello      scanner -> shower   {"id": bytes(8), "cert": DER, "name": text,
                                     "nonce": bytes(16), "mac": bytes(32),
-                                    "vault": bytes(16), only if the scanner is the member}
+                                    "vault": bytes(16), "devs": [text],
+                                    the last two only if the scanner is the member}
     HelloReply shower -> scanner   {"name": text, "mac": bytes(32),
-                                    "vault": bytes(16), only if the shower is the member}
-    Decision   member -> newcomer  {"ok": bool, "op": bytes(32), only if ok}
+                                    "vault": bytes(16), "devs": [text],
+                                    the last two only if the shower is the member}
+    Decision   either way          {"ok": bool, "op": bytes(32), only from the member,
+                                    and only when both accepted}
+
+"devs" names the vault's devices (at most 64), so the newcomer's person sees
+which vault they are about to join before anything of theirs leaves.
 
 The shower checks, in order: the invitation has not expired (then it is
 closed for good), the hello names this invitation, "vault" is present exactly
@@ -56,34 +62,57 @@ valid device certificate (self-signed, CA:FALSE, over the Ed25519 key inside
 it) other than its own. Every refused hello counts; after 5 the invitation is
 closed and later hellos are refused even with the right MAC; after one hello
 succeeds every later one is refused. Names are 1 to 64 characters with no
-control characters. The scanner checks the TLS certificate's
-fingerprint against the invitation and then mac_shower; either failure ends
-its handshake. The "vault" fields are not in T: they travel inside the TLS
-channel the scanner pinned to the shower. Both people then compare the code
-and the other device's name: a QR code is a bearer token, and whoever got
-hold of one can complete the exchange, but the member's person then sees a
-name and a code that no device in their hands shows, and declines. On
-acceptance the member writes the device_added op, sends its hash in the
-Decision, and the newcomer pulls the vault over mutual TLS.
+control, format or other invisible characters (`protocol.text`). The scanner
+checks the TLS certificate's fingerprint against the invitation and then
+mac_shower; either failure ends its handshake. The "vault" and "devs" fields
+are not in T: they travel inside the TLS channel the scanner pinned to the
+shower.
+
+Both people then compare the code, and both decide. A QR code is a bearer
+token: whoever got hold of one can complete the exchange. If a stranger used
+a member's invitation, the member's person sees a name and a code no device
+in their hands shows, and declines. If a stranger used a newcomer's offer, or
+showed a person an invitation of the stranger's own vault, the newcomer's
+person sees a vault and a code they do not know, and declines. So each side
+waits for its own person's yes AND the other side's yes: the member writes
+the device_added op (which seals the vault's keys to the newcomer) only after
+both, and the newcomer moves into the vault, and brings along the accounts it
+held, only after its own yes and the member's acceptance with that op's hash.
+A decline on either side ends both. The newcomer's Decision never carries an
+op; the member's carries one exactly when it accepts, and it may only accept
+after the newcomer did.
 
 States and transitions (the table `TRANSITIONS`, which both roles share):
 
     START --send_hello--> HELLO_SENT
-    HELLO_SENT --verified_as_member--> CONFIRMING
-    HELLO_SENT --verified_as_newcomer--> AWAITING_DECISION
+    HELLO_SENT --verified--> CONFIRMING
     HELLO_SENT --reply_refused--> FAILED
-    LISTENING --verified_as_member--> CONFIRMING
-    LISTENING --verified_as_newcomer--> AWAITING_DECISION
+    LISTENING --verified--> CONFIRMING
     LISTENING --hello_refused--> LISTENING
     LISTENING --attempts_exhausted--> FAILED
     LISTENING --expired--> FAILED
-    CONFIRMING --accept--> ACCEPTED
+    CONFIRMING --accept--> AWAITING_PEER
     CONFIRMING --decline--> DECLINED
-    AWAITING_DECISION --accept_received--> ACCEPTED
-    AWAITING_DECISION --decline_received--> DECLINED
+    CONFIRMING --peer_accepted--> PEER_ACCEPTED
+    CONFIRMING --peer_declined--> DECLINED
+    AWAITING_PEER --peer_accepted--> ACCEPTED
+    AWAITING_PEER --peer_declined--> DECLINED
+    AWAITING_PEER --decline--> DECLINED
+    PEER_ACCEPTED --accept--> ACCEPTED
+    PEER_ACCEPTED --decline--> DECLINED
+    PEER_ACCEPTED --peer_declined--> DECLINED
 
-A scanner starts in START, a shower in LISTENING. Only the member reaches
-CONFIRMING, so only the member decides, and only after a verified exchange.
+A scanner starts in START, a shower in LISTENING. Nobody decides before a
+verified exchange. A member in ACCEPTED writes the device_added op and sends
+`added(op)`; a newcomer reaches ACCEPTED only by that message, after its own
+yes, and only then may pull the vault and send anything of its own. A person
+may take back a yes while the other side has not answered (decline in
+AWAITING_PEER), and a newcomer its yes after the member's person accepted but
+before the op came (peer_declined in PEER_ACCEPTED, on the member): at worst
+the member has just written the op, and its acceptance then finds the
+newcomer DECLINED and is refused. Giving up (cancelled, timed out, the
+connection lost) is `abandon`, from any state
+before the last to FAILED; it is not in the table because it applies to all.
 """
 
 from __future__ import annotations
@@ -92,7 +121,6 @@ import hashlib
 import hmac
 import logging
 import os
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
@@ -108,9 +136,11 @@ from . import cbor
 from .certificate import MAX_CERT_SIZE, check_certificate, fingerprint
 from .errors import MalformedPayload, TwofoldError, UsageError
 from .invitation import INVITATION_ID_SIZE, InvalidInvitation, Invitation, Role
+from .text import neutralise, strip_hidden, visible
 
 MAX_ATTEMPTS = 5
 MAX_NAME = 64
+MAX_DEVICES = 64
 NONCE_SIZE = 16
 MAC_SIZE = 32
 VAULT_ID_SIZE = 16
@@ -166,6 +196,12 @@ class TooManyAttempts(PairingError):
     default = "too many failed attempts: this invitation is closed; open a new one"
 
 
+class InvitationClosed(PairingError):
+    """The pairing was given up on this side: cancelled, timed out, or the other side gone."""
+
+    default = "this invitation is closed: open a new one"
+
+
 class BadCertificate(PairingError):
     """The scanner's certificate is not a device certificate peers could pin."""
 
@@ -192,43 +228,51 @@ class State(Enum):
     LISTENING = "LISTENING"
     HELLO_SENT = "HELLO_SENT"
     CONFIRMING = "CONFIRMING"
-    AWAITING_DECISION = "AWAITING_DECISION"
+    AWAITING_PEER = "AWAITING_PEER"
+    PEER_ACCEPTED = "PEER_ACCEPTED"
     ACCEPTED = "ACCEPTED"
     DECLINED = "DECLINED"
     FAILED = "FAILED"
+
+
+FINAL = frozenset({State.ACCEPTED, State.DECLINED, State.FAILED})
 
 
 class Event(Enum):
     """What happened to a handshake: the inputs of the transition table."""
 
     SEND_HELLO = "send_hello"
-    VERIFIED_AS_MEMBER = "verified_as_member"
-    VERIFIED_AS_NEWCOMER = "verified_as_newcomer"
+    VERIFIED = "verified"
     REPLY_REFUSED = "reply_refused"
     HELLO_REFUSED = "hello_refused"
     ATTEMPTS_EXHAUSTED = "attempts_exhausted"
     EXPIRED = "expired"
     ACCEPT = "accept"
     DECLINE = "decline"
-    ACCEPT_RECEIVED = "accept_received"
-    DECLINE_RECEIVED = "decline_received"
+    PEER_ACCEPTED = "peer_accepted"
+    PEER_DECLINED = "peer_declined"
+    ABANDON = "abandon"
 
 
 _S, _E = State, Event
 TRANSITIONS: dict[tuple[State, Event], State] = {
     (_S.START, _E.SEND_HELLO): _S.HELLO_SENT,
-    (_S.HELLO_SENT, _E.VERIFIED_AS_MEMBER): _S.CONFIRMING,
-    (_S.HELLO_SENT, _E.VERIFIED_AS_NEWCOMER): _S.AWAITING_DECISION,
+    (_S.HELLO_SENT, _E.VERIFIED): _S.CONFIRMING,
     (_S.HELLO_SENT, _E.REPLY_REFUSED): _S.FAILED,
-    (_S.LISTENING, _E.VERIFIED_AS_MEMBER): _S.CONFIRMING,
-    (_S.LISTENING, _E.VERIFIED_AS_NEWCOMER): _S.AWAITING_DECISION,
+    (_S.LISTENING, _E.VERIFIED): _S.CONFIRMING,
     (_S.LISTENING, _E.HELLO_REFUSED): _S.LISTENING,
     (_S.LISTENING, _E.ATTEMPTS_EXHAUSTED): _S.FAILED,
     (_S.LISTENING, _E.EXPIRED): _S.FAILED,
-    (_S.CONFIRMING, _E.ACCEPT): _S.ACCEPTED,
+    (_S.CONFIRMING, _E.ACCEPT): _S.AWAITING_PEER,
     (_S.CONFIRMING, _E.DECLINE): _S.DECLINED,
-    (_S.AWAITING_DECISION, _E.ACCEPT_RECEIVED): _S.ACCEPTED,
-    (_S.AWAITING_DECISION, _E.DECLINE_RECEIVED): _S.DECLINED,
+    (_S.CONFIRMING, _E.PEER_ACCEPTED): _S.PEER_ACCEPTED,
+    (_S.CONFIRMING, _E.PEER_DECLINED): _S.DECLINED,
+    (_S.AWAITING_PEER, _E.PEER_ACCEPTED): _S.ACCEPTED,
+    (_S.AWAITING_PEER, _E.PEER_DECLINED): _S.DECLINED,
+    (_S.AWAITING_PEER, _E.DECLINE): _S.DECLINED,
+    (_S.PEER_ACCEPTED, _E.ACCEPT): _S.ACCEPTED,
+    (_S.PEER_ACCEPTED, _E.DECLINE): _S.DECLINED,
+    (_S.PEER_ACCEPTED, _E.PEER_DECLINED): _S.DECLINED,
 }
 del _S, _E
 
@@ -271,10 +315,20 @@ def _u16(n: int) -> bytes:
 
 
 def _valid_name(name: object) -> bool:
-    """A device name a person will read: 1 to 64 characters, no control characters."""
+    """A device name a person will read: 1 to 64 characters, nothing hidden or reordering."""
     if not isinstance(name, str) or not 0 < len(name) <= MAX_NAME:
         return False
-    return not any(unicodedata.category(c) in ("Cc", "Cs") for c in name)
+    return visible(name)
+
+
+def shown_name(name: str) -> str:
+    """A name from older data as the handshake may carry it: hidden characters written out,
+    and cut to the longest name allowed."""
+    return strip_hidden(neutralise(name)[:MAX_NAME]) or "?"
+
+
+def _valid_devices(names: object) -> bool:
+    return isinstance(names, list) and len(names) <= MAX_DEVICES and all(map(_valid_name, names))
 
 
 class _Message:
@@ -318,7 +372,8 @@ def _bytes(size: int, optional: bool = False) -> _Check:
     return (lambda v: type(v) is bytes and len(v) == size), f"{size} bytes", optional
 
 
-_NAME: _Check = (_valid_name, f"text of 1 to {MAX_NAME} characters", False)
+_NAME: _Check = (_valid_name, f"text of 1 to {MAX_NAME} visible characters", False)
+_DEVICES: _Check = (_valid_devices, f"a list of at most {MAX_DEVICES} device names", True)
 _CERT: _Check = (
     lambda v: type(v) is bytes and 0 < len(v) <= MAX_CERT_SIZE,
     f"a DER certificate of at most {MAX_CERT_SIZE} bytes",
@@ -336,6 +391,7 @@ class Hello(_Message):
     nonce: bytes
     mac: bytes
     vault: bytes | None = None
+    devices: list[str] | None = None
     _wire = (
         ("invitation_id", "id", _bytes(INVITATION_ID_SIZE)),
         ("cert", "cert", _CERT),
@@ -343,6 +399,7 @@ class Hello(_Message):
         ("nonce", "nonce", _bytes(NONCE_SIZE)),
         ("mac", "mac", _bytes(MAC_SIZE)),
         ("vault", "vault", _bytes(VAULT_ID_SIZE, optional=True)),
+        ("devices", "devs", _DEVICES),
     )
 
 
@@ -353,16 +410,18 @@ class HelloReply(_Message):
     name: str
     mac: bytes
     vault: bytes | None = None
+    devices: list[str] | None = None
     _wire = (
         ("name", "name", _NAME),
         ("mac", "mac", _bytes(MAC_SIZE)),
         ("vault", "vault", _bytes(VAULT_ID_SIZE, optional=True)),
+        ("devices", "devs", _DEVICES),
     )
 
 
 @dataclass(frozen=True, slots=True)
 class Decision(_Message):
-    """Member to newcomer: its person accepted (here is the device_added op's hash) or declined."""
+    """One side's verdict: its person accepted or declined; the member's yes names the op."""
 
     accepted: bool
     added_op: bytes | None = None
@@ -372,25 +431,37 @@ class Decision(_Message):
     )
 
     def __post_init__(self) -> None:
-        """An acceptance names the op that added the newcomer; a refusal names none."""
-        if self.accepted != (self.added_op is not None):
-            raise MalformedPairingMessage("a decision carries an op exactly when it accepts")
+        """Only an acceptance may name the op that added the newcomer."""
+        if self.added_op is not None and not self.accepted:
+            raise MalformedPairingMessage("a decline carries no op")
 
 
 class Handshake:
     """One side of one pairing, as scanner or shower, member or newcomer: see the module doc."""
 
     def __init__(
-        self, inv: Invitation, cert: bytes, name: str, role: Role, vault: bytes | None, nonce: bytes
+        self,
+        inv: Invitation,
+        cert: bytes,
+        name: str,
+        role: Role,
+        vault: bytes | None,
+        nonce: bytes,
+        devices: list[str] | None = None,
     ) -> None:
         """Use `Handshake.scanner` or `Handshake.shower`; a shower passes an empty nonce."""
         if not _valid_name(name):
-            raise UsageError(f"a device name is text of 1 to {MAX_NAME} characters")
+            raise UsageError(f"a device name is text of 1 to {MAX_NAME} visible characters")
         if (vault is not None) != (role == "member") or (vault is not None and len(vault) != 16):
             raise UsageError("the member passes its 16-byte vault ID, and only the member")
+        if role == "member":
+            devices = [shown_name(d) for d in (devices or [name])][:MAX_DEVICES]
+        elif devices is not None:
+            raise UsageError("only the member names the vault's devices")
         self._inv, self._key = inv, pairing_key(inv.secret, inv.invitation_id)
         self._cert, self._fp, self._name, self._role = cert, fingerprint(cert), name, role
-        self._vault, self._nonce, self._scanner = vault, nonce, bool(nonce)
+        self._vault, self._devices = vault, devices
+        self._nonce, self._scanner = nonce, bool(nonce)
         self._state = State.START if self._scanner else State.LISTENING
         self._failures = 0
         self._closed: type[PairingError] | None = None  # what a later hello is refused with
@@ -408,6 +479,7 @@ class Handshake:
         own_role: Role,
         vault: bytes | None = None,
         rng: Callable[[int], bytes] = os.urandom,
+        devices: list[str] | None = None,
     ) -> Handshake:
         """The side that scanned the invitation and connects to the shower."""
         if own_role == invitation.shower_role:
@@ -422,7 +494,7 @@ class Handshake:
         nonce = rng(NONCE_SIZE)
         if len(nonce) != NONCE_SIZE:
             raise UsageError(f"the scanner's nonce is {NONCE_SIZE} random bytes")
-        return cls(invitation, own_cert, own_name, own_role, vault, nonce)
+        return cls(invitation, own_cert, own_name, own_role, vault, nonce, devices)
 
     @classmethod
     def shower(
@@ -432,18 +504,29 @@ class Handshake:
         own_name: str,
         own_role: Role,
         vault: bytes | None = None,
+        devices: list[str] | None = None,
     ) -> Handshake:
         """The side that made and shows the invitation, and listens for the scanner's hello."""
         if own_role != invitation.shower_role:
             raise UsageError("the shower's role is the one its invitation announces")
         if fingerprint(secret_owner_cert) != invitation.fingerprint:
             raise UsageError("the shower's certificate is the one its invitation pins")
-        return cls(invitation, secret_owner_cert, own_name, own_role, vault, b"")
+        return cls(invitation, secret_owner_cert, own_name, own_role, vault, b"", devices)
 
     @property
     def state(self) -> State:
         """Where the handshake stands."""
         return self._state
+
+    @property
+    def role(self) -> Role:
+        """This side's role: member or newcomer."""
+        return self._role
+
+    @property
+    def verified(self) -> bool:
+        """The exchange verified: the peer, its name and the code are known."""
+        return self._peer is not None
 
     @property
     def peer_cert(self) -> bytes:
@@ -467,6 +550,12 @@ class Handshake:
         return self._vault or b""
 
     @property
+    def vault_devices(self) -> list[str]:
+        """The names of the vault's devices, as the member sent them, once verified."""
+        self._verified()
+        return list(self._devices or ())
+
+    @property
     def confirmation_code(self) -> str:
         """The code this device shows its person, once the exchange verified."""
         self._verified()
@@ -474,7 +563,7 @@ class Handshake:
 
     @property
     def added_op(self) -> bytes | None:
-        """The device_added op's hash once the member accepted: the newcomer may pull the vault."""
+        """The device_added op's hash once both accepted: the newcomer may pull the vault."""
         return self._added_op
 
     def hello(self) -> Hello:
@@ -483,7 +572,9 @@ class Handshake:
         t_hello = self._t(self._inv.fingerprint, "", self._nonce, hello=True)
         mac = pairing_mac(self._key, b"scanner", t_hello)
         self._fire(Event.SEND_HELLO)
-        return Hello(self._inv.invitation_id, self._cert, self._name, self._nonce, mac, self._vault)
+        inv_id, member = self._inv.invitation_id, self._role == "member"
+        devices = self._devices if member else None
+        return Hello(inv_id, self._cert, self._name, self._nonce, mac, self._vault, devices)
 
     def on_hello(self, hello: Hello, now: int) -> HelloReply:
         """Shower: check a scanner's hello and answer it; a refused hello counts as an attempt."""
@@ -497,16 +588,20 @@ class Handshake:
             raise InvitationExpired()
         try:
             transcript = self._check_hello(hello)
-        except PairingError:
+        except PairingError as exc:
             self._failures += 1
-            if self._failures >= MAX_ATTEMPTS:
-                self._closed = TooManyAttempts
-            self._fire(Event.ATTEMPTS_EXHAUSTED if self._closed else Event.HELLO_REFUSED)
-            raise
+            if self._failures < MAX_ATTEMPTS:
+                self._fire(Event.HELLO_REFUSED)
+                raise
+            self._closed = TooManyAttempts
+            self._fire(Event.ATTEMPTS_EXHAUSTED)
+            raise TooManyAttempts() from exc
         self._closed = InvitationUsed
-        self._verify(hello.cert, hello.name, transcript, hello.vault)
+        self._verify(hello.cert, hello.name, transcript, hello.vault, hello.devices)
         mac = pairing_mac(self._key, b"shower", transcript)
-        return HelloReply(self._name, mac, self._vault if self._role == "member" else None)
+        if self._role == "member":
+            return HelloReply(self._name, mac, self._vault, self._devices)
+        return HelloReply(self._name, mac)
 
     def on_reply(self, reply: HelloReply, shower_cert_der: bytes) -> str:
         """Scanner: check the reply against the pinned certificate; returns the code to show."""
@@ -515,40 +610,63 @@ class Handshake:
         try:
             if fingerprint(shower_cert_der) != self._inv.fingerprint:
                 raise WrongDevice()
-            if (reply.vault is not None) != (self._role == "newcomer"):
-                raise MalformedPairingMessage(
-                    "a reply names the vault exactly when a member sent it"
-                )
+            _check_member_fields(reply.vault, reply.devices, self._role == "newcomer", "reply")
             if not hmac.compare_digest(reply.mac, pairing_mac(self._key, b"shower", transcript)):
                 raise WrongSecret()
         except PairingError:
             self._fire(Event.REPLY_REFUSED)
             raise
-        self._verify(shower_cert_der, reply.name, transcript, reply.vault)
+        self._verify(shower_cert_der, reply.name, transcript, reply.vault, reply.devices)
         return self.confirmation_code
 
-    def decide(self, accepted: bool, added_op: bytes | None = None) -> Decision:
-        """Member: its person compared the codes; accepting needs the device_added op's hash."""
-        self._check(Event.ACCEPT)  # that is: the state is CONFIRMING, which only a member reaches
-        wanted = OP_HASH_SIZE if accepted else None
-        if (None if added_op is None else len(added_op)) != wanted:
-            raise UsageError("accepting needs the 32-byte device_added op hash; declining none")
-        self._added_op = added_op
+    def decide(self, accepted: bool) -> Decision | None:
+        """This side's person compared the code and decided; what to tell the other side now.
+
+        The newcomer always tells its verdict. The member tells a decline at
+        once, but a yes only through `added`, once both accepted.
+        """
         self._fire(Event.ACCEPT if accepted else Event.DECLINE)
-        return Decision(accepted, added_op)
+        if self._role == "member" and accepted:
+            return None
+        return Decision(accepted)
 
     def on_decision(self, decision: Decision) -> None:
-        """Newcomer: the member's person accepted (the newcomer may now pull the vault) or not."""
-        self._check(Event.ACCEPT_RECEIVED)  # that is: the state is AWAITING_DECISION
-        self._added_op = decision.added_op
-        self._fire(Event.ACCEPT_RECEIVED if decision.accepted else Event.DECLINE_RECEIVED)
+        """The other side's verdict. A member's yes must name the op and follow ours."""
+        event = Event.PEER_ACCEPTED if decision.accepted else Event.PEER_DECLINED
+        self._check(event)
+        if decision.accepted:
+            if self._role == "member" and decision.added_op is not None:
+                raise MalformedPairingMessage("the new device's decision names an op")
+            if self._role == "newcomer":
+                if self._state is not State.AWAITING_PEER:
+                    raise PairingStateError("the member accepted before this device's person did")
+                if decision.added_op is None:
+                    raise MalformedPairingMessage("the member's acceptance names no op")
+                self._added_op = decision.added_op
+        self._fire(event)
+
+    def added(self, added_op: bytes) -> Decision:
+        """Member, once both accepted: the device_added op is written; the yes to send."""
+        if self._role != "member" or self._state is not State.ACCEPTED:
+            raise PairingStateError(f"cannot send an acceptance in state {self._state.value}")
+        if len(added_op) != OP_HASH_SIZE or self._added_op not in (None, added_op):
+            raise UsageError("an acceptance names one 32-byte device_added op hash")
+        self._added_op = added_op
+        return Decision(True, added_op)
+
+    def abandon(self) -> None:
+        """Give up (cancelled, timed out, the other side gone): nothing more is accepted."""
+        if self._state not in FINAL:
+            self._closed = self._closed or InvitationClosed
+            step = (self._state, Event.ABANDON, State.FAILED)
+            self.transitions.append(step)
+            self._state = State.FAILED
 
     def _check_hello(self, hello: Hello) -> bytes:
         """T for a hello that passes every check, or the PairingError that refuses it."""
         if hello.invitation_id != self._inv.invitation_id:
             raise WrongInvitation()
-        if (hello.vault is not None) != (self._role == "newcomer"):
-            raise MalformedPairingMessage("a hello names the vault exactly when a member sent it")
+        _check_member_fields(hello.vault, hello.devices, self._role == "newcomer", "hello")
         peer_fp = fingerprint(hello.cert)
         t_hello = self._t(peer_fp, hello.name, hello.nonce, hello=True)
         if not hmac.compare_digest(hello.mac, pairing_mac(self._key, b"scanner", t_hello)):
@@ -565,12 +683,18 @@ class Handshake:
         (m_fp, m_name), (n_fp, n_name) = (own, peer) if self._role == "member" else (peer, own)
         return transcript_hash(self._inv.invitation_id, m_fp, n_fp, n_name, m_name, nonce)
 
-    def _verify(self, cert: bytes, name: str, transcript: bytes, vault: bytes | None) -> None:
+    def _verify(
+        self,
+        cert: bytes,
+        name: str,
+        transcript: bytes,
+        vault: bytes | None,
+        devices: list[str] | None,
+    ) -> None:
         self._peer, self._transcript = (cert, name), transcript
         if self._role == "newcomer":
-            self._vault = vault
-        member = self._role == "member"
-        self._fire(Event.VERIFIED_AS_MEMBER if member else Event.VERIFIED_AS_NEWCOMER)
+            self._vault, self._devices = vault, devices
+        self._fire(Event.VERIFIED)
 
     def _verified(self) -> tuple[bytes, str]:
         if self._peer is None:
@@ -589,6 +713,16 @@ class Handshake:
         side = "scanner" if self._scanner else "shower"
         _log.debug("pairing %s %s: %s --%s--> %s", self._role, side, *(x.value for x in step))
         self._state = step[2]
+
+
+def _check_member_fields(
+    vault: bytes | None, devices: list[str] | None, from_member: bool, what: str
+) -> None:
+    """The member's message names the vault and its devices; the newcomer's names neither."""
+    if (vault is not None) != from_member or (devices is not None) != from_member:
+        raise MalformedPairingMessage(
+            f"a {what} names the vault and its devices exactly when a member sent it"
+        )
 
 
 def _check_device_cert(cert: bytes) -> None:

@@ -6,7 +6,12 @@ shape, vault, signature (or, in a batch, the hash chain up to a signed op),
 clock, its link to its author's previous op, its key epoch, and its body. An
 op that depends on one not yet here (the op its `prev` names, the op that
 created its epoch, the ops a removal names as seen) is held back, signature
-already checked, and admitted the moment that op arrives. Whether an
+already checked, and admitted the moment that op arrives. Holding is
+bounded by source: an op is held only for an author whose addition is here or
+on the way from the same peer, within a fixed number of ops and bytes per peer
+and in all, and held ops are dropped when the session that brought them ends
+(`drop_held`): a member signing whatever it likes cannot park more than its
+share, nor keep it past its connection. Whether an
 admitted op *counts* (its author removed, added by a removed device, forked)
 is never decided on receipt: the membership is refolded from the set of
 membership ops (`membership.compute`) and the account state from the writes
@@ -20,7 +25,7 @@ import gc
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeAlias, TypeVar
 
 from . import account_write, membership, membership_bodies
 from .account_write import AccountWrite
@@ -32,8 +37,10 @@ from .errors import (
     MalformedOp,
     MalformedPayload,
     NotAMember,
+    NotHeld,
     OpRefused,
     PendingLimit,
+    UnknownAuthor,
     UnknownEpoch,
     WrongVault,
 )
@@ -47,8 +54,41 @@ from .state import VaultState
 from .vector import VersionVector
 
 EPOCH_KINDS = frozenset({OpKind.GENESIS, OpKind.DEVICE_REMOVED, OpKind.KEY_ROTATED})
-MAX_PENDING = 10_000
 TIP_SIZE = 8
+# Held-back ops (section 6.1 of the protocol): from any one peer (all of its sessions
+# together), and in all: eight peers' shares. An op's size is its length as it travelled;
+# in memory a held op takes about twice that (its payload is a copy), plus ~1 KiB.
+MAX_HELD_OPS_PER_PEER = 2_500
+MAX_HELD_BYTES_PER_PEER = 8 * 1024 * 1024
+MAX_PENDING = 8 * MAX_HELD_OPS_PER_PEER
+MAX_HELD_BYTES = 8 * MAX_HELD_BYTES_PER_PEER
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Who handed ops over: a peer, and which of its sessions.
+
+    Held ops are counted against the peer (all its sessions together) and dropped
+    when the session that brought them ends. Ops without a source come from this
+    device itself (its own store): they are held within the totals only.
+    """
+
+    peer: bytes
+    session: int
+
+
+From: TypeAlias = Source | None
+_E = TypeVar("_E", bound=BaseException)
+
+
+@dataclass(slots=True)
+class _Hold:
+    """One held op: what it waits for, and every source that sent it (the first is charged)."""
+
+    op: Op
+    dependency: bytes
+    sources: list[From]
+    adds: bytes | None  # for a device_added: the device it adds, as its body says
 
 
 class _Held(Exception):  # control flow, never escapes this module
@@ -75,6 +115,8 @@ class BatchReport:
     duplicates: int = 0
     held: list[Op] = field(default_factory=list)
     refused: list[tuple[bytes | Op, OpRefused]] = field(default_factory=list)
+    # Not held (the sender sends them again at the next exchange), with who sent them.
+    dropped: list[tuple[Op, From, NotHeld]] = field(default_factory=list)
 
 
 class Replica:
@@ -95,6 +137,13 @@ class Replica:
         self.corrupt: dict[bytes, OpRefused] = {}
         self.pending: dict[bytes, Op] = {}
         self.waiting: dict[bytes, set[bytes]] = {}
+        self.held_bytes = 0
+        self._holds: dict[bytes, _Hold] = {}
+        self._peer_held: dict[bytes, list[int]] = {}  # peer -> [ops, bytes] charged to it
+        self._session_held: dict[Source, set[bytes]] = {}  # every held op a session sent
+        self._introduced: set[bytes] = set()  # the founder, and every device an op here adds
+        self._announced: dict[bytes, set[bytes]] = {}  # device -> held device_added ops of it
+        self._news: list[bytes] = []  # devices introduced or announced during this batch
         self.evidence: list[tuple[bytes, bytes]] = []
         self.suspects: set[bytes] = set()
         self.state = VaultState()
@@ -105,56 +154,95 @@ class Replica:
 
     # -- receiving -----------------------------------------------------------
 
-    def receive(self, raw: bytes, now_ms: int) -> Receipt:
-        """Verify one op from a peer and apply it, hold it back, or raise why it is refused."""
+    def receive(self, raw: bytes, now_ms: int, source: From = None) -> Receipt:
+        """Verify one op from a peer and apply it, hold it back, or raise why it is refused
+        (or, with NotHeld, why it was not held)."""
         try:
-            return self._receive(Op(raw), now_ms, authenticated=False)
+            return self._receive(Op(raw), now_ms, source, authenticated=False)
         finally:
             self._settle()
 
-    def receive_batch(self, raws: Iterable[bytes], now_ms: int) -> BatchReport:
+    def receive_batch(self, raws: Iterable[bytes], now_ms: int, source: From = None) -> BatchReport:
         """Receive many ops; each author's consecutive run costs one signature check."""
+        return self.receive_batches([(raws, source)], now_ms)
+
+    def receive_batches(
+        self, batches: Iterable[tuple[Iterable[bytes], From]], now_ms: int
+    ) -> BatchReport:
+        """Receive the ops of several sources as one batch, each held on its own source's
+        account."""
         with _cyclic_gc_paused():
             try:
-                return self._receive_batch(raws, now_ms)
+                return self._receive_batch(batches, now_ms)
             finally:
                 self._settle()
 
-    def _receive_batch(self, raws: Iterable[bytes], now_ms: int) -> BatchReport:
+    def _receive_batch(
+        self, batches: Iterable[tuple[Iterable[bytes], From]], now_ms: int
+    ) -> BatchReport:
         report = BatchReport()
-        ops: list[Op] = []
-        for raw in raws:
+        ops: list[tuple[Op, From]] = []
+        for raws, source in batches:
+            for raw in raws:
+                try:
+                    ops.append((Op(raw), source))
+                except OpRefused as exc:
+                    report.refused.append((raw, _bare(exc)))
+        authentic = _authenticated_runs([op for op, _ in ops])
+        ops.sort(key=lambda item: membership.sort_key(item[0]))
+        self._news = []
+        # An op whose author's addition comes later in this very batch (its clock sorts it
+        # first) waits for the end of the batch; it is then tried again, its checks done.
+        deferred: dict[bytes, list[tuple[Op, From, NotHeld]]] = {}
+        for op, source in ops:
             try:
-                ops.append(Op(raw))
-            except OpRefused as exc:
-                report.refused.append((raw, exc))
-        authentic = _authenticated_runs(ops)
-        ops.sort(key=membership.sort_key)
-        for op in ops:
-            try:
-                receipt = self._receive(op, now_ms, authenticated=id(op) in authentic)
-            except OpRefused as exc:
-                report.refused.append((op, exc))
+                receipt = self._receive(op, now_ms, source, authenticated=id(op) in authentic)
+            except UnknownAuthor as exc:
+                deferred.setdefault(op.author, []).append((op, source, _bare(exc)))
                 continue
-            if receipt.status == "duplicate":
-                report.duplicates += 1
-            elif receipt.status == "held":
-                report.held.append(op)
-            report.applied.extend(receipt.applied)
-            report.refused.extend(receipt.refused)
+            except NotHeld as exc:
+                report.dropped.append((op, source, _bare(exc)))
+                continue
+            except OpRefused as exc:
+                report.refused.append((op, _bare(exc)))
+                continue
+            _tally(report, op, receipt)
+        while self._news and deferred:
+            for op, source, _ in deferred.pop(self._news.pop(), ()):
+                try:
+                    receipt = self._receive(op, now_ms, source, authenticated=True)
+                except UnknownAuthor as exc:
+                    deferred.setdefault(op.author, []).append((op, source, _bare(exc)))
+                    continue
+                except NotHeld as exc:
+                    report.dropped.append((op, source, _bare(exc)))
+                    continue
+                except OpRefused as exc:
+                    report.refused.append((op, _bare(exc)))
+                    continue
+                _tally(report, op, receipt)
+        self._news = []
+        report.dropped.extend(wait for waits in deferred.values() for wait in waits)
         report.held = [op for op in report.held if op.hash in self.pending]
         return report
 
-    def _receive(self, op: Op, now_ms: int, *, authenticated: bool) -> Receipt:
+    def _receive(self, op: Op, now_ms: int, source: From, *, authenticated: bool) -> Receipt:
+        known = self._holds.get(op.hash)
+        if known is not None:  # the same bytes again: checked already, and still waiting
+            self._also_from(known, source)
+            return Receipt("held", waiting_for="what it waited for already")
         try:
-            if self._admit(op, now_ms, authenticated=authenticated) == "duplicate":
-                return Receipt("duplicate")
+            placed = self._admit(op, now_ms, authenticated=authenticated)
         except _Held as held:
-            self._hold(op, held.dependency)
-            return Receipt("held", waiting_for=held.reason)
-        receipt = Receipt("applied", [op])
-        self._release(op, now_ms, receipt)
-        return receipt
+            dependency, reason = held.dependency, held.reason
+        else:
+            if placed == "duplicate":
+                return Receipt("duplicate")
+            receipt = Receipt("applied", [op])
+            self._release(op, now_ms, receipt)
+            return receipt
+        self._hold(op, dependency, source)  # outside the handler: a refusal chains to nothing
+        return Receipt("held", waiting_for=reason)
 
     def _admit(self, op: Op, now_ms: int, *, authenticated: bool) -> str:
         """Check everything about `op` that does not depend on other ops' fate, then store it."""
@@ -262,19 +350,149 @@ class Replica:
         key = self.epoch_keys.get(op.epoch)
         return None if key is None else account_write.decode(op.decrypt(key))
 
-    def _hold(self, op: Op, dependency: bytes) -> None:
-        if op.hash in self.pending:
-            return
-        if len(self.pending) >= MAX_PENDING:
-            raise PendingLimit(
-                f"{MAX_PENDING} ops already wait for ops they depend on; this one is refused "
-                "and will be sent again by anti-entropy"
+    # -- holding back ----------------------------------------------------------
+
+    def _hold(self, op: Op, dependency: bytes, source: From) -> None:
+        """Hold `op` until `dependency` arrives, on `source`'s account, or raise NotHeld."""
+        if not self._may_hold(op.author, source):
+            raise UnknownAuthor(
+                f"op {op.seq} of {display_id(op.author)} waits for an op not here, and no op "
+                "here or on the way from the same peer adds its author: it is not held"
             )
+        self._check_room(len(op.raw), source)
+        adds = None
+        if op.kind is OpKind.DEVICE_ADDED:
+            try:
+                body = membership_bodies.decode(op.kind, op.payload)
+            except OpRefused:
+                body = None  # refused once it can be placed; it announces nobody meanwhile
+            if isinstance(body, DeviceAdded):
+                adds = body.device
+                self._announced.setdefault(adds, set()).add(op.hash)
+                self._news.append(adds)
+        self._holds[op.hash] = _Hold(op, dependency, [source], adds)
         self.pending[op.hash] = op
         self.waiting.setdefault(dependency, set()).add(op.hash)
+        self._charge(source, len(op.raw))
+        if source is not None:
+            self._session_held.setdefault(source, set()).add(op.hash)
         chain = self.chains.get(op.author, ())
         if dependency == op.prev and 1 < op.seq <= len(chain) + 1:
             self.suspects.add(op.author)  # it signed a history other than the one held here
+
+    def _may_hold(self, author: bytes, source: From) -> bool:
+        """Whether ops of `author` may wait here on `source`'s account: the author's addition
+        is here, or held from the same peer. Ops of a key nobody added are never held, so
+        signatures by throwaway keys buy nothing."""
+        if source is None or author in self._introduced:
+            return True
+        return any(
+            any(s is not None and s.peer == source.peer for s in self._holds[h].sources)
+            for h in self._announced.get(author, ())
+        )
+
+    def _check_room(self, size: int, source: From) -> None:
+        if len(self.pending) >= MAX_PENDING or self.held_bytes + size > MAX_HELD_BYTES:
+            raise PendingLimit(
+                f"held-back ops are at the limit ({MAX_PENDING} ops, {MAX_HELD_BYTES} bytes): "
+                "this one is not held and will be sent again at the next exchange"
+            )
+        if source is not None:
+            ops, held = self._peer_held.get(source.peer, (0, 0))
+            if ops >= MAX_HELD_OPS_PER_PEER or held + size > MAX_HELD_BYTES_PER_PEER:
+                raise PendingLimit(
+                    f"ops held back from {display_id(source.peer)} are at the limit "
+                    f"({MAX_HELD_OPS_PER_PEER} ops, {MAX_HELD_BYTES_PER_PEER} bytes): this "
+                    "one is not held and will be sent again at the next exchange"
+                )
+
+    def _fits(self, size: int, source: From) -> bool:
+        if source is None:
+            return True
+        ops, held = self._peer_held.get(source.peer, (0, 0))
+        return ops < MAX_HELD_OPS_PER_PEER and held + size <= MAX_HELD_BYTES_PER_PEER
+
+    def _charge(self, source: From, size: int) -> None:
+        self.held_bytes += size
+        if source is not None:
+            tally = self._peer_held.setdefault(source.peer, [0, 0])
+            tally[0] += 1
+            tally[1] += size
+
+    def _uncharge(self, source: From, size: int) -> None:
+        self.held_bytes -= size
+        if source is not None:
+            tally = self._peer_held[source.peer]
+            tally[0] -= 1
+            tally[1] -= size
+            if tally[0] == 0:
+                del self._peer_held[source.peer]
+
+    def _also_from(self, hold: _Hold, source: From) -> None:
+        """A held op sent again by another source: it stays if the first one leaves."""
+        if source not in hold.sources and self._may_hold(hold.op.author, source):
+            hold.sources.append(source)
+            if source is not None:
+                self._session_held.setdefault(source, set()).add(hold.op.hash)
+
+    def _unhold(self, h: bytes) -> _Hold | None:
+        """Forget a held op: it was placed, refused, or dropped."""
+        hold = self._holds.pop(h, None)
+        if hold is None:
+            return None
+        del self.pending[h]
+        waiters = self.waiting.get(hold.dependency)
+        if waiters is not None:
+            waiters.discard(h)
+            if not waiters:
+                del self.waiting[hold.dependency]
+        self._uncharge(hold.sources[0], len(hold.op.raw))
+        for source in hold.sources:
+            if source is not None:
+                sent = self._session_held.get(source)
+                if sent is not None:
+                    sent.discard(h)
+                    if not sent:
+                        del self._session_held[source]
+        if hold.adds is not None:
+            announced = self._announced[hold.adds]
+            announced.discard(h)
+            if not announced:
+                del self._announced[hold.adds]
+        return hold
+
+    def drop_held(self, source: Source) -> tuple[int, int]:
+        """The session `source` ended: drop the ops it alone brought that are still held (an op
+        another session also sent stays, on that one's account). The ops and bytes dropped."""
+        ops = size = 0
+        for h in self._session_held.pop(source, set()):
+            hold = self._holds.get(h)
+            if hold is None:
+                continue
+            if hold.sources[0] != source:
+                hold.sources.remove(source)
+                continue
+            length = len(hold.op.raw)
+            heirs = [
+                s
+                for s in hold.sources[1:]
+                if (s is not None and s.peer == source.peer) or self._fits(length, s)
+            ]
+            if not heirs:
+                self._unhold(h)
+                ops, size = ops + 1, size + length
+                continue
+            self._uncharge(source, length)
+            hold.sources.remove(source)
+            hold.sources.remove(heirs[0])
+            hold.sources.insert(0, heirs[0])
+            self._charge(heirs[0], length)
+        return ops, size
+
+    def held_from(self, peer: bytes) -> tuple[int, int]:
+        """The ops and bytes held back on `peer`'s account."""
+        ops, held = self._peer_held.get(peer, (0, 0))
+        return ops, held
 
     def _release(self, op: Op, now_ms: int, receipt: Receipt) -> None:
         """Admit every held op that was waiting for `op`, and for those, transitively."""
@@ -282,17 +500,24 @@ class Replica:
         while ready:
             done = ready.pop()
             for h in self.waiting.pop(done.hash, ()):
-                waiting = self.pending.pop(h, None)
-                if waiting is None:
+                hold = self._holds.get(h)
+                if hold is None:
                     continue
+                waiting = hold.op
                 try:
-                    if self._admit(waiting, now_ms, authenticated=True) == "applied":
-                        receipt.applied.append(waiting)
-                        ready.append(waiting)
-                except _Held as held:
-                    self._hold(waiting, held.dependency)
+                    placed = self._admit(waiting, now_ms, authenticated=True)
+                except _Held as held:  # it waits for something else now, on the same account
+                    hold.dependency = held.dependency
+                    self.waiting.setdefault(held.dependency, set()).add(h)
+                    continue
                 except OpRefused as exc:
-                    receipt.refused.append((waiting, exc))
+                    self._unhold(h)
+                    receipt.refused.append((waiting, _bare(exc)))
+                    continue
+                self._unhold(h)
+                if placed == "applied":
+                    receipt.applied.append(waiting)
+                    ready.append(waiting)
 
     # -- storing and folding -------------------------------------------------
 
@@ -314,12 +539,21 @@ class Replica:
             return
         if isinstance(content, Genesis):
             self._founder = op.author
+            self._introduce(op.author)
+        elif isinstance(content, DeviceAdded):
+            self._introduce(content.device)
         self.bodies[op.hash] = content
         self._dirty = True
         self._fresh.extend(self._unlock(op, content))
 
+    def _introduce(self, device: bytes) -> None:
+        if device not in self._introduced:
+            self._introduced.add(device)
+            self._news.append(device)
+
     def _settle(self) -> None:
         """Refold the membership if a membership op or a fork arrived; fold fresh writes."""
+        self._news = []
         fresh, self._fresh = self._fresh, []
         if self._dirty:
             self._dirty = False
@@ -464,6 +698,23 @@ class Replica:
         """Every op held, dependencies first: what a device persists and replays."""
         ops = sorted(self.by_hash.values(), key=membership.sort_key)
         return [op.raw for op in ops]
+
+
+def _bare(exc: _E) -> _E:
+    """An exception to keep in a report: without the traceback (whose frames would hold the
+    whole batch in a reference cycle until a full collection) or the exception it followed."""
+    exc.__traceback__ = None
+    exc.__context__ = None
+    return exc
+
+
+def _tally(report: BatchReport, op: Op, receipt: Receipt) -> None:
+    if receipt.status == "duplicate":
+        report.duplicates += 1
+    elif receipt.status == "held":
+        report.held.append(op)
+    report.applied.extend(receipt.applied)
+    report.refused.extend(receipt.refused)
 
 
 def _authenticated_runs(ops: list[Op]) -> set[int]:

@@ -36,16 +36,22 @@ To keep the secret out of your shell history, pipe it in:
 PAIR_EPILOG = """\
 On the new device, scan the QR code, or run the command this one prints:
   twofold join 'twofold://pair/...'
-Both devices then show the same code: add the device only if it matches.
+Both devices then show the same code: add the device only if it matches. Its own
+person must accept too, on the new device; it is added once both said yes.
 Ctrl-C cancels the invitation.
 The other way round, the new device shows a link (twofold join --show); add it with:
-  twofold pair 'twofold://pair/...'     (or pipe it in: twofold pair - < link.txt)"""
+  twofold pair 'twofold://pair/...'     (or paste it, not echoed: twofold pair -)"""
 JOIN_EPILOG = """\
 On a device of the vault, run: twofold pair
-Keep the link out of your shell history by piping it in: twofold join - < link.txt
+This device then names that device, the vault's devices and a code: join only if it
+is your vault and the code is the one that device shows. Nothing of this device's
+is sent before your yes, and then only once that device's person accepts too.
+Keep the link out of your shell history: run twofold join - and paste it (not echoed).
 The other way round, this device shows a link and QR code for a device of the vault:
   twofold join --show       (then, on that device: twofold pair 'twofold://pair/...')
-Both devices then show the same code; Ctrl-C cancels the offer."""
+Ctrl-C at the question declines; with --show, before any device answered, it cancels
+the offer.
+In scripts, with no terminal to ask on, only --yes joins: twofold join --yes - < link.txt"""
 IMPORT_FORMATS = [
     "otpauth", "google-migration", "aegis", "2fas", "bitwarden", "andotp", "freeotp",
     "ente", "proton", "qr-image", "twofold-backup",
@@ -227,7 +233,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="without LINK: how long the invitation stays open (60-3600)",
     )
-    p.add_argument("--yes", action="store_true", help="add the device that answers without asking")
+    p.add_argument(
+        "--yes",
+        action="store_true",
+        help="this side's yes without asking (the device's own person still decides)",
+    )
     p = add(
         "join",
         pairing.cmd_join,
@@ -245,7 +255,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--ttl", type=int, metavar="SECONDS", help="with --show: how long it stays open (5-3600)"
     )
-    p.add_argument("--yes", action="store_true", help="nothing to confirm on this side")
+    p.add_argument(
+        "--yes",
+        action="store_true",
+        help="join without asking (for scripts): the code and the vault go unchecked on this side",
+    )
 
     p = add(
         "devices",
@@ -282,7 +296,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("open", browser.cmd_open, "open the web page in your browser, signed in")
     p.add_argument(
-        "--print", action="store_true", help="print the one-time link instead of opening it"
+        "--print",
+        action="store_true",
+        help="print a one-time link instead of opening the browser (whoever sees the terminal "
+        "can use it until it is spent)",
     )
     add("status", c.cmd_status, "show the daemon, this device and the vault")
     p = add("daemon", c.cmd_daemon, "run the daemon of this home in the foreground")

@@ -8,6 +8,8 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
 
+from twofold.protocol.text import neutralise
+
 from ..sdk import Account, Code
 
 SHORT_ID = 8
@@ -15,9 +17,12 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def clean(value: object) -> str:
-    """Text safe for a terminal: names come from other devices and may hold escape codes."""
+    """Text safe for a terminal: names come from other devices and may hold escape codes,
+    or characters that hide or reorder text (a right-to-left override, a zero-width space),
+    which written before they were refused, stay in a vault: each shows as its escape
+    (\\u202e), while emoji and scripts that need a joiner show as they are."""
     text = "" if value is None else str(value)
-    return _CONTROL.sub("?", text)
+    return neutralise(_CONTROL.sub("?", text))
 
 
 def _width(text: str) -> int:

@@ -224,22 +224,25 @@ class AsyncClient:
 
     async def open_invitation(self, ttl: int | None = None, accept: bool = False) -> Invitation:
         """openInvitation: invite a device into this vault for ttl seconds (the daemon's
-        default when None); with accept, the daemon adds the device as soon as it answers."""
+        default when None). With accept, this side's yes is given as soon as a device's hello
+        checks out; the device is added once its own person accepts too."""
         body: dict[str, Any] = {} if ttl is None else {"ttl": ttl}
         if accept:
             body["accept"] = True
         return Invitation.from_json(await self._call("POST", "/invitations", body=body))
 
     async def invitation(self, id: str) -> Invitation:
-        """getInvitation: one invitation; its peer appears once a device answered it."""
+        """getInvitation: one invitation; its peer appears once a device answered it, and its
+        error once it failed (or the other device declined)."""
         return Invitation.from_json(await self._call("GET", invitation_path(id)))
 
     async def cancel_invitation(self, id: str) -> Invitation:
-        """cancelInvitation: close an invitation."""
+        """cancelInvitation: close an invitation (or an offer)."""
         return Invitation.from_json(await self._call("DELETE", invitation_path(id)))
 
     async def accept_invitation(self, id: str) -> Invitation:
-        """acceptInvitation: the codes match; add the device to the vault."""
+        """acceptInvitation: the codes match. The invitation reads `waiting` until the new
+        device's person accepts too, then `accepted` once the device is added."""
         return Invitation.from_json(await self._call("POST", invitation_path(id, "accept")))
 
     async def decline_invitation(self, id: str) -> Invitation:
@@ -247,17 +250,40 @@ class AsyncClient:
         return Invitation.from_json(await self._call("POST", invitation_path(id, "decline")))
 
     async def joining(self) -> Joining:
-        """getJoin: how joining the vault of a link is going (NotFoundError if none started)."""
+        """getJoin: how joining is going, by a link (join) or by an offer (open_offer);
+        NotFoundError if none started. Once `confirming`, its vault names the vault and its
+        devices: check them and the code, then accept_join() or decline_join()."""
         return Joining.from_json(await self._call("GET", "/join"))
 
-    async def join(self, link: str) -> Joining:
-        """join: start joining the vault a twofold://pair/ link names; poll joining() after."""
-        return Joining.from_json(await self._call("POST", "/join", body={"link": link}))
+    async def join(self, link: str, accept: bool = False) -> Joining:
+        """join: start joining the vault a twofold://pair/ link names; poll joining() after.
+        With accept, this device's yes is given as soon as the exchange checks out, without
+        its person checking the code and the vault (for scripts)."""
+        body: dict[str, Any] = {"link": link}
+        if accept:
+            body["accept"] = True
+        return Joining.from_json(await self._call("POST", "/join", body=body))
 
-    async def open_offer(self, ttl: int | None = None) -> Invitation:
+    async def accept_join(self) -> Joining:
+        """acceptJoin: this device's person checked the code and the vault: join it. The join
+        reads `waiting` until the member's person accepts too, then `syncing`, `joined`."""
+        return Joining.from_json(await self._call("POST", "/join/accept"))
+
+    async def decline_join(self) -> Joining:
+        """declineJoin: the code or the vault is not the one expected; nothing is sent."""
+        return Joining.from_json(await self._call("POST", "/join/decline"))
+
+    async def cancel_join(self) -> Joining:
+        """cancelJoin: stop joining; a pairing being decided is declined, so nothing is sent."""
+        return Joining.from_json(await self._call("DELETE", "/join"))
+
+    async def open_offer(self, ttl: int | None = None, accept: bool = False) -> Invitation:
         """openOffer (reverse flow): this device shows a link for a vault member to scan;
-        follow it with joining()."""
+        follow it with joining(), and decide with accept_join() or decline_join(). With
+        accept, this device's yes is given as soon as a member's hello checks out."""
         body: dict[str, Any] = {} if ttl is None else {"ttl": ttl}
+        if accept:
+            body["accept"] = True
         return Invitation.from_json(await self._call("POST", "/offers", body=body))
 
     async def pairing(self) -> Joining:
@@ -266,14 +292,15 @@ class AsyncClient:
 
     async def pair(self, link: str, accept: bool = False) -> Joining:
         """pairFromOffer (reverse flow): add the device whose offer link this is; with accept,
-        without waiting for accept_pairing(). Poll pairing() after."""
+        this side's yes without waiting for accept_pairing(). Poll pairing() after."""
         body: dict[str, Any] = {"link": link}
         if accept:
             body["accept"] = True
         return Joining.from_json(await self._call("POST", "/pair", body=body))
 
     async def accept_pairing(self) -> Joining:
-        """acceptPairing (reverse flow): the codes match; add the device."""
+        """acceptPairing (reverse flow): the codes match. The pairing reads `waiting` until
+        the new device's person accepts too, then `accepted` once the device is added."""
         return Joining.from_json(await self._call("POST", "/pair/accept"))
 
     async def decline_pairing(self) -> Joining:
@@ -340,7 +367,9 @@ class AsyncClient:
         return Backup.from_json(await self._call("POST", "/backup", body=body, slow=True))
 
     async def sign_in_link(self) -> SignInLink:
-        """createSignInLink: a one-time link for a browser; `twofold open` opens it."""
+        """createSignInLink: a one-time link for a browser, its ticket after the `#`. Whoever
+        reads it can sign in once within a minute: hand it on privately (`twofold open` writes
+        it into a 0600 file and opens that)."""
         return SignInLink.from_json(await self._call("POST", "/sessions"))
 
     async def events(self) -> AsyncGenerator[Event, None]:

@@ -415,15 +415,18 @@ class InvitationPeer:
 
 @dataclass(frozen=True)
 class Invitation:
-    """An invitation this device opened for another one to join its vault."""
+    """An invitation this device opened for another one to join its vault (or an offer it
+    shows to join one). `error` says why it failed; `declined_by` which side said no."""
 
     id: str
     link: str
     expires_at: datetime
     state: str
     peer: InvitationPeer | None
+    error: str | None
     qr_svg: str | None = None
     qr_png: str | None = None
+    declined_by: str | None = None  # "this device" or "the other device", once declined
 
     @classmethod
     def from_json(cls, obj: object) -> Self:
@@ -440,8 +443,10 @@ class Invitation:
             else InvitationPeer(
                 name=peer.text("name"), device=peer.text("device"), code=peer.text("code")
             ),
+            error=f.opt_text("error"),
             qr_svg=f.maybe_text("qr_svg"),
             qr_png=f.maybe_text("qr_png"),
+            declined_by=f.opt_text("declined_by"),
         )
 
     def to_json(self, with_qr: bool = True) -> JsonObject:
@@ -452,6 +457,8 @@ class Invitation:
             "expires_at": _time_json(self.expires_at),
             "state": self.state,
             "peer": None if self.peer is None else self.peer.to_json(),
+            "error": self.error,
+            "declined_by": self.declined_by,
         }
         if with_qr and self.qr_svg is not None:
             out["qr_svg"] = self.qr_svg
@@ -462,33 +469,57 @@ class Invitation:
 
 @dataclass(frozen=True)
 class JoiningPeer:
-    """The vault member whose invitation this device is answering."""
+    """The other device of a pairing: the member whose vault this device is joining, or
+    (adding the device of an offer) the device that would join."""
 
     name: str
     device: str
 
 
 @dataclass(frozen=True)
+class JoiningVault:
+    """The vault a joining device is asked into, as its member describes it: its ID (hex)
+    and the names of its devices. Check them before accepting."""
+
+    id: str
+    devices: tuple[str, ...]
+
+    def to_json(self) -> JsonObject:
+        """The API's shape of a joining's vault."""
+        return {"id": self.id, "devices": list(self.devices)}
+
+
+@dataclass(frozen=True)
 class Joining:
-    """How this device's joining of a vault is going."""
+    """How joining a vault (or, for a member, adding the device of an offer) is going.
+
+    `vault` is set only on the joining device, once the exchange checked out.
+    """
 
     state: str
     code: str | None
     peer: JoiningPeer | None
+    vault: JoiningVault | None
     error: str | None
+    declined_by: str | None = None  # "this device" or "the other device", once declined
 
     @classmethod
     def from_json(cls, obj: object) -> Self:
         """Parse the API's Joining object."""
         f = _Fields("a joining", obj)
         peer = f.opt_object("peer", "a joining peer")
+        vault = f.opt_object("vault", "a joining vault")
         return cls(
             state=f.text("state"),
             code=f.opt_text("code"),
             peer=None
             if peer is None
             else JoiningPeer(name=peer.text("name"), device=peer.text("device")),
+            vault=None
+            if vault is None
+            else JoiningVault(id=vault.text("id"), devices=vault.texts("devices")),
             error=f.opt_text("error"),
+            declined_by=f.opt_text("declined_by"),
         )
 
     def to_json(self) -> JsonObject:
@@ -499,7 +530,9 @@ class Joining:
             "peer": None
             if self.peer is None
             else {"name": self.peer.name, "device": self.peer.device},
+            "vault": None if self.vault is None else self.vault.to_json(),
             "error": self.error,
+            "declined_by": self.declined_by,
         }
 
 

@@ -170,19 +170,22 @@ class Client:
 
     def open_invitation(self, ttl: int | None = None, accept: bool = False) -> Invitation:
         """openInvitation: invite a device into this vault for ttl seconds (the daemon's
-        default when None); with accept, the daemon adds the device as soon as it answers."""
+        default when None). With accept, this side's yes is given as soon as a device's hello
+        checks out; the device is added once its own person accepts too."""
         return self._run(self._async.open_invitation(ttl, accept=accept))
 
     def invitation(self, id: str) -> Invitation:
-        """getInvitation: one invitation; its peer appears once a device answered it."""
+        """getInvitation: one invitation; its peer appears once a device answered it, and its
+        error once it failed (or the other device declined)."""
         return self._run(self._async.invitation(id))
 
     def cancel_invitation(self, id: str) -> Invitation:
-        """cancelInvitation: close an invitation."""
+        """cancelInvitation: close an invitation (or an offer)."""
         return self._run(self._async.cancel_invitation(id))
 
     def accept_invitation(self, id: str) -> Invitation:
-        """acceptInvitation: the codes match; add the device to the vault."""
+        """acceptInvitation: the codes match. The invitation reads `waiting` until the new
+        device's person accepts too, then `accepted` once the device is added."""
         return self._run(self._async.accept_invitation(id))
 
     def decline_invitation(self, id: str) -> Invitation:
@@ -190,17 +193,35 @@ class Client:
         return self._run(self._async.decline_invitation(id))
 
     def joining(self) -> Joining:
-        """getJoin: how joining the vault of a link is going (NotFoundError if none started)."""
+        """getJoin: how joining is going, by a link (join) or by an offer (open_offer);
+        NotFoundError if none started. Once `confirming`, its vault names the vault and its
+        devices: check them and the code, then accept_join() or decline_join()."""
         return self._run(self._async.joining())
 
-    def join(self, link: str) -> Joining:
-        """join: start joining the vault a twofold://pair/ link names; poll joining() after."""
-        return self._run(self._async.join(link))
+    def join(self, link: str, accept: bool = False) -> Joining:
+        """join: start joining the vault a twofold://pair/ link names; poll joining() after.
+        With accept, this device's yes is given as soon as the exchange checks out, without
+        its person checking the code and the vault (for scripts)."""
+        return self._run(self._async.join(link, accept=accept))
 
-    def open_offer(self, ttl: int | None = None) -> Invitation:
+    def accept_join(self) -> Joining:
+        """acceptJoin: this device's person checked the code and the vault: join it. The join
+        reads `waiting` until the member's person accepts too, then `syncing`, `joined`."""
+        return self._run(self._async.accept_join())
+
+    def decline_join(self) -> Joining:
+        """declineJoin: the code or the vault is not the one expected; nothing is sent."""
+        return self._run(self._async.decline_join())
+
+    def cancel_join(self) -> Joining:
+        """cancelJoin: stop joining; a pairing being decided is declined, so nothing is sent."""
+        return self._run(self._async.cancel_join())
+
+    def open_offer(self, ttl: int | None = None, accept: bool = False) -> Invitation:
         """openOffer (reverse flow): this device shows a link for a vault member to scan;
-        follow it with joining()."""
-        return self._run(self._async.open_offer(ttl))
+        follow it with joining(), and decide with accept_join() or decline_join(). With
+        accept, this device's yes is given as soon as a member's hello checks out."""
+        return self._run(self._async.open_offer(ttl, accept=accept))
 
     def pairing(self) -> Joining:
         """getPairing (reverse flow): how adding the device of a scanned offer is going."""
@@ -208,11 +229,12 @@ class Client:
 
     def pair(self, link: str, accept: bool = False) -> Joining:
         """pairFromOffer (reverse flow): add the device whose offer link this is; with accept,
-        without waiting for accept_pairing(). Poll pairing() after."""
+        this side's yes without waiting for accept_pairing(). Poll pairing() after."""
         return self._run(self._async.pair(link, accept=accept))
 
     def accept_pairing(self) -> Joining:
-        """acceptPairing (reverse flow): the codes match; add the device."""
+        """acceptPairing (reverse flow): the codes match. The pairing reads `waiting` until
+        the new device's person accepts too, then `accepted` once the device is added."""
         return self._run(self._async.accept_pairing())
 
     def decline_pairing(self) -> Joining:
@@ -264,7 +286,9 @@ class Client:
         return self._run(self._async.backup(passphrase=passphrase, recovery_key=recovery_key))
 
     def sign_in_link(self) -> SignInLink:
-        """createSignInLink: a one-time link for a browser; `twofold open` opens it."""
+        """createSignInLink: a one-time link for a browser, its ticket after the `#`. Whoever
+        reads it can sign in once within a minute: hand it on privately (`twofold open` writes
+        it into a 0600 file and opens that)."""
         return self._run(self._async.sign_in_link())
 
     def events(self) -> Iterator[Event]:

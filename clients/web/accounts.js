@@ -1,6 +1,6 @@
 // Editing an account, moving it to the trash and back, and the Trash view.
 import { api } from "./api.js";
-import { $, $$, accountLabel, avatar, busy, clearError, coalesce, h, icon, showError, timeEl } from "./dom.js";
+import { $, $$, accountLabel, avatar, busy, clearError, coalesce, h, icon, showError, shown, timeEl } from "./dom.js";
 import { toast } from "./toast.js";
 
 const KIND_NAMES = { totp: "TOTP", hotp: "HOTP", steam: "Steam Guard", motp: "mOTP", yandex: "Yandex.Key" };
@@ -45,9 +45,11 @@ export async function openEdit(id) {
   editing = account;
   const form = $("#edit-form");
   clearError($("#edit-error"), form);
-  form.elements.issuer.value = account.issuer;
-  form.elements.name.value = account.name;
-  form.elements.note.value = account.note;
+  // What the fields show is what a save writes: a hidden character of older data shows as
+  // its escape, and a field left as it was is not sent (see save).
+  form.elements.issuer.value = shown(account.issuer);
+  form.elements.name.value = shown(account.name);
+  form.elements.note.value = shown(account.note);
   $("#edit-counter-field").hidden = account.kind !== "hotp";
   form.elements.counter.value = String(account.counter);
   form.elements.counter.min = String(account.counter);
@@ -73,7 +75,7 @@ async function save(event) {
   const patch = {};
   for (const field of ["issuer", "name", "note"]) {
     const value = field === "note" ? form.elements[field].value : form.elements[field].value.trim();
-    if (value !== account[field]) patch[field] = value;
+    if (value !== shown(account[field])) patch[field] = value;
   }
   if (account.kind === "hotp") {
     const counter = Number(form.elements.counter.value);

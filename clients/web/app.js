@@ -5,7 +5,7 @@ import { api, setCsrf, whenSignedOut } from "./api.js";
 import { clearSearch, forget, highlight, initCodes, refreshCodes } from "./codes.js";
 import { initConflicts, refreshConflicts } from "./conflicts.js";
 import { hasPairing, initDevices, refreshDevices, refreshPair } from "./devices.js";
-import { $, $$, h, icon } from "./dom.js";
+import { $, $$, h, icon, shown } from "./dom.js";
 import { initPairing, onPairingEvent, openInvite } from "./pairing.js";
 import { initStanding, refreshStanding } from "./standing.js";
 import { initToasts, toast } from "./toast.js";
@@ -158,7 +158,7 @@ function connectEvents() {
     // This device may have been renamed elsewhere (the CLI): keep the header right.
     api("GET", "/session")
       .then((fresh) => {
-        $('[data-testid="session-device"]').textContent = fresh.device.name;
+        $('[data-testid="session-device"]').textContent = shown(fresh.device.name);
       })
       .catch(() => {});
   });
@@ -194,7 +194,7 @@ function wire() {
   initConflicts({ onResolved: (ids) => accountsChanged(ids), onCount: setConflictCount });
   initDevices({
     onRenamed: (device) => {
-      $('[data-testid="session-device"]').textContent = device.name;
+      $('[data-testid="session-device"]').textContent = shown(device.name);
     },
   });
   initPairing({ onAccepted: () => refreshDevices().catch(report) });
@@ -285,7 +285,7 @@ async function start() {
   watchExpiry(session.expires_at);
   wire();
   started = true;
-  $('[data-testid="session-device"]').textContent = session.device.name;
+  $('[data-testid="session-device"]').textContent = shown(session.device.name);
   $("#loading").hidden = true;
   $("#app").hidden = false;
   connectEvents();

@@ -1,6 +1,6 @@
 // The codes list: every account with its live code, a countdown, search, copy.
 import { api } from "./api.js";
-import { $, avatar, busy, coalesce, groupCode, h, icon, ring } from "./dom.js";
+import { $, avatar, busy, coalesce, groupCode, h, icon, ring, shown } from "./dom.js";
 import { toast } from "./toast.js";
 
 const WARN_SECONDS = 5;
@@ -177,9 +177,9 @@ function makeRow(id) {
 function updateRow(row, code, account) {
   const issuer = code.issuer;
   const name = code.name;
-  const label = issuer || name || "Unnamed account";
+  const label = shown(issuer || name || "Unnamed account");
   if (row.issuer.textContent !== label) row.issuer.textContent = label;
-  const second = issuer ? name : "";
+  const second = issuer ? shown(name) : "";
   if (row.name.textContent !== second) row.name.textContent = second;
   row.name.hidden = !second;
   const avatarKey = `${issuer}\u0000${name}`;
@@ -187,7 +187,7 @@ function updateRow(row, code, account) {
     row.avatarSlot.replaceChildren(avatar(issuer, name));
     row.avatarKey = avatarKey;
   }
-  row.label = [issuer, name].filter(Boolean).join(" ") || "this account";
+  row.label = shown([issuer, name].filter(Boolean).join(" ") || "this account");
   row.search = `${issuer}\u0000${name}`.toLowerCase();
   row.edit.setAttribute("aria-label", `Edit ${row.label}`);
   row.edit.title = "Edit";

@@ -2,7 +2,7 @@
 // revoking a lost one, and adding a device from the link it shows (reverse flow).
 import { api } from "./api.js";
 import { confirmDialog } from "./confirm.js";
-import { $, busy, clearError, coalesce, fill, groupCode, h, showError, timeEl } from "./dom.js";
+import { $, busy, clearError, coalesce, fill, groupCode, h, showError, shown, timeEl } from "./dom.js";
 import { toast } from "./toast.js";
 
 const FOUND_BY = {
@@ -34,7 +34,7 @@ function render(devices, peers) {
   if (self) {
     thisDevice = self;
     const input = $("#rename-input");
-    if (document.activeElement !== input) input.value = self.name;
+    if (document.activeElement !== input) input.value = shown(self.name);
     $("#this-device-id").textContent = self.id;
   }
   const names = new Map(devices.map((d) => [d.id, d.name]));
@@ -137,7 +137,7 @@ async function rename(event) {
     showError(error, { detail: "Give this device a name.", field: "name" }, form);
     return;
   }
-  if (thisDevice && name === thisDevice.name) return;
+  if (thisDevice && name === shown(thisDevice.name)) return;
   await busy(event.submitter ?? $('[type="submit"]', form), async () => {
     try {
       const device = await api("PATCH", "/devices/self", { name });
@@ -199,7 +199,7 @@ async function startPair(event) {
   });
 }
 
-const SETTLED = new Set(["accepted", "joined", "declined", "failed"]);
+const SETTLED = new Set(["accepted", "joined", "declined", "failed", "cancelled", "expired"]);
 let pollTimer = null;
 
 // Events drive the updates, but one may have come before POST /pair answered:
@@ -267,13 +267,32 @@ function renderPair() {
         ),
       );
       break;
+    case "waiting":
+      // Both people decide: the device is added once its own person accepts too.
+      parts.push(
+        h(
+          "p",
+          { class: "invite-status", testid: "pair-waiting" },
+          h("span", { class: "spinner", "aria-hidden": "true" }),
+          h("span", {}, `Waiting for ${name} to confirm the code on its side…`),
+        ),
+      );
+      break;
     case "accepted":
     case "syncing":
     case "joined":
       parts.push(h("p", { class: "text-ok" }, `${name} was added to the vault.`));
       break;
     case "declined":
-      parts.push(h("p", {}, `${name} was turned away.`));
+      parts.push(
+        h(
+          "p",
+          {},
+          pairing.error === "the other device declined"
+            ? `${name} declined to join: nothing was added.`
+            : `${name} was turned away.`,
+        ),
+      );
       break;
     case "failed":
       parts.push(h("p", { class: "text-danger" }, pairing.error || "Pairing failed."));

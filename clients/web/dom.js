@@ -1,5 +1,15 @@
 // Small DOM helpers. Everything from the API goes in through textContent or
-// attributes set one by one: nothing is ever parsed as HTML.
+// attributes set one by one: nothing is ever parsed as HTML. Text goes through
+// neutralise (text.js) on its way in: a character that hides or reorders text shows as
+// its escape ("\u202e"), whichever device or file the name came from.
+import { neutralise, stripHidden } from "./text.js";
+
+/** Text as the page shows it: refused characters as escapes. Tab and line breaks stay (a
+ * note's lines; in a name the daemon refuses them, and HTML shows them as a space). */
+export const shown = (text) => neutralise(text, { lines: true });
+
+// Attributes a person reads (tooltips, what a screen reader says) are text too.
+const READ_ATTRIBUTES = new Set(["title", "aria-label", "alt", "placeholder"]);
 
 /**
  * Make an element. attrs: class, text, testid, dataset, on<event> handlers,
@@ -17,21 +27,22 @@ function setAttrs(el, attrs) {
   for (const [key, value] of Object.entries(attrs ?? {})) {
     if (value === undefined || value === null || value === false) continue;
     if (key === "class") el.className = value;
-    else if (key === "text") el.textContent = value;
+    else if (key === "text") el.textContent = shown(value);
     else if (key === "testid") el.dataset.testid = value;
     else if (key === "dataset") Object.assign(el.dataset, value);
     else if (key.startsWith("on") && typeof value === "function") {
       el.addEventListener(key.slice(2), value);
     } else if (key === "style") {
       throw new Error("no inline styles: use a class");
-    } else el.setAttribute(key, value === true ? "" : String(value));
+    } else if (READ_ATTRIBUTES.has(key)) el.setAttribute(key, shown(value));
+    else el.setAttribute(key, value === true ? "" : String(value));
   }
 }
 
 export function append(el, children) {
   for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
-    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    el.append(child instanceof Node ? child : document.createTextNode(shown(child)));
   }
   return el;
 }
@@ -122,7 +133,7 @@ const AVATAR_COLOURS = 8;
 
 /** A stable colour class for an issuer's initial. */
 export function avatar(issuer, name) {
-  const label = (issuer || name || "?").trim();
+  const label = stripHidden(issuer || name || "?").trim() || "?";
   const initial = [...label][0]?.toUpperCase() ?? "?";
   let hash = 0;
   for (const ch of label.toLowerCase()) hash = (hash * 31 + ch.codePointAt(0)) >>> 0;
@@ -197,7 +208,7 @@ export function coalesce(fn) {
 
 /** Show an API error's detail in `el`, and mark the input it names in `form`. */
 export function showError(el, err, form = null) {
-  el.textContent = err?.detail || err?.message || "Something went wrong.";
+  el.textContent = shown(err?.detail || err?.message || "Something went wrong.");
   el.hidden = false;
   if (form && err?.field) {
     const input = form.querySelector(`[name="${CSS.escape(err.field)}"]`);

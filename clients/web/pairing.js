@@ -4,7 +4,7 @@ import { api } from "./api.js";
 import { $, $$, busy, coalesce, fill, groupCode, h, icon } from "./dom.js";
 import { toast } from "./toast.js";
 
-const LIVE = new Set(["open", "confirming"]);
+const LIVE = new Set(["open", "confirming", "waiting"]);
 
 let dialog;
 let body;
@@ -100,6 +100,16 @@ function render() {
       // Focus the code, not a button: the person must compare it before deciding.
       $('[data-testid="invite-code"]', body)?.focus();
       break;
+    case "waiting":
+      // This side said yes; the device is added once its own person accepts too.
+      fill(
+        body,
+        stateLine("waiting", `Waiting for ${inv.peer?.name ?? "the new device"} to confirm the code on its side…`),
+        h("p", { class: "big-code", testid: "invite-code" }, groupCode(inv.peer?.code ?? "")),
+        h("p", { class: "muted small" }, "Nothing is added until both of you accept."),
+        actions(cancelButton()),
+      );
+      break;
     case "accepted":
       fill(
         body,
@@ -110,9 +120,13 @@ function render() {
       hooks.onAccepted(inv);
       break;
     default: {
+      const who = inv.peer?.name ?? "The device";
       const why = {
-        declined: "The device was turned away.",
-        failed: "Pairing failed. Open a new invitation to try again.",
+        declined:
+          inv.error === "the other device declined"
+            ? `${who} declined to join: nothing was added.`
+            : "The device was turned away.",
+        failed: `Pairing failed${inv.error ? `: ${inv.error}` : ""}. Open a new invitation to try again.`,
         cancelled: "This invitation was cancelled.",
         expired: "This invitation expired before a device used it.",
       }[inv.state] ?? `The invitation is ${inv.state}.`;

@@ -127,7 +127,7 @@ def _draft(item: dict[str, Any]) -> AccountDraft:
     note = get_str(item, "notes", default="")
     lowered = totp.lower()
     if lowered.startswith(_OTPAUTH):
-        draft = parse_uri(with_label(totp, item_name, username))
+        draft = parse_uri(with_label(totp, item_name, username), visible_only=False)
         return replace(
             draft, issuer=draft.issuer or item_name, name=draft.name or username, note=note
         )

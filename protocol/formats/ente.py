@@ -131,7 +131,7 @@ def _pull(key: bytes, header: bytes, sealed: bytes) -> bytes:
 def _draft(line: str) -> AccountDraft:
     if line.startswith('"') and line.endswith('"'):
         line = _unquote_json(line)
-    draft = parse_uri(line)
+    draft = parse_uri(line, visible_only=False)
     note, _ = _display(line)
     return AccountDraft(
         issuer=draft.issuer, name=draft.name, otp=draft.otp, counter=draft.counter, note=note

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Final
 
-from ..account import AccountDraft
+from ..account import AccountDraft, visible_draft
 from ..errors import InputError, UnreadableImport
+from ..text import neutralise
 
 MAX_IMPORT_BYTES: Final = 16 * 1024 * 1024
 MAX_IMPORT_ENTRIES: Final = 10_000
@@ -33,7 +34,8 @@ class FailedEntry:
 
 @dataclass(frozen=True, slots=True)
 class ParsedFile:
-    """Everything one file held. `warnings` are about the file as a whole (a missing batch)."""
+    """Everything one file held. `warnings` are about the file as a whole (a missing batch)
+    or about an entry that was taken with a change (hidden characters taken out)."""
 
     format: str
     accounts: tuple[ImportedAccount, ...]
@@ -53,14 +55,23 @@ class Collector:
     def entry(
         self, source: str, read: Callable[[], AccountDraft], *, trashed: bool = False
     ) -> None:
-        """Read one entry; an InputError it raises is recorded against `source`."""
+        """Read one entry; an InputError it raises is recorded against `source`.
+
+        Characters that hide or reorder text (protocol/text.py) are taken out of the
+        entry's issuer, name and note, and a warning names them: one such character must
+        not cost the person the account (its secret may live nowhere else), and what is
+        left is every character they could see."""
         if len(self.accounts) + len(self.failures) >= MAX_IMPORT_ENTRIES:
             raise UnreadableImport(f"the file holds more than {MAX_IMPORT_ENTRIES} entries")
         try:
-            draft = read()
+            draft, removed = visible_draft(read())
         except InputError as error:
-            self.failures.append(FailedEntry(source, str(error)))
+            self.fail(source, str(error))
             return
+        if removed:
+            self.warnings.append(
+                f"{source}: took out characters that hide or reorder text ({'; '.join(removed)})"
+            )
         self.accounts.append(ImportedAccount(draft, source, trashed))
 
     def each(
@@ -82,7 +93,7 @@ class Collector:
 
     def fail(self, source: str, reason: str) -> None:
         """Record an entry that is skipped for a reason of the reader's own (an unknown type)."""
-        self.failures.append(FailedEntry(source, reason))
+        self.failures.append(FailedEntry(source, neutralise(reason)))
 
     def result(self) -> ParsedFile:
         return ParsedFile(
@@ -100,6 +111,6 @@ def check_size(data: bytes) -> None:
 
 def describe(index: int, issuer: object = "", name: object = "") -> str:
     """Name an entry for a report: its position (from 1) and, when readable, its label."""
-    parts = [str(part)[:80] for part in (issuer, name) if isinstance(part, str) and part]
+    parts = [neutralise(part[:80]) for part in (issuer, name) if isinstance(part, str) and part]
     label = ": ".join(parts)
     return f"entry {index + 1} ({label})" if label else f"entry {index + 1}"

@@ -134,7 +134,7 @@ def _draft(entry: object) -> AccountDraft:
     name = get_str(content, "name", default="").strip()
     note = get_str(fields, "note", default="")
     if kind == "Totp":
-        draft = parse_uri(with_label(uri, "", name))
+        draft = parse_uri(with_label(uri, "", name), visible_only=False)
         return AccountDraft(issuer=draft.issuer, name=name or draft.name, otp=draft.otp, note=note)
     if kind == "Steam":
         if not uri.lower().startswith(_STEAM):

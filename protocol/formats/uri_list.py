@@ -78,7 +78,7 @@ def read_link(
             collector.fail(where, error.detail)
         return True
     if start.startswith(_KEY_SCHEMES):
-        collector.entry(where, partial(parse_uri, text))
+        collector.entry(where, partial(parse_uri, text, visible_only=False))
         return True
     collector.fail(where, "not an otpauth://, motp:// or otpauth-migration:// link")
     return False

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from playwright.sync_api import (
 )
 
 from tests.integration.daemon import Daemon
+from twofold.clients.cli.browser import split_link, write_redirect_file
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
@@ -102,7 +104,8 @@ class Watch:
 
 @dataclass
 class Pages:
-    """Browser contexts on one daemon's origin; each signs in with a one-time link."""
+    """Browser contexts on one daemon's origin; each signs in as `twofold open` makes it:
+    through a redirect file holding a one-time ticket."""
 
     browser: Browser
     watch: Watch
@@ -121,11 +124,9 @@ class Pages:
         page = context.new_page()
         self.watch.attach(page)
         if sign_in:
-            r = d.request("POST", "/sessions")
-            assert r.status == 201, r.body
-            assert r.body["url"].startswith(f"{origin}/login?ticket=")
-            page.goto(r.body["url"])
+            page.goto(redirect_file(d).as_uri())
             page.get_by_test_id("app").wait_for(state="visible")
+            assert page.url == f"{origin}/"
         else:
             page.goto(f"{origin}/")
         return page
@@ -133,6 +134,15 @@ class Pages:
     def close(self) -> None:
         for context in self.contexts:
             context.close()
+
+
+def redirect_file(d: Daemon) -> Path:
+    """What `twofold open` does: a ticket into a 0600 redirect file in the home, whose form
+    posts it (from a file:// page, so with Origin null) to the daemon."""
+    r = d.request("POST", "/sessions")
+    assert r.status == 201, r.body
+    action, ticket = split_link(r.body["url"])
+    return write_redirect_file(d.home, action, ticket, datetime.now(UTC))
 
 
 @pytest.fixture

@@ -72,6 +72,10 @@ def test_pair_by_invitation_and_by_offer_then_revoke(
         assert digits(code.inner_text()) == digits(joining)
         screenshot(page, "desktop-pairing-confirm")
         dialog.get_by_test_id("invite-accept").click()
+        # Both people decide: the page waits for the desktop's person, who accepts there.
+        expect(dialog.get_by_test_id("invite-state")).to_have_attribute("data-state", "waiting")
+        assert desktop.request("GET", "/status").body["members"] == 1
+        assert desktop.request("POST", "/join/accept").status == 200
         expect(dialog.get_by_test_id("invite-state")).to_have_attribute("data-state", "accepted")
         assert eventually(lambda: desktop.request("GET", "/join").body["state"] == "joined")
         dialog.get_by_test_id("invite-close").click()
@@ -90,6 +94,8 @@ def test_pair_by_invitation_and_by_offer_then_revoke(
         shown = eventually(lambda: phone.request("GET", "/join").body["code"])
         assert digits(status.get_by_test_id("pair-code").inner_text()) == digits(shown)
         status.get_by_test_id("pair-accept").click()
+        expect(status.get_by_test_id("pair-waiting")).to_be_visible()
+        assert phone.request("POST", "/join/accept").status == 200
         expect(status).to_contain_text("phone was added")
         assert eventually(lambda: phone.request("GET", "/join").body["state"] == "joined")
         expect(device_row(page, "phone")).to_be_visible()

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import http.client
+import json
+from collections.abc import Iterator
+
 import pytest
 
 from tests.integration.daemon import Daemon
+from twofold.daemon.web_sessions import Sessions
 
 SECRET = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
 GITHUB = f"otpauth://totp/GitHub:alice@example.com?secret={SECRET}&issuer=GitHub"
@@ -185,3 +190,293 @@ def test_a_broken_pairing_link_is_named_as_a_link(seeded: Daemon) -> None:
     for path in ("/join", "/pair"):
         body = refused(seeded, 422, "invalid-link", "POST", path, {"link": "twofold://pair/AAAA"})
         assert "link" in body["detail"]
+
+
+# -- malformed headers, cookies and bodies: always a 4xx, never a traceback -------------
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    """One daemon for the tests that only read: starting one per case costs seconds each."""
+    d = Daemon(tmp_path_factory.mktemp("shared") / "home").start()
+    try:
+        yield d
+    finally:
+        d.kill()
+
+
+def raw_request(
+    d: Daemon,
+    method: str,
+    path: str,
+    headers: list[tuple[str, bytes]],
+    body: bytes | None = None,
+) -> tuple[int, str, bytes]:
+    """One request whose header bytes are exactly these (http.client would encode str)."""
+    conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=10)
+    try:
+        conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        for name, value in headers:
+            conn.putheader(name, value)
+        if body is not None:
+            conn.putheader("Content-Length", str(len(body)).encode())
+        conn.endheaders(body)
+        r = conn.getresponse()
+        return r.status, r.getheader("Content-Type") or "", r.read()
+    finally:
+        conn.close()
+
+
+def no_traceback(d: Daemon) -> None:
+    log = d.stderr()
+    assert "Traceback" not in log, log[-3000:]
+    assert " ERROR " not in log, log[-3000:]
+
+
+def host(d: Daemon) -> tuple[str, bytes]:
+    return ("Host", f"127.0.0.1:{d.port}".encode())
+
+
+def bearer(d: Daemon) -> tuple[str, bytes]:
+    return ("Authorization", f"Bearer {d.token}".encode())
+
+
+@pytest.mark.parametrize(
+    "value",
+    [b"Bearer \xff\xfe", b"Bearer \xe9", "Bearer é".encode(), b"\xff", b"Bearer " + b"\x80" * 64],
+)
+def test_an_authorization_header_that_is_not_ascii_is_401(shared: Daemon, value: bytes) -> None:
+    status, kind, body = raw_request(
+        shared, "GET", "/api/v1/status", [host(shared), ("Authorization", value)]
+    )
+    assert status == 401
+    assert kind.startswith("application/problem+json")
+    assert json.loads(body)["type"] == "urn:twofold:problem:unauthorized"
+    no_traceback(shared)
+
+
+@pytest.mark.parametrize(
+    "cookie",
+    [
+        "twofold-{port}=\xff\xfe",
+        "twofold-{port}=\xe9t\xe9",
+        "twofold-{port}=é",
+        'twofold-{port}="\\\\"',
+        ";;;=;=",
+        "\xff=\xff; twofold-{port}=x",
+        "twofold-{port}=" + "A" * 4000,
+        "twofold-{port}",
+    ],
+)
+def test_a_cookie_that_is_broken_or_not_ascii_is_401(shared: Daemon, cookie: str) -> None:
+    value = cookie.format(port=shared.port).encode("latin-1")
+    status, kind, _ = raw_request(
+        shared, "GET", "/api/v1/status", [host(shared), ("Cookie", value)]
+    )
+    assert status == 401
+    assert kind.startswith("application/problem+json")
+    no_traceback(shared)
+
+
+def test_a_control_session_cookie_still_works_after_a_broken_one(shared: Daemon) -> None:
+    raw_request(shared, "GET", "/api/v1/status", [host(shared), ("Cookie", b"x=\xff")])
+    assert shared.request("GET", "/status").status == 200
+
+
+@pytest.mark.parametrize(
+    "value", [b"\xff\xfe", "lócalhost".encode(), b"[::1]x:80", b"[::1", b"127.0.0.1:abc", b""]
+)
+def test_a_host_that_is_malformed_is_403(shared: Daemon, value: bytes) -> None:
+    status, kind, _ = raw_request(
+        shared, "GET", "/api/v1/status", [("Host", value), bearer(shared)]
+    )
+    assert status == 403
+    assert kind.startswith("application/problem+json")
+    no_traceback(shared)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("Origin", b"http://\xff"), ("Origin", b"null"), ("Sec-Fetch-Site", b"cross-site")],
+)
+def test_an_origin_that_is_odd_is_403(shared: Daemon, name: str, value: bytes) -> None:
+    status, kind, _ = raw_request(
+        shared, "GET", "/api/v1/status", [host(shared), bearer(shared), (name, value)]
+    )
+    assert status == 403
+    assert kind.startswith("application/problem+json")
+    no_traceback(shared)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [("Host", b"127.0.0.1"), ("Host", b"evil.example")],  # two Hosts
+        [],  # no Host at all (HTTP/1.1 requires one)
+        [("Host", b"127.0.0.1"), ("X-Odd", b"a\x01b")],  # a control byte in a value
+        [("Host", b"127.0.0.1"), ("Content-Length", b"-1")],
+        [("Host", b"127.0.0.1"), ("Content-Length", b"1, 2")],
+        [("Host", b"127.0.0.1"), ("Transfer-Encoding", b"chunked, identity")],
+    ],
+)
+def test_headers_the_http_parser_refuses_are_400_and_logged_without_traceback(
+    shared: Daemon, headers: list[tuple[str, bytes]]
+) -> None:
+    """aiohttp refuses these before any handler runs: its own plain 400, one line of log."""
+    status, _, _ = raw_request(shared, "GET", "/api/v1/status", [*headers, bearer(shared)])
+    assert status == 400
+    no_traceback(shared)
+    assert shared.request("GET", "/status").status == 200
+
+
+@pytest.mark.parametrize(
+    ("raw", "words"),
+    [
+        (b'{"digits": ' + b"9" * 5000 + b', "secret": "x"}', "not valid JSON"),
+        (b'{"secret": "\\ud800"}', "lone surrogate"),
+        (b'{"note": ["\\udfff"], "secret": "x"}', "lone surrogate"),
+        (b'{"a": ' + b"[" * 30_000 + b"]" * 30_000 + b"}", "nests too deeply"),
+        (b'{"digits": 1e999, "secret": "x"}', "whole number"),
+        (b'{"digits": NaN, "secret": "x"}', "whole number"),
+        ("{}".encode("utf-16"), "required"),  # JSON may be UTF-16: read, then refused
+        (b"", "not valid JSON"),
+    ],
+)
+def test_bodies_with_odd_numbers_text_or_depth_are_400(
+    shared: Daemon, raw: bytes, words: str
+) -> None:
+    problem = refused(shared, 400, "bad-request", "POST", "/accounts", raw=raw)
+    assert words in problem["detail"]
+    no_traceback(shared)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "raw"),
+    [
+        ("PATCH", "/devices/self", b'{"name": "\\ud800"}'),
+        ("POST", "/import", b'{"text": "\\ud800"}'),
+        ("POST", "/backup", b'{"passphrase": "\\ud800 correct horse battery staple"}'),
+        ("POST", "/invitations", b'{"ttl": ' + b"9" * 5000 + b"}"),
+        ("POST", "/join", b'{"link": "\\udc80"}'),
+    ],
+)
+def test_every_route_refuses_a_lone_surrogate_or_a_huge_number(
+    shared: Daemon, method: str, path: str, raw: bytes
+) -> None:
+    refused(shared, 400, "bad-request", method, path, raw=raw)
+    no_traceback(shared)
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/json; charset=latin-1", "application/json; charset=nonesuch", "text/json"],
+)
+def test_an_odd_content_type_is_refused_or_read_as_json(shared: Daemon, content_type: str) -> None:
+    r = shared.request("POST", "/accounts", raw=b'{"secret": 5}', content_type=content_type)
+    assert r.status == 400
+    no_traceback(shared)
+
+
+def test_a_session_header_or_cookie_that_is_not_utf8_is_compared_not_raised() -> None:
+    """Sessions: aiohttp hands header bytes that are not UTF-8 on as lone surrogates."""
+    sessions = Sessions()
+    ticket, _ = sessions.ticket()
+    redeemed = sessions.redeem(ticket)
+    assert redeemed is not None
+    cookie, session = redeemed
+    assert sessions.find("\udcff\udcfe") is None
+    assert sessions.redeem("\udce9") is None
+    sessions.end("\udcff")
+    assert not session.csrf_ok("\udcff\udcfe")
+    assert not session.csrf_ok("é")
+    assert session.csrf_ok(session.csrf)
+    assert sessions.find(cookie) is session
+
+
+# -- names that hide or reorder text (U+202E and friends) ------------------------------
+
+RLO = "\u202e"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"secret": SECRET, "issuer": f"{RLO}lapyaP"}, "issuer"),
+        ({"secret": SECRET, "name": "bob\u200b"}, "name"),
+        ({"secret": SECRET, "issuer": "x", "note": f"see {RLO}this"}, "note"),
+        ({"uri": GITHUB, "note": "\u2066x\u2069"}, "note"),
+    ],
+)
+def test_a_new_account_with_a_hidden_character_is_refused(
+    seeded: Daemon, body: dict, field: str
+) -> None:
+    problem = refused(seeded, 422, "invalid-account", "POST", "/accounts", body, field=field)
+    assert "U+" in problem["detail"]
+    no_traceback(seeded)
+
+
+def test_a_uri_whose_label_hides_a_character_is_refused(seeded: Daemon) -> None:
+    uri = f"otpauth://totp/PayPal:%E2%80%AEmoc.evil?secret={SECRET}"
+    problem = refused(seeded, 422, "invalid-uri", "POST", "/accounts", {"uri": uri}, field="name")
+    assert "U+202E RIGHT-TO-LEFT OVERRIDE" in problem["detail"]
+
+
+@pytest.mark.parametrize(
+    ("issuer", "name"),
+    [("Zoë's Bank", "東京"), ("👨\u200d👩\u200d👧", "क्\u200dष"), ("🏳️\u200d🌈", "1️⃣")],
+)
+def test_real_names_with_accents_scripts_and_emoji_are_taken(
+    daemon: Daemon, issuer: str, name: str
+) -> None:
+    r = daemon.request("POST", "/accounts", {"secret": SECRET, "issuer": issuer, "name": name})
+    assert r.status == 201, r.body
+    assert (r.body["issuer"], r.body["name"]) == (issuer, name)
+    r = daemon.request("PATCH", f"/accounts/{r.body['id']}", {"name": f"{name} 2"})
+    assert r.status == 200, r.body
+
+
+def test_an_edit_or_a_rename_with_a_hidden_character_is_refused(seeded: Daemon) -> None:
+    aid = seeded.request("GET", "/accounts").body["accounts"][0]["id"]
+    refused(seeded, 422, "invalid-account", "PATCH", f"/accounts/{aid}", {"name": f"a{RLO}"})
+    before = seeded.request("GET", "/devices").body
+    r = seeded.request("PATCH", "/devices/self", {"name": f"laptop{RLO}"})
+    assert (r.status, r.body["field"]) == (422, "name")
+    assert seeded.request("GET", "/devices").body == before
+    assert seeded.request("PATCH", "/devices/self", {"name": "Zoë's 📱"}).status == 200
+
+
+def test_an_import_takes_every_account_and_strips_what_hides(daemon: Daemon) -> None:
+    text = "\n".join(
+        [
+            f"otpauth://totp/%E2%80%AElapyaP:bob?secret={SECRET}",
+            f"otpauth://totp/Zo%C3%AB:alice?secret={SECRET}",
+        ]
+    )
+    r = daemon.request("POST", "/import", {"text": text})
+    assert r.status == 200, r.body
+    assert [(a["issuer"], a["name"]) for a in r.body["added"]] == [
+        ("lapyaP", "bob"),
+        ("Zoë", "alice"),
+    ]
+    assert r.body["warnings"] == [
+        "line 1: took out characters that hide or reorder text "
+        "(issuer: U+202E RIGHT-TO-LEFT OVERRIDE)"
+    ]
+    no_traceback(daemon)
+
+
+@pytest.mark.parametrize("encoding", [b"gzip", b"deflate", b"br", b"zstd", b"x-unknown"])
+def test_a_body_that_is_not_what_its_content_encoding_says_is_400(
+    shared: Daemon, encoding: bytes
+) -> None:
+    headers = [
+        host(shared),
+        bearer(shared),
+        ("Content-Type", b"application/json"),
+        ("Content-Encoding", encoding),
+    ]
+    status, kind, _ = raw_request(shared, "POST", "/api/v1/accounts", headers, b"\x1f\x8bjunk")
+    assert status == 400
+    if encoding in (b"gzip", b"deflate"):  # these reach the handler, which reads the body
+        assert kind.startswith("application/problem+json")
+    no_traceback(shared)

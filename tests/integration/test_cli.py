@@ -126,7 +126,7 @@ def test_pair_and_join_from_the_command_line(tmp_path: Path) -> None:
                 link = line[line.index("twofold://pair/") :].split()[0].strip("'\"")
                 break
         assert link
-        joined = twofold(desktop, "join", link)
+        joined = twofold(desktop, "join", "--yes", link)
         assert joined.returncode == 0, joined.stderr
         assert "Joined" in joined.stdout
         out, err = pair.communicate(timeout=30)

@@ -46,8 +46,9 @@ def invite(d: Daemon, **body: Any) -> dict[str, Any]:
     return r.body
 
 
-def join(d: Daemon, link: str) -> dict[str, Any]:
-    r = d.request("POST", "/join", {"link": link})
+def join(d: Daemon, link: str, accept: bool = True) -> dict[str, Any]:
+    """Start joining; `accept` gives the joining side's yes at once, as `twofold join --yes`."""
+    r = d.request("POST", "/join", {"link": link, "accept": accept})
     assert r.status == 202, r.body
     return eventually(lambda: _settled(d))
 
@@ -71,14 +72,19 @@ def test_pair_then_edits_flow_both_ways(pair_of: tuple[Daemon, Daemon]) -> None:
     add(b, "Brought along")
     inv = invite(a)
     assert len(inv["link"]) < 200
-    joining = join(b, inv["link"])
+    joining = join(b, inv["link"], accept=False)
     assert joining["state"] == "confirming"
+    assert joining["vault"]["devices"] == ["laptop"]
+    assert joining["vault"]["id"] == a.request("GET", "/status").body["vault"]["id"]
     shown = eventually(lambda: a.request("GET", f"/invitations/{inv['id']}").body["peer"])
     assert shown["code"] == joining["code"]
     assert shown["name"] == "desktop"
     assert joining["peer"]["name"] == "laptop"
-    assert a.request("POST", f"/invitations/{inv['id']}/accept").body["state"] == "accepted"
+    assert a.request("POST", f"/invitations/{inv['id']}/accept").body["state"] == "waiting"
+    assert b.request("GET", "/join").body["state"] == "confirming"
+    assert b.request("POST", "/join/accept").status == 200
     assert final(b)["state"] == "joined"
+    assert a.request("GET", f"/invitations/{inv['id']}").body["state"] == "accepted"
     both = ["Brought along", "GitHub"]
     assert eventually(lambda: issuers(b) == both)
     assert eventually(lambda: issuers(a) == both)
@@ -99,7 +105,8 @@ def test_a_declined_device_stays_out(pair_of: tuple[Daemon, Daemon]) -> None:
     join(b, inv["link"])
     eventually(lambda: a.request("GET", f"/invitations/{inv['id']}").body["peer"])
     a.request("POST", f"/invitations/{inv['id']}/decline")
-    assert final(b)["state"] == "declined"
+    assert (declined := final(b))["state"] == "declined"
+    assert declined["error"] == "the other device declined"
     assert issuers(b) == []
     assert a.request("GET", "/status").body["members"] == 1
 
@@ -130,9 +137,14 @@ def test_five_failures_close_the_invitation(pair_of: tuple[Daemon, Daemon]) -> N
     inv = invite(a, accept=True)
     for i in range(5):
         assert join(b, tampered(inv["link"], s=bytes([i]) * 16))["state"] == "failed"
+    closed = a.request("GET", f"/invitations/{inv['id']}").body
+    assert closed["state"] == "failed"
+    assert "too many failed attempts" in closed["error"]
+    listed = a.request("GET", "/invitations").body["invitations"]
+    assert [i["state"] for i in listed] == ["failed"]
     sixth = join(b, inv["link"])
     assert sixth["state"] == "failed"
-    assert "too many" in sixth["error"].lower()
+    assert "too many failed attempts" in sixth["error"]
     assert a.request("GET", "/status").body["members"] == 1
 
 
@@ -178,8 +190,13 @@ def test_the_reverse_flow_the_new_device_shows_the_code(pair_of: tuple[Daemon, D
     shown = eventually(lambda: (s := newcomer.request("GET", "/join").body)["code"] and s)
     assert shown["code"] == scanned["code"]
     assert (shown["peer"]["name"], scanned["peer"]["name"]) == ("laptop", "desktop")
-    assert member.request("POST", "/pair/accept").body["state"] == "accepted"
+    assert shown["vault"]["devices"] == ["laptop"]
+    assert scanned["vault"] is None
+    assert member.request("POST", "/pair/accept").body["state"] == "waiting"
+    assert newcomer.request("GET", "/join").body["state"] == "confirming"
+    assert newcomer.request("POST", "/join/accept").status == 200
     assert final(newcomer)["state"] == "joined"
+    assert member.request("GET", "/pair").body["state"] == "accepted"
     both = ["Brought along", "GitHub"]
     assert eventually(lambda: issuers(newcomer) == both)
     assert eventually(lambda: issuers(member) == both)

@@ -179,6 +179,7 @@ def test_a_man_in_the_middle_learns_nothing_and_pairing_fails(tmp_path: Path) ->
             via_relay = tampered(inv["link"], p=relay.port)
             result = join(b, via_relay)
             assert result["state"] == "failed"
+            assert "someone may be in between" in result["error"]
             secret = bytes.fromhex(_secret_hex(inv["link"]))
             assert secret not in relay.seen
         assert a.request("GET", f"/invitations/{inv['id']}").body["state"] == "open"

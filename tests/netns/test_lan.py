@@ -34,7 +34,7 @@ def issuers(h: Host) -> list[str]:
 
 def pair(inviter: Host, newcomer: Host) -> None:
     link = inviter.api("POST", "/invitations", {"accept": True})["body"]["link"]
-    assert newcomer.api("POST", "/join", {"link": link})["status"] == 202
+    assert newcomer.api("POST", "/join", {"link": link, "accept": True})["status"] == 202
     eventually(lambda: newcomer.api("GET", "/join")["body"]["state"] == "joined")
 
 

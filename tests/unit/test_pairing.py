@@ -36,6 +36,7 @@ from twofold.protocol.pairing import (
     Handshake,
     Hello,
     HelloReply,
+    InvitationClosed,
     InvitationExpired,
     InvitationUsed,
     MalformedPairingMessage,
@@ -133,7 +134,7 @@ MAC_SCANNER = {
 CODE = "039 320"
 HELLO_SHA256 = {
     "member shows": "b77d45ec4ecd30b9e3283b58e277b405138b245a72ddeacdd10b1b1480639624",
-    "newcomer shows": "d5ccfa1ba13934bd3d7f97583ce9a18b6222d6f95807e5eeef8131a5a940b8a2",
+    "newcomer shows": "6278cc2e8473aef1ce982deca7302de6c93dabaf10b6b734411f4be09f354e16",
 }
 
 
@@ -193,42 +194,130 @@ def test_the_handshake_sends_the_known_answers(flow: Flow) -> None:
     assert hashlib.sha256(hello.encode()).hexdigest() == HELLO_SHA256[flow]
 
 
+def both_decide(
+    member: Handshake, newcomer: Handshake, member_says: bool, newcomer_says: bool, first: str
+) -> Wire:
+    """Play both people's decisions as the daemons carry them, in the order given; a side whose
+    pairing already ended is not asked."""
+    wire = Wire()
+    for side in (first, "newcomer" if first == "member" else "member"):
+        if side == "newcomer" and newcomer.state in (State.CONFIRMING, State.PEER_ACCEPTED):
+            told = newcomer.decide(newcomer_says)
+            assert told is not None
+            assert told.added_op is None
+            member.on_decision(wire(told))
+        elif side == "member" and member.state in (State.CONFIRMING, State.PEER_ACCEPTED):
+            told = member.decide(member_says)
+            assert (told is None) == member_says
+            if told is not None:
+                newcomer.on_decision(wire(told))
+        if member.state is State.ACCEPTED and member.added_op is None:
+            newcomer.on_decision(wire(member.added(ADDED_OP)))
+    return wire
+
+
 @pytest.mark.parametrize("flow", FLOWS)
-@pytest.mark.parametrize("accepted", [True, False])
-def test_a_full_handshake_ends_the_same_on_both_sides(flow: Flow, accepted: bool) -> None:
+@pytest.mark.parametrize("first", ["member", "newcomer"])
+@pytest.mark.parametrize(
+    ("member_says", "newcomer_says"), [(True, True), (True, False), (False, True), (False, False)]
+)
+def test_a_full_handshake_ends_the_same_on_both_sides(
+    flow: Flow, first: str, member_says: bool, newcomer_says: bool
+) -> None:
     wire = Wire()
     member, newcomer, scanner_code = exchange(flow, wire)
     assert scanner_code == member.confirmation_code == newcomer.confirmation_code
-    assert (member.state, newcomer.state) == (State.CONFIRMING, State.AWAITING_DECISION)
+    assert member.state is newcomer.state is State.CONFIRMING
     assert (member.peer_name, newcomer.peer_name) == ("phone", "laptop")
     assert (member.peer_cert, newcomer.peer_cert) == (NEWCOMER_CERT, MEMBER_CERT)
     assert member.peer_fingerprint == fingerprint(NEWCOMER_CERT)
     assert newcomer.peer_fingerprint == fingerprint(MEMBER_CERT)
     assert member.vault == newcomer.vault == VAULT
-    newcomer.on_decision(wire(member.decide(accepted, ADDED_OP if accepted else None)))
-    end = State.ACCEPTED if accepted else State.DECLINED
+    assert newcomer.vault_devices == member.vault_devices == ["laptop"]
+    wire.sent += both_decide(member, newcomer, member_says, newcomer_says, first).sent
+    both = member_says and newcomer_says
+    end = State.ACCEPTED if both else State.DECLINED
     assert member.state == newcomer.state == end
-    assert newcomer.added_op == (ADDED_OP if accepted else None)
+    assert newcomer.added_op == member.added_op == (ADDED_OP if both else None)
     for data in wire.sent:
         assert SECRET not in data
         assert bytes.fromhex(K) not in data
 
 
+@pytest.mark.parametrize("flow", FLOWS)
+def test_the_member_cannot_accept_for_a_newcomer_that_has_not(flow: Flow) -> None:
+    """A member (or whoever showed a person a QR code) that sends its yes first gets nothing:
+    the newcomer moves in only after its own person's yes."""
+    member, newcomer, _ = exchange(flow)
+    with pytest.raises(PairingStateError):
+        member.added(ADDED_OP)  # only after both said yes
+    assert member.decide(True) is None
+    with pytest.raises(PairingStateError):
+        member.added(ADDED_OP)
+    with pytest.raises(PairingStateError, match="before this device's person"):
+        newcomer.on_decision(Decision(True, ADDED_OP))
+    assert newcomer.state is State.CONFIRMING
+    assert newcomer.added_op is None
+    newcomer.on_decision(Decision(False))
+    assert newcomer.state is State.DECLINED
+    assert newcomer.added_op is None
+
+
+@pytest.mark.parametrize("flow", FLOWS)
+def test_each_side_says_only_what_its_role_may(flow: Flow) -> None:
+    member, newcomer, _ = exchange(flow)
+    with pytest.raises(MalformedPairingMessage, match="names an op"):
+        member.on_decision(Decision(True, ADDED_OP))
+    assert member.state is State.CONFIRMING
+    member.on_decision(newcomer.decide(True) or Decision(False))
+    assert (member.state, newcomer.state) == (State.PEER_ACCEPTED, State.AWAITING_PEER)
+    with pytest.raises(MalformedPairingMessage, match="names no op"):
+        newcomer.on_decision(Decision(True))
+    assert newcomer.state is State.AWAITING_PEER
+    assert member.decide(True) is None
+    with pytest.raises(UsageError):
+        member.added(bytes(31))
+    newcomer.on_decision(member.added(ADDED_OP))
+    assert member.state is newcomer.state is State.ACCEPTED
+    with pytest.raises(PairingStateError):
+        newcomer.on_decision(Decision(False))
+
+
+@pytest.mark.parametrize("flow", FLOWS)
+def test_abandoning_ends_a_pairing_on_this_side(flow: Flow) -> None:
+    member, newcomer, _ = exchange(flow)
+    newcomer.abandon()
+    assert newcomer.state is State.FAILED
+    with pytest.raises(PairingStateError):
+        newcomer.decide(True)
+    with pytest.raises(PairingStateError):
+        newcomer.on_decision(Decision(True, ADDED_OP))
+    b = shower(flow)
+    b.abandon()
+    with pytest.raises(InvitationClosed):
+        b.on_hello(scanner(flow).hello(), NOW)
+    member.decide(False)
+    member.abandon()  # a final state stays as it is
+    assert member.state is State.DECLINED
+
+
 def test_the_transitions_are_logged_and_traced(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="twofold.protocol.pairing")
     member, newcomer, _ = exchange("newcomer shows")
-    newcomer.on_decision(member.decide(True, ADDED_OP))
+    both_decide(member, newcomer, True, True, "member")
     assert member.transitions == [
         (State.START, Event.SEND_HELLO, State.HELLO_SENT),
-        (State.HELLO_SENT, Event.VERIFIED_AS_MEMBER, State.CONFIRMING),
-        (State.CONFIRMING, Event.ACCEPT, State.ACCEPTED),
+        (State.HELLO_SENT, Event.VERIFIED, State.CONFIRMING),
+        (State.CONFIRMING, Event.ACCEPT, State.AWAITING_PEER),
+        (State.AWAITING_PEER, Event.PEER_ACCEPTED, State.ACCEPTED),
     ]
     assert newcomer.transitions == [
-        (State.LISTENING, Event.VERIFIED_AS_NEWCOMER, State.AWAITING_DECISION),
-        (State.AWAITING_DECISION, Event.ACCEPT_RECEIVED, State.ACCEPTED),
+        (State.LISTENING, Event.VERIFIED, State.CONFIRMING),
+        (State.CONFIRMING, Event.ACCEPT, State.AWAITING_PEER),
+        (State.AWAITING_PEER, Event.PEER_ACCEPTED, State.ACCEPTED),
     ]
     assert "pairing member scanner: START --send_hello--> HELLO_SENT" in caplog.messages
-    assert len(caplog.messages) == 5
+    assert len(caplog.messages) == 7
 
 
 def test_the_module_docstring_lists_every_transition_of_the_table() -> None:
@@ -255,7 +344,7 @@ def test_a_wrong_secret_is_refused_and_changes_nothing_else(flow: Flow) -> None:
 def test_after_five_failed_attempts_even_the_right_secret_is_refused() -> None:
     b = shower("member shows")
     for n in range(5):
-        with pytest.raises(WrongSecret):
+        with pytest.raises(WrongSecret if n < 4 else TooManyAttempts):
             b.on_hello(
                 scanner("member shows", invitation("member shows", bytes([n + 10]) * 16)).hello(),
                 NOW,
@@ -289,7 +378,7 @@ def test_every_kind_of_refused_hello_counts_as_an_attempt() -> None:
         (dataclasses.replace(good, vault=VAULT), MalformedPairingMessage),
         (forged_hello(b"not a certificate"), BadCertificate),
         (dataclasses.replace(good, nonce=bytes(16)), WrongSecret),
-        (forged_hello(MEMBER_CERT), BadCertificate),
+        (forged_hello(MEMBER_CERT), TooManyAttempts),  # the fifth: a BadCertificate
     ]
     for hello, error in refusals:
         with pytest.raises(error):
@@ -314,7 +403,7 @@ def test_an_expired_invitation_refuses_every_hello() -> None:
 def test_an_invitation_is_used_once(flow: Flow, accepted: bool | None) -> None:
     member, newcomer, _ = exchange(flow)
     if accepted is not None:
-        newcomer.on_decision(member.decide(accepted, ADDED_OP if accepted else None))
+        both_decide(member, newcomer, accepted, True, "newcomer")
     b = member if flow == "member shows" else newcomer
     state = b.state
     with pytest.raises(InvitationUsed, match="already used"):
@@ -414,30 +503,47 @@ def test_a_changed_reply_is_caught_by_the_mac(flow: Flow) -> None:
 
 
 @pytest.mark.parametrize("flow", FLOWS)
-def test_a_reply_names_the_vault_exactly_when_the_member_sent_it(flow: Flow) -> None:
+@pytest.mark.parametrize("field", ["vault", "devices"])
+def test_a_reply_names_the_vault_exactly_when_the_member_sent_it(flow: Flow, field: str) -> None:
     a, b = scanner(flow), shower(flow)
     reply = b.on_hello(a.hello(), NOW)
-    wrong = dataclasses.replace(reply, vault=None if reply.vault else VAULT)
+    wrong = dataclasses.replace(
+        reply, **{field: None if getattr(reply, field) else {"vault": VAULT, "devices": []}[field]}
+    )
     with pytest.raises(MalformedPairingMessage):
         a.on_reply(wrong, shower_cert(flow))
 
 
+def test_the_newcomer_sees_the_vaults_devices_and_hidden_characters_are_shown() -> None:
+    inv = invitation("member shows")
+    names = ["laptop", "Zoë's phone", "evil\u202egnp.exe"]
+    b = Handshake.shower(inv, MEMBER_CERT, "laptop", "member", VAULT, devices=names)
+    a = scanner("member shows")
+    a.on_reply(b.on_hello(a.hello(), NOW), MEMBER_CERT)
+    shown = a.vault_devices
+    assert shown[:2] == names[:2]
+    assert "\u202e" not in shown[2]
+    assert shown[2].startswith("evil")
+    with pytest.raises(UsageError):
+        Handshake.shower(inv, MEMBER_CERT, "lap\u202etop", "member", VAULT)
+
+
 @pytest.mark.parametrize("flow", FLOWS)
-def test_only_the_member_decides_and_only_after_a_verified_exchange(flow: Flow) -> None:
+def test_nobody_decides_before_a_verified_exchange(flow: Flow) -> None:
     early_scanner, early_shower = scanner(flow), shower(flow)
     for early in (early_scanner, early_shower):
+        for accept in (True, False):
+            with pytest.raises(PairingStateError):
+                early.decide(accept)
         with pytest.raises(PairingStateError):
-            early.decide(True, ADDED_OP)
+            early.on_decision(Decision(False))
         with pytest.raises(PairingStateError):
             early.confirmation_code  # noqa: B018 - the property is the thing under test
     member, newcomer, _ = exchange(flow)
-    with pytest.raises(PairingStateError):
-        newcomer.decide(True, ADDED_OP)
-    with pytest.raises(PairingStateError):
-        member.on_decision(Decision(True, ADDED_OP))
     decision = member.decide(False)
+    assert decision == Decision(False)
     with pytest.raises(PairingStateError):
-        member.decide(True, ADDED_OP)
+        member.decide(True)
     newcomer.on_decision(decision)
     with pytest.raises(PairingStateError):
         newcomer.on_decision(decision)
@@ -454,14 +560,6 @@ def test_each_side_refuses_the_steps_of_the_other() -> None:
         a.hello()
     with pytest.raises(PairingStateError):
         a.on_hello(hello, NOW)
-
-
-def test_decide_needs_the_op_exactly_when_it_accepts() -> None:
-    for accepted, op in ((True, None), (False, ADDED_OP), (True, b""), (True, bytes(31))):
-        member, _, _ = exchange("member shows")
-        with pytest.raises(UsageError):
-            member.decide(accepted, op)
-        assert member.state is State.CONFIRMING
 
 
 @pytest.mark.parametrize(
@@ -511,6 +609,7 @@ def test_the_shower_refuses_arguments_that_break_the_rules(
         HelloReply("laptop", bytes(32), VAULT),
         HelloReply("phone", bytes(32)),
         Decision(True, ADDED_OP),
+        Decision(True),
         Decision(False),
     ],
 )
@@ -541,8 +640,7 @@ GOOD_HELLO = {
         (HelloReply, {"name": "x", "mac": "m" * 32}, "'mac' must be 32 bytes"),
         (HelloReply, ["x", bytes(32)], "not a CBOR map"),
         (Decision, {"ok": 1}, "'ok' must be true or false"),
-        (Decision, {"ok": True}, "an op exactly when it accepts"),
-        (Decision, {"ok": False, "op": ADDED_OP}, "an op exactly when it accepts"),
+        (Decision, {"ok": False, "op": ADDED_OP}, "a decline carries no op"),
     ],
 )
 def test_a_malformed_message_is_refused_in_words(
@@ -575,3 +673,18 @@ def test_any_bytes_are_a_message_or_a_malformed_message(
     except MalformedPairingMessage:
         return
     assert kind.decode(message.encode()) == message
+
+
+@pytest.mark.parametrize("flow", FLOWS)
+@pytest.mark.parametrize("who", ["member", "newcomer"])
+def test_a_yes_can_be_taken_back_until_the_other_side_answers(flow: Flow, who: str) -> None:
+    member, newcomer, _ = exchange(flow)
+    first, other = (member, newcomer) if who == "member" else (newcomer, member)
+    told = first.decide(True)
+    if told is not None:  # the newcomer's yes travels at once
+        other.on_decision(told)
+    withdrawn = first.decide(False)
+    assert withdrawn == Decision(False)
+    other.on_decision(withdrawn)
+    assert member.state is newcomer.state is State.DECLINED
+    assert member.added_op is newcomer.added_op is None

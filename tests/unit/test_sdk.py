@@ -22,26 +22,34 @@ from twofold.clients.sdk import home as home_module
 from .test_sdk_fakedaemon import (
     DEVICES,
     LINK,
+    OTHER_DECLINED,
     PEERS,
     PHONE,
     TOKEN,
+    VAULT,
     FakeDaemon,
     running,
     spec_operations,
 )
 
+VAULT_DEVICES = tuple(VAULT["devices"])
+
 
 @pytest.fixture
 def ids(fake: FakeDaemon) -> dict[str, str]:
     """A small vault: a TOTP account with a conflict, an HOTP one and one in the trash; an
-    invitation a device answered, a join under way, and an offer scanned."""
+    invitation a device answered, a join waiting for this device's answer, and an offer
+    scanned."""
     github = fake.add("GitHub", "alice@example.com")
     bank = fake.add("Bank", "bob", "hotp", counter=4)
     old = fake.add("Old", "carol", deleted=True)
     fake.add_conflict(github, "name", ["alice@example.com", "alice"])
     invitation = fake.invite("confirming", peer=dict(PHONE))
-    fake.start_join()
-    fake.scanning = {"state": "confirming", "code": "123456", "peer": None, "error": None}
+    fake.start_join(at=1)
+    fake.scanning = {
+        "state": "confirming", "code": "123456", "peer": None, "vault": None, "error": None,
+        "declined_by": None,
+    }  # fmt: skip
     return {
         "github": github["id"],
         "bank": bank["id"],
@@ -116,9 +124,15 @@ OPERATIONS: list[tuple[str, Op, str, str, str, Any, type]] = [
     ("decline_invitation", lambda c, i: c.decline_invitation(i["invitation"]), "POST",
      "/invitations/{id}/decline", "/invitations/{invitation}/decline", None, sdk.Invitation),
     ("joining", lambda c, i: c.joining(), "GET", "/join", "/join", None, sdk.Joining),
-    ("join", lambda c, i: c.join(LINK), "POST", "/join", "/join", {"link": LINK}, sdk.Joining),
-    ("open_offer", lambda c, i: c.open_offer(ttl=30), "POST", "/offers", "/offers", {"ttl": 30},
-     sdk.Invitation),
+    ("join", lambda c, i: c.join(LINK, accept=True), "POST", "/join", "/join",
+     {"link": LINK, "accept": True}, sdk.Joining),
+    ("accept_join", lambda c, i: c.accept_join(), "POST", "/join/accept", "/join/accept", None,
+     sdk.Joining),
+    ("decline_join", lambda c, i: c.decline_join(), "POST", "/join/decline", "/join/decline",
+     None, sdk.Joining),
+    ("cancel_join", lambda c, i: c.cancel_join(), "DELETE", "/join", "/join", None, sdk.Joining),
+    ("open_offer", lambda c, i: c.open_offer(ttl=30, accept=True), "POST", "/offers", "/offers",
+     {"ttl": 30, "accept": True}, sdk.Invitation),
     ("pairing", lambda c, i: c.pairing(), "GET", "/pair", "/pair", None, sdk.Joining),
     ("pair", lambda c, i: c.pair(LINK, accept=True), "POST", "/pair", "/pair",
      {"link": LINK, "accept": True}, sdk.Joining),
@@ -233,6 +247,7 @@ def test_an_invitation_is_parsed_with_its_peer_and_qr_codes(fake: FakeDaemon) ->
     assert opened.expires_at == datetime(2024, 5, 1, 12, tzinfo=UTC)
     assert answered.state == "confirming"
     assert answered.peer == sdk.InvitationPeer("phone", "PH0N-E2AA-BBCC-DDEE", "123456")
+    assert answered.error is None
     assert answered.to_json() == fake.invitations[opened.id] | {
         "qr_svg": "<svg/>",
         "qr_png": "iVBORw0KGgo=",
@@ -242,17 +257,87 @@ def test_an_invitation_is_parsed_with_its_peer_and_qr_codes(fake: FakeDaemon) ->
     assert listed[0].to_json() == fake.invitations[opened.id]
 
 
+def test_an_invitation_that_failed_or_was_declined_says_why(fake: FakeDaemon) -> None:
+    exhausted = "too many failed attempts: this invitation is closed; open a new one"
+    failed = fake.invite("failed")
+    failed["error"] = exhausted
+    declined = fake.invite("declined", peer=dict(PHONE))
+    declined["error"] = OTHER_DECLINED
+
+    async def go(c: sdk.AsyncClient) -> Any:
+        return await c.invitation(failed["id"]), await c.invitations()
+
+    one, listed = call(fake, go)
+    assert (one.state, one.peer, one.error) == ("failed", None, exhausted)
+    assert one.to_json(with_qr=False) == failed
+    assert [(i.state, i.error) for i in listed] == [
+        ("failed", exhausted),
+        ("declined", OTHER_DECLINED),
+    ]
+    assert listed[1].to_json() == declined
+
+
 def test_a_join_is_parsed_step_by_step(fake: FakeDaemon) -> None:
     async def go(c: sdk.AsyncClient) -> Any:
-        return [await c.join(LINK), await c.joining(), await c.joining()]
+        steps = [await c.join(LINK), await c.joining(), await c.joining()]
+        return [*steps, await c.accept_join(), await c.joining(), await c.joining()]
 
-    started, confirming, accepted = call(fake, go)
-    assert started == sdk.Joining("connecting", None, None, None)
+    started, confirming, undecided, waiting, syncing, joined = call(fake, go)
+    assert fake.seen[0].body == {"link": LINK}
+    assert started == sdk.Joining("connecting", None, None, None, None)
+    vault = sdk.JoiningVault("0f" * 16, ("laptop", "phone"))
     assert confirming == sdk.Joining(
-        "confirming", "123456", sdk.JoiningPeer("laptop", "JD3A-ZZQ3-T5K3-7EJC"), None
+        "confirming", "123456", sdk.JoiningPeer("laptop", "JD3A-ZZQ3-T5K3-7EJC"), vault, None
     )
-    assert accepted.state == "accepted"
-    assert accepted.to_json() == fake.joining
+    assert confirming.to_json()["vault"] == VAULT
+    assert undecided == confirming  # it waits for this device's person
+    assert [s.state for s in (waiting, syncing, joined)] == ["waiting", "syncing", "joined"]
+    assert joined.vault == vault
+    assert joined.to_json() == fake.joining
+
+
+def test_declining_a_join_ends_it(fake: FakeDaemon) -> None:
+    fake.start_join(at=1)
+
+    async def go(c: sdk.AsyncClient) -> Any:
+        return await c.decline_join(), await c.joining()
+
+    declined, after = call(fake, go)
+    assert declined == after
+    assert (declined.state, declined.error) == ("declined", None)
+    with pytest.raises(sdk.ApiError, match="the pairing is declined") as caught:
+        call(fake, lambda c: c.accept_join())
+    assert caught.value.status == 409
+
+
+@pytest.mark.parametrize(
+    "vault",
+    [{"id": "0f" * 16}, {"id": 15, "devices": []}, {"id": "0f", "devices": ["a", 2]}, ["a"]],
+)
+def test_a_malformed_joining_vault_is_a_protocol_mismatch(fake: FakeDaemon, vault: Any) -> None:
+    fake.start_join(at=1)
+    assert fake.joining is not None
+    fake.joining["vault"] = vault
+    with pytest.raises(sdk.ProtocolMismatch, match="the daemon sent a joining vault"):
+        call(fake, lambda c: c.joining())
+
+
+@pytest.mark.parametrize("key", ["vault", "error"])
+def test_a_joining_without_a_field_of_the_contract_is_a_protocol_mismatch(
+    fake: FakeDaemon, key: str
+) -> None:
+    fake.start_join(at=1)  # confirming: each read shows it as it is
+    assert fake.joining is not None
+    del fake.joining[key]
+    with pytest.raises(sdk.ProtocolMismatch, match=f"a joining without '{key}'"):
+        call(fake, lambda c: c.joining())
+
+
+def test_an_invitation_without_its_error_is_a_protocol_mismatch(fake: FakeDaemon) -> None:
+    invitation = fake.invite()
+    del invitation["error"]
+    with pytest.raises(sdk.ProtocolMismatch, match="an invitation without 'error'"):
+        call(fake, lambda c: c.invitation(invitation["id"]))
 
 
 def test_pairing_refusals_become_errors(fake: FakeDaemon) -> None:
@@ -572,35 +657,64 @@ def test_the_sync_client_pairs_too(fake: FakeDaemon) -> None:
         opened = client.open_invitation(ttl=120)
         assert fake.seen[-1].body == {"ttl": 120}
         assert client.invitation(opened.id).peer is not None
-        assert client.accept_invitation(opened.id).state == "accepted"
+        assert client.accept_invitation(opened.id).state == "waiting"  # for the new device
+        assert client.invitation(opened.id).state == "accepted"
         other = client.open_invitation()
         assert client.cancel_invitation(other.id).state == "cancelled"
         third = fake.invite("confirming", peer=dict(PHONE))
         assert client.decline_invitation(third["id"]).state == "declined"
         assert [i.state for i in client.invitations()] == ["accepted", "cancelled", "declined"]
         assert client.join(LINK).state == "connecting"
-        assert client.joining().code == "123456"
+        assert fake.seen[-1].body == {"link": LINK}
+        joining = client.joining()
+        assert (joining.code, joining.vault) == (
+            "123456",
+            sdk.JoiningVault("0f" * 16, VAULT_DEVICES),
+        )
+        assert client.accept_join().state == "waiting"
+        assert client.join(LINK, accept=True).state == "connecting"
+        assert fake.seen[-1].body == {"link": LINK, "accept": True}
+        assert client.joining().state == "confirming"
+        assert client.joining().state == "waiting"  # the daemon said this device's yes
+        client.join(LINK)
+        client.joining()
+        assert client.decline_join().state == "declined"
 
 
 def test_the_reverse_flow_offers_a_link_and_scans_one(fake: FakeDaemon) -> None:
     with sdk.Client(fake.home) as client:
         offer = client.open_offer()
-        assert (fake.seen[-1].body, offer.qr_svg) == ({}, "<svg/>")
+        assert (fake.seen[-1].body, offer.qr_svg, offer.error) == ({}, "<svg/>", None)
         assert fake.joining is not None
         assert fake.joining["state"] == "showing"
-        assert client.joining().state == "confirming"  # a member scanned it
+        scanned_by = client.joining()  # a member scanned it
+        assert (scanned_by.state, scanned_by.vault) == (
+            "confirming",
+            sdk.JoiningVault("0f" * 16, VAULT_DEVICES),
+        )
+        assert client.accept_join().state == "waiting"
+        client.open_offer(ttl=60, accept=True)
+        assert fake.seen[-1].body == {"ttl": 60, "accept": True}
         with pytest.raises(sdk.NotFoundError):
             client.pairing()
         scanned = client.pair(offer.link)
         assert fake.seen[-1].body == {"link": offer.link}
         assert scanned.state == "confirming"
-        assert scanned.peer == sdk.JoiningPeer("phone", "PH0N-E2AA-BBCC-DDEE")
+        assert (scanned.peer, scanned.vault) == (
+            sdk.JoiningPeer("phone", "PH0N-E2AA-BBCC-DDEE"),
+            None,  # only the joining device is shown the vault
+        )
         assert client.pairing().code == "123456"
         assert client.decline_pairing().state == "declined"
         client.pair(offer.link)
-        assert client.accept_pairing().state == "accepted"
-        with pytest.raises(sdk.ApiError, match="the pairing is accepted"):
+        assert client.accept_pairing().state == "waiting"  # for the new device's person
+        with pytest.raises(sdk.ApiError, match="the pairing is waiting"):
             client.decline_pairing()
+        assert client.pairing().state == "accepted"
+        fake.other_side = "declined"
+        assert client.pair(offer.link, accept=True).state == "waiting"
+        refused = client.pairing()
+        assert (refused.state, refused.error) == ("declined", OTHER_DECLINED)
 
 
 def test_a_client_rereads_the_home_after_the_daemon_restarts(tmp_path: Path) -> None:

@@ -72,9 +72,11 @@ def test_open_prints_the_one_time_link_when_asked(
     monkeypatch.setattr(webbrowser, "open", lambda url: opened.append(url) or True)
     code, out, _ = run(fake, capsys, "open", "--print")
     assert code == 0
-    assert out.splitlines()[0].startswith(f"http://127.0.0.1:{fake.port}/login?ticket=")
+    assert out.splitlines()[0].startswith(f"http://127.0.0.1:{fake.port}/login#ticket=")
     assert opened == []
     code, out, _ = run(fake, capsys, "open")
     assert (code, out) == (0, "Opened Twofold in your browser.\n")
     assert len(opened) == 1
-    assert opened[0].startswith(f"http://127.0.0.1:{fake.port}/login?ticket=")
+    # the browser gets a file:// URL that holds no ticket (tests/unit/test_cli_open.py)
+    assert opened[0].startswith("file://")
+    assert "ticket" not in opened[0]

@@ -36,9 +36,13 @@ NOW = "2024-05-01T12:00:00Z"
 LINK = "twofold://pair/AAAABBBBCCCCDDDD"
 PHONE = {"name": "phone", "device": "PH0N-E2AA-BBCC-DDEE", "code": "123456"}
 MEMBER = {"name": "laptop", "device": "JD3A-ZZQ3-T5K3-7EJC"}
-JOINED = [  # what GET /join shows, one step per read, the last one kept
-    {"state": "confirming", "code": "123456", "peer": MEMBER},
-    {"state": "accepted"},
+VAULT = {"id": "0f" * 16, "devices": ["laptop", "phone"]}  # what the joining device is shown
+OTHER_DECLINED = "the other device declined"  # the error of a pairing the other side declined
+JOINED = [  # what GET /join shows, one step per read, the last one kept; it stays confirming
+    # until this device decides (POST /join/accept plays the next step, waiting) or, joining
+    # with accept, its daemon does
+    {"state": "confirming", "code": "123456", "peer": MEMBER, "vault": VAULT},
+    {"state": "waiting"},
     {"state": "syncing"},
     {"state": "joined"},
 ]
@@ -118,25 +122,34 @@ class FakeDaemon:
     delay: float = 0.0
     port: int = 0
     # pairing: an open invitation is answered by `peer` on its `answer_after`-th read, or
-    # ends as `invitation_end` instead (say "expired"); with accept it is accepted one read
-    # later. A join walks through `join_steps`.
+    # ends as `invitation_end` instead (say "expired", with `invitation_error`). Once this
+    # side said yes (accept, or opened with accept: its daemon says it one read later) it
+    # is "waiting", and the next read has the other side decide: `other_side` is
+    # "accepted", "declined" or another end (say "failed", with `other_error`). A join walks
+    # through `join_steps`.
     invitations: dict[str, Json] = field(default_factory=dict)
     peer: Json = field(default_factory=lambda: dict(PHONE))
     answer_after: int = 1
     invitation_end: str | None = None
+    invitation_error: str | None = None
+    other_side: str = "accepted"
+    other_error: str | None = None
     joining: Json | None = None
     join_steps: list[Json] = field(default_factory=lambda: [dict(s) for s in JOINED])
     scanning: Json | None = None  # the reverse flow: a member adding the device of an offer
     # ...which by default answers at once; with `scan_steps`, POST /pair answers "connecting"
-    # and each GET /pair plays one step, the last one kept.
+    # and each GET /pair plays one step, the last one kept; then `other_side` decides.
     scan_steps: list[Json] | None = None
     _scan_step: int = 0
+    _scan_accept: bool = False
     devices: list[Json] = field(default_factory=lambda: [dict(d) for d in DEVICES])
     peers: list[Json] = field(default_factory=lambda: [dict(p) for p in PEERS])
     standing: Json = field(default_factory=lambda: dict(MEMBER_STANDING))
     events: list[str] = field(default_factory=list)  # raw text/event-stream after the hello
     _pairing: dict[str, Json] = field(default_factory=dict)
     _join_step: int = 0
+    _join_accept: bool = False  # joining with accept: the daemon says this device's yes
+    _join_decided: bool = False
     _next: int = 1
     _thread: threading.Thread | None = None
     _loop: asyncio.AbstractEventLoop | None = None
@@ -204,6 +217,9 @@ class FakeDaemon:
         r.add_post(p + "/invitations/{id}/decline", self.decline_invitation)
         r.add_get(p + "/join", self.get_join)
         r.add_post(p + "/join", self.join)
+        r.add_post(p + "/join/accept", self.accept_join)
+        r.add_post(p + "/join/decline", self.decline_join)
+        r.add_delete(p + "/join", self.cancel_join)
         r.add_post(p + "/offers", self.open_offer)
         r.add_get(p + "/pair", self.get_pair)
         r.add_post(p + "/pair", self.pair)
@@ -301,16 +317,41 @@ class FakeDaemon:
             "expires_at": NOW,
             "state": state,
             "peer": peer,
+            "error": None,
+            "declined_by": None,
         }
         self.invitations[invitation_id] = invitation
         self._pairing[invitation_id] = {"reads": 0, "accept": accept}
         return invitation
 
-    def start_join(self) -> Json:
-        """Begin joining, as POST /join does: the steps play from the first."""
-        self.joining = {"state": "connecting", "code": None, "peer": None, "error": None}
+    def start_join(self, state: str = "connecting", accept: bool = False, at: int = 0) -> Json:
+        """Begin joining, as POST /join (or, showing, POST /offers) does: the steps play
+        from the first, or from step `at` with the steps before it played already."""
+        self.joining = {
+            "state": state, "code": None, "peer": None, "vault": None, "error": None,
+            "declined_by": None,
+        }  # fmt: skip
         self._join_step = 0
+        self._join_accept, self._join_decided = accept, False
+        for _ in range(at):
+            self._play_join()
         return self.joining
+
+    def _play_join(self) -> None:
+        """The next step of the join, if any is left and the join has not ended."""
+        assert self.joining is not None
+        ended = self.joining["state"] in ("joined", "declined", "failed", "cancelled", "expired")
+        if self._join_step < len(self.join_steps) and not ended:
+            self.joining.update(self.join_steps[self._join_step])
+            self._join_step += 1
+
+    def other_decides(self, pairing: Json) -> None:
+        """The other side's person answers this side's yes, as `other_side` says."""
+        declined = self.other_side == "declined"
+        error = OTHER_DECLINED if declined else self.other_error
+        pairing.update(
+            state=self.other_side, error=error, declined_by="the other device" if declined else None
+        )
 
     def invitation_of(self, request: web.Request, *states: str) -> Json:
         invitation = self.invitations.get(request.match_info["id"])
@@ -509,52 +550,88 @@ class FakeDaemon:
             plan["reads"] += 1
             if plan["reads"] >= self.answer_after:
                 if self.invitation_end is not None:
-                    invitation["state"] = self.invitation_end
+                    invitation.update(state=self.invitation_end, error=self.invitation_error)
                 else:
                     invitation.update(state="confirming", peer=dict(self.peer))
         elif invitation["state"] == "confirming" and plan["accept"]:
-            invitation["state"] = "accepted"
+            invitation["state"] = "waiting"
+        elif invitation["state"] == "waiting":
+            self.other_decides(invitation)
         return web.json_response(invitation | QR)
 
     async def cancel_invitation(self, request: web.Request) -> web.Response:
         invitation = self.invitation_of(request)
-        if invitation["state"] in ("open", "confirming"):
+        if invitation["state"] in ("open", "confirming", "waiting"):
             invitation["state"] = "cancelled"
         return web.json_response(invitation)
 
     async def accept_invitation(self, request: web.Request) -> web.Response:
         invitation = self.invitation_of(request, "confirming")
-        invitation["state"] = "accepted"
+        invitation["state"] = "waiting"
         return web.json_response(invitation)
 
     async def decline_invitation(self, request: web.Request) -> web.Response:
         invitation = self.invitation_of(request, "confirming")
-        invitation["state"] = "declined"
+        invitation.update(state="declined", declined_by="this device")
         return web.json_response(invitation)
+
+    def joined_so_far(self, *states: str) -> Json:
+        if self.joining is None:
+            raise Problem(409, "not-allowed", "this device is not joining a vault")
+        if states and self.joining["state"] not in states:
+            raise Problem(
+                409,
+                "not-allowed",
+                f"the pairing is {self.joining['state']}: there is nothing to decide",
+            )
+        return self.joining
 
     async def get_join(self, request: web.Request) -> web.Response:
         if self.joining is None:
             raise Problem(404, "not-found", "this device is not joining a vault")
-        if self._join_step < len(self.join_steps):
-            self.joining.update(self.join_steps[self._join_step])
-            self._join_step += 1
+        undecided = self.joining["state"] == "confirming" and not self._join_decided
+        if not undecided or self._join_accept:
+            self._join_decided = self._join_decided or self.joining["state"] == "confirming"
+            self._play_join()
         return web.json_response(self.joining)
 
     async def join(self, request: web.Request) -> web.Response:
-        link = (await self.body(request, {"link"})).get("link")
+        body = await self.body(request, {"link", "accept"})
+        link = body.get("link")
         if not isinstance(link, str) or not link.startswith("twofold://pair/"):
             raise Problem(400, "bad-request", "that is not a twofold://pair/ link", "link")
-        return web.json_response(self.start_join(), status=202)
+        return web.json_response(self.start_join(accept=body.get("accept", False)), status=202)
+
+    async def accept_join(self, request: web.Request) -> web.Response:
+        joining = self.joined_so_far("confirming")
+        self._join_decided = True
+        self._play_join()
+        return web.json_response(joining)
+
+    async def decline_join(self, request: web.Request) -> web.Response:
+        joining = self.joined_so_far("confirming", "waiting")
+        self._join_decided = True
+        self._join_step = len(self.join_steps)  # the join ends here
+        joining.update(state="declined", declined_by="this device")
+        return web.json_response(joining)
+
+    async def cancel_join(self, request: web.Request) -> web.Response:
+        joining = self.joined_so_far()
+        if joining["state"] in ("confirming", "waiting"):
+            return await self.decline_join(request)
+        if joining["state"] in ("connecting", "showing"):
+            self._join_step = len(self.join_steps)
+            joining["state"] = "cancelled"
+        return web.json_response(joining)
 
     # the reverse flow: the newcomer offers a link, a member scans it with POST /pair
 
     async def open_offer(self, request: web.Request) -> web.Response:
-        body = await self.body(request, {"ttl"}) if request.body_exists else {}
+        body = await self.body(request, {"ttl", "accept"}) if request.body_exists else {}
         if not 5 <= body.get("ttl", 600) <= 3600:
             raise Problem(400, "bad-request", "ttl must be between 5 and 3600 seconds", "ttl")
         offer = self.invite()
-        self.joining = {"state": "showing", "code": None, "peer": None, "error": None}
-        self._join_step = 0
+        self.start_join("showing", accept=body.get("accept", False))
         return web.json_response(offer | QR, status=201)
 
     async def pair(self, request: web.Request) -> web.Response:
@@ -562,8 +639,12 @@ class FakeDaemon:
         if not str(body.get("link", "")).startswith("twofold://pair/"):
             raise Problem(400, "bad-request", "that is not a twofold://pair/ link", "link")
         peer = {k: self.peer[k] for k in ("name", "device")}
-        state = "accepted" if body.get("accept") else "confirming"
-        self.scanning = {"state": state, "code": self.peer["code"], "peer": peer, "error": None}
+        self._scan_accept = bool(body.get("accept"))
+        state = "waiting" if self._scan_accept else "confirming"
+        self.scanning = {
+            "state": state, "code": self.peer["code"], "peer": peer, "vault": None, "error": None,
+            "declined_by": None,
+        }  # fmt: skip
         if self.scan_steps is not None:
             self.scanning.update(state="connecting", code=None, peer=None)
             self._scan_step = 0
@@ -581,16 +662,20 @@ class FakeDaemon:
         if self.scan_steps is not None and self._scan_step < len(self.scan_steps):
             scanning.update(self.scan_steps[self._scan_step])
             self._scan_step += 1
+        elif scanning["state"] == "confirming" and self._scan_accept:
+            scanning["state"] = "waiting"
+        elif scanning["state"] == "waiting":
+            self.other_decides(scanning)
         return web.json_response(scanning)
 
     async def accept_pair(self, request: web.Request) -> web.Response:
         scanning = self.scanned("confirming")
-        scanning["state"] = "accepted"
+        scanning["state"] = "waiting"
         return web.json_response(scanning)
 
     async def decline_pair(self, request: web.Request) -> web.Response:
         scanning = self.scanned("confirming")
-        scanning["state"] = "declined"
+        scanning.update(state="declined", declined_by="this device")
         return web.json_response(scanning)
 
     # devices
@@ -677,7 +762,7 @@ class FakeDaemon:
 
     async def create_sign_in(self, request: web.Request) -> web.Response:
         ticket = f"t{len(self.seen)}"
-        url = f"http://127.0.0.1:{self.port}/login?ticket={ticket}"
+        url = f"http://127.0.0.1:{self.port}/login#ticket={ticket}"
         return web.json_response({"url": url, "expires_at": NOW}, status=201)
 
     async def get_session(self, request: web.Request) -> web.Response:

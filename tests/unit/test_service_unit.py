@@ -196,6 +196,20 @@ def test_the_unit_restarts_on_failure_and_starts_at_login() -> None:
     assert "/srv/twofold home" in section(unit, "Unit")["Description"]
 
 
+def test_the_unit_raises_the_open_file_limit() -> None:
+    # systemd's default soft limit (1024) let a flood of 1,100 connections stop the local API
+    service = section(systemd_unit(ServiceSpec(Path("/h"))), "Service")
+    soft, hard = (int(n) for n in service["LimitNOFILE"].split(":"))
+    assert soft >= 8192
+    assert hard >= soft
+
+
+def test_the_agent_raises_the_open_file_limit() -> None:
+    job = plistlib.loads(launchd_plist(ServiceSpec(Path("/h"))).encode())
+    assert job["SoftResourceLimits"] == {"NumberOfFiles": 8192}
+    assert "HardResourceLimits" not in job  # launchd's own hard limit stays
+
+
 def test_the_unit_avoids_sandboxing_that_needs_user_namespaces() -> None:
     # In a user manager these need PrivateUsers= (unprivileged user namespaces); where those
     # are off the daemon would fail to start, and it must be able to write its home.

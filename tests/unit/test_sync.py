@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
 from tests.unit.fleet import NOW, cert, device, draft
+from tests.unit.test_held_ops import junk_op
 from twofold.daemon.storage import Storage
 from twofold.daemon.sync import PAGE_OPS, SyncSession
 from twofold.daemon.vault_service import VaultService, now_ms
-from twofold.protocol import cbor
+from twofold.protocol import cbor, replica
 from twofold.protocol.envelope import Op
 from twofold.protocol.errors import MalformedPayload
 from twofold.protocol.vault import Vault
@@ -56,15 +57,42 @@ async def service_for(path: Path, vault: Vault) -> VaultService:
     return VaultService(vault, storage, "x")
 
 
+class Reversing(MemoryChannel):
+    """A channel that, once armed with n, holds back the next n ops it is to send and then
+    sends them one per message, newest first: what relays and lost pushes do to an order."""
+
+    def __init__(self, inbox: asyncio.Queue[bytes | None], outbox: asyncio.Queue[bytes | None]):
+        super().__init__(inbox, outbox)
+        self.armed = 0
+        self.held: list[bytes] = []
+
+    async def send(self, data: bytes) -> None:
+        message = cbor.loads(data, "test")
+        if not self.armed or message["t"] != "ops":
+            await super().send(data)
+            return
+        self.held.extend(message["ops"])
+        if len(self.held) >= self.armed:
+            self.armed = 0
+            held, self.held = self.held, []
+            for raw in reversed(held):
+                await super().send(cbor.dumps({"t": "ops", "ops": [raw]}))
+
+
 @contextlib.asynccontextmanager
-async def linked(x: VaultService, y: VaultService) -> AsyncIterator[None]:
+async def linked(
+    x: VaultService,
+    y: VaultService,
+    wrap: Callable[[MemoryChannel], MemoryChannel] = lambda c: c,
+) -> AsyncIterator[tuple[SyncSession, SyncSession]]:
     left, right = pipe()
+    left = wrap(left)
     sx = SyncSession(x, left, y.vault.device.public)
     sy = SyncSession(y, right, x.vault.device.public)
     tasks = [asyncio.create_task(sx.run()), asyncio.create_task(sy.run())]
     try:
         await asyncio.wait_for(asyncio.gather(sx.caught_up.wait(), sy.caught_up.wait()), 10)
-        yield
+        yield sx, sy
     finally:
         left.close()
         right.close()
@@ -213,3 +241,103 @@ def test_a_write_after_a_removal_cycle_rotates_first(tmp_path: Path) -> None:
             await service.storage.close()
 
     asyncio.run(go())
+
+
+# -- held-back ops: bounded by bytes and by source, gone with their session --------------
+
+
+async def converged(x: VaultService, y: VaultService) -> None:
+    """Until y holds what x holds and waits for nothing: woken by what y publishes."""
+    listener = y.events.subscribe()
+    try:
+        while x.vault.vector() != y.vault.vector() or y.vault.pending:
+            await listener.get()  # y applied a batch (a "sync" or "accounts" event)
+    finally:
+        listener.close()
+
+
+async def until_caught_up(channel: MemoryChannel) -> None:
+    """Read what the victim sends until it answers our vector: all we sent before is in."""
+    while (data := await channel.receive()) is not None:
+        if cbor.loads(data, "test")["t"] == "caught-up":
+            return
+    raise AssertionError("the session ended")
+
+
+def test_a_member_flooding_held_ops_gets_its_share_and_loses_it_when_it_hangs_up(
+    tmp_path: Path,
+) -> None:
+    async def main() -> None:
+        a, _ = founder_and_member(1)
+        victim = await service_for(tmp_path / "a.db", a)
+        before = (a.vector(), len(a.by_hash))
+        mine, theirs = pipe()
+        session = SyncSession(victim, mine, device(2).public)
+        task = asyncio.create_task(session.run())
+        # Validly signed 64 KiB ops with random prevs: by throwaway keys (nobody added them),
+        # then by the member's own key, twice its share of bytes.
+        share = replica.MAX_HELD_BYTES_PER_PEER
+        throwaway = [junk_op(a) for _ in range(64)]
+        own = [junk_op(a, device(2)) for _ in range(2 * share // len(throwaway[0]))]
+        flood = throwaway + own
+        for start in range(0, len(flood), 30):
+            await theirs.send(cbor.dumps({"t": "ops", "ops": flood[start : start + 30]}))
+        await theirs.send(cbor.dumps({"t": "vector", "v": {}, "h": {}}))
+        await asyncio.wait_for(until_caught_up(theirs), 30)
+        assert not task.done()  # nothing the peer sent was an error: the session goes on
+        assert 0 < session.held_peak <= share
+        assert victim.vault.held_bytes <= share
+        assert session.not_held["UnknownAuthor"] == len(throwaway)
+        assert session.not_held["PendingLimit"] == len(flood) - len(throwaway) - len(
+            victim.vault.pending
+        )
+        mine.close()  # the peer hangs up
+        await asyncio.wait_for(task, 10)
+        assert victim.vault.pending == {}
+        assert victim.vault.held_bytes == 0
+        assert victim.vault.waiting == {}
+        assert (a.vector(), len(a.by_hash)) == before
+        await victim.storage.close()
+
+    run(main())
+
+
+@pytest.mark.parametrize("scene", ["prev-on-the-way", "addition-after-its-devices-ops"])
+def test_an_honest_peer_whose_ops_were_not_held_still_converges(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scene: str
+) -> None:
+    monkeypatch.setattr(replica, "MAX_HELD_OPS_PER_PEER", 1)  # every wait but one is refused
+
+    async def main() -> None:
+        a, b = founder_and_member(2)
+        sa, sb = await service_for(tmp_path / "a.db", a), await service_for(tmp_path / "b.db", b)
+        channels: list[Reversing] = []
+
+        def reversing(c: MemoryChannel) -> MemoryChannel:
+            channels.append(Reversing(c.inbox, c.outbox))
+            return channels[0]
+
+        async with linked(sa, sb, reversing) as (_, session):
+            if scene == "prev-on-the-way":
+                channels[0].armed = 5  # a's next five ops reach b newest first
+                for i in range(5):
+                    await sa.create_from_fields({"issuer": f"late {i}", "secret": "JBSWY3DP"})
+            else:
+                channels[0].armed = 4  # c's ops reach b before the op that added c
+                await sa.add_device(cert(3), "c")
+                c = Vault(a.vault, device(3))
+                c.receive_batch(sa.vault.log(), now_ms())
+                made = [c.create_account(draft(f"c{i}"), now_ms())[1] for i in range(3)]
+                await sa.receive([op.raw for op in made])  # from c; a relays them to b
+            await asyncio.wait_for(converged(sa, sb), 10)
+            assert sb.vault.held_bytes == 0
+            reason = "PendingLimit" if scene == "prev-on-the-way" else "UnknownAuthor"
+            assert session.not_held[reason] >= 1  # b did drop some, and asked for them again
+        assert [v.issuer for v in sa.vault.state.views()] == [
+            v.issuer for v in sb.vault.state.views()
+        ]
+        assert set(await sb.storage.log()) == set(sa.vault.log())
+        for s in (sa, sb):
+            await s.storage.close()
+
+    run(main())

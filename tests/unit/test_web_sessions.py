@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from twofold.daemon.web_sessions import (
+    LOGIN_PATH,
     MAX_SESSIONS,
     MAX_TICKETS,
     SESSION_TTL_S,
     TICKET_TTL_S,
     Sessions,
+    is_sign_in_from_file,
 )
 
 
@@ -69,3 +71,32 @@ def test_tickets_and_sessions_are_bounded_oldest_first() -> None:
     ]
     assert sessions.find(first) is None
     assert all(sessions.find(cookie) is not None for cookie in cookies)
+
+
+# What Chromium sends for the redirect file's form (a file:// page posting to the daemon).
+FROM_FILE = {
+    "Origin": "null",
+    "Sec-Fetch-Site": "cross-site",
+    "Sec-Fetch-Mode": "navigate",
+    "Sec-Fetch-Dest": "document",
+}
+
+
+def test_only_the_redirect_files_form_passes_as_a_null_origin() -> None:
+    assert is_sign_in_from_file("POST", LOGIN_PATH, FROM_FILE)
+    assert is_sign_in_from_file("POST", LOGIN_PATH, {"Origin": "null"}), "no Sec-Fetch-*"
+    assert is_sign_in_from_file("POST", LOGIN_PATH, FROM_FILE | {"Sec-Fetch-Site": "none"})
+    for method, path in [("GET", LOGIN_PATH), ("POST", "/"), ("POST", "/login/"),
+                         ("POST", "/api/v1/accounts"), ("PUT", LOGIN_PATH)]:  # fmt: skip
+        assert not is_sign_in_from_file(method, path, FROM_FILE), (method, path)
+    for change in [
+        {"Origin": "http://evil.example"},
+        {"Origin": "file://"},
+        {"Sec-Fetch-Site": "same-site"},
+        {"Sec-Fetch-Site": "same-origin"},
+        {"Sec-Fetch-Mode": "cors"},  # fetch() from a sandboxed frame
+        {"Sec-Fetch-Mode": "no-cors"},
+        {"Sec-Fetch-Dest": "iframe"},  # a form aimed into a frame
+    ]:
+        assert not is_sign_in_from_file("POST", LOGIN_PATH, FROM_FILE | change), change
+    assert not is_sign_in_from_file("POST", LOGIN_PATH, {})
