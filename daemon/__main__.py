@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 
 from twofold.protocol.errors import TwofoldError
@@ -14,6 +15,10 @@ from .home import resolve_home
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run; errors the person can fix print one line."""
+    # SIGINT and SIGTERM wait, blocked, until the daemon's loop has its handlers in place
+    # (runner.serve does that first): one that comes meanwhile is then a clean stop, not a
+    # KeyboardInterrupt traceback or death by the default action.
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, (signal.SIGINT, signal.SIGTERM))
     parser = argparse.ArgumentParser(prog="twofold daemon", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run the daemon in the foreground")
@@ -33,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     service.add_argument("action", choices=["install", "uninstall", "status"])
     service.add_argument("--home", help="home folder the service runs on")
     args = parser.parse_args(argv)
+    if args.command != "run":
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
     home = resolve_home(args.home)
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
@@ -54,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
         print(action(spec))
         return 0
     except (TwofoldError, OSError) as exc:
-        print(f"twofold {args.command}: {exc}", file=sys.stderr)
+        print(
+            f"twofold {'daemon' if args.command == 'run' else args.command}: {exc}", file=sys.stderr
+        )
         return 1
 
 

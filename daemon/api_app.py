@@ -276,7 +276,7 @@ def make_app(
 
 def add_routes(app: web.Application) -> None:
     """Every route of specs/openapi.yaml (a unit test compares the two sets)."""
-    from . import api_devices, api_pairing, api_routes, api_transfer, api_web
+    from . import api_devices, api_pairing, api_qr, api_routes, api_transfer, api_web
 
-    for module in (api_routes, api_transfer, api_pairing, api_devices, api_web):
+    for module in (api_routes, api_transfer, api_pairing, api_devices, api_qr, api_web):
         module.add_routes(app)

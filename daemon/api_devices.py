@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aiohttp import web
@@ -17,6 +18,7 @@ PREFIX = "/api/v1"
 
 
 def _lacks(vault: Vault, theirs: dict[bytes, int] | None) -> int | None:
+    """Ops this device holds that a peer holding `theirs` does not."""
     if theirs is None:
         return None
     return sum(max(0, len(chain) - theirs.get(author, 0)) for author, chain in vault.chains.items())
@@ -27,7 +29,9 @@ def device_json(vault: Vault, peers: Peers, key: bytes) -> dict[str, Any]:
     member = vault.membership.added[key]
     added = vault.by_hash.get(member.added_in)
     sessions = peers.sessions.get(key, set())
-    heard = max((s.last_heard for s in sessions), default=None)
+    contact = peers.contacts.get(key)
+    # Connected: seen now (heartbeats every second say so). Else as remembered, across restarts.
+    seen = time.time() if sessions else None if contact is None else contact.last_seen
     first = vault.membership.first_removal(key)
     return {
         "id": display_id(key),
@@ -40,8 +44,22 @@ def device_json(vault: Vault, peers: Peers, key: bytes) -> dict[str, Any]:
         "removed_at": None if first is None else api_views.timestamp(first.hlc),
         "forked": key in vault.graph.forks,
         "connected": bool(sessions),
-        "last_seen": None if heard is None else api_views.iso(heard),
+        "last_seen": None if seen is None else api_views.iso(seen),
+        "last_sync": _opt_iso(_last_sync(peers, key)),
     }
+
+
+def _opt_iso(when: float | None) -> str | None:
+    return None if when is None else api_views.iso(when)
+
+
+def _last_sync(peers: Peers, key: bytes) -> float | None:
+    """The last exchange with it: live sessions' word, else what is remembered."""
+    contact = peers.contacts.get(key)
+    times = [s.last_synced for s in peers.sessions.get(key, set()) if s.last_synced is not None]
+    if contact is not None and contact.last_sync is not None:
+        times.append(contact.last_sync)
+    return max(times, default=None)
 
 
 def standing_json(vault: Vault) -> dict[str, Any]:
@@ -76,22 +94,47 @@ async def start_new_vault(request: web.Request) -> web.Response:
 def peer_json(vault: Vault, peers: Peers, key: bytes) -> dict[str, Any]:
     """A Peer object: how this device reaches another member."""
     info = peers.known.get(key)
+    contact = peers.contacts.get(key)
     sessions = peers.sessions.get(key, set())
-    synced = max((s.last_synced or 0 for s in sessions), default=0) or None
-    vectors = [s.peer_vector for s in sessions if s.peer_vector is not None]
+    now = time.time()
+    seen = now if sessions else None if contact is None else contact.last_seen
+    # Where it was last reached (or connected from), else where this device will dial it.
+    address: str | None = None
+    found_by: str | None = None
+    if contact is not None and contact.host is not None:
+        address, found_by = _address(contact.host, contact.port), contact.found_by
+    elif info is not None:
+        address = None if info.address is None else _address(*info.address)
+        found_by = info.found_by
+    # Exact while connected (the peer acknowledges what it gets); else the last word, aged.
+    told = [s for s in sessions if s.holds_at is not None]
+    lacks: int | None = None
+    known_at: float | None = None
+    if told:
+        held: dict[bytes, int] = {}
+        for session in told:
+            for author, seq in session.holds.items():
+                held[author] = max(held.get(author, 0), seq)
+        lacks, known_at = _lacks(vault, held), now
+    elif contact is not None and contact.holds is not None:
+        lacks, known_at = _lacks(vault, contact.holds), contact.holds_at
     return {
         "device": display_id(key),
         "name": vault.membership.added[key].name,
-        "address": None if info is None or info.address is None else _address(info.address),
-        "found_by": None if info is None else info.found_by,
+        "address": address,
+        "found_by": found_by,
         "connected": bool(sessions),
-        "last_sync": None if synced is None else api_views.iso(synced),
-        "lacks": _lacks(vault, dict(vectors[-1])) if vectors else None,
+        "last_seen": _opt_iso(seen),
+        "last_sync": _opt_iso(_last_sync(peers, key)),
+        "lacks": lacks,
+        "lacks_exact": bool(told),
+        "lacks_known_at": _opt_iso(known_at),
     }
 
 
-def _address(address: tuple[str, int]) -> str:
-    host, port = address
+def _address(host: str, port: int | None) -> str:
+    if port is None:
+        return host
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 

@@ -51,6 +51,7 @@ def progress_json(progress: PairingRecord) -> dict[str, Any]:
         else None,
         "error": progress.error,
         "declined_by": progress.declined_by,
+        "brought": progress.brought,
     }
 
 

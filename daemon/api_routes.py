@@ -14,10 +14,11 @@ from .vault_service import VaultService
 
 PREFIX = "/api/v1"
 VERSION = "0.1.0"
-_FROM_URI = {"uri": str, "pin": str, "note": str}
+_FROM_URI = {"uri": str, "pin": str, "note": str, "allow_duplicate": bool}
 _FROM_FIELDS = {
     "issuer": str, "name": str, "secret": str, "kind": str, "algorithm": str,
     "digits": int, "period": int, "counter": int, "pin": str, "note": str,
+    "allow_duplicate": bool,
 }  # fmt: skip
 _PATCH = {"issuer": str, "name": str, "note": str, "counter": int}
 _FIELDS = ("issuer", "name", "note", "otp")
@@ -65,7 +66,7 @@ async def list_accounts(request: web.Request) -> web.Response:
 
 
 async def create_account(request: web.Request) -> web.Response:
-    """POST /accounts, from a URI or from fields."""
+    """POST /accounts, from a URI or from fields; the same account twice only if asked."""
     body = await json_body(request)
     s = _service(request)
     if "uri" in body:
@@ -75,10 +76,13 @@ async def create_account(request: web.Request) -> web.Response:
     for name in SHOWN_FIELDS:  # typed now: nothing hidden or reordering (protocol/text.py)
         if name in body:
             check_shown(body[name], name)
+    twice = body.pop("allow_duplicate", False)
     if "uri" in body:
-        view = await s.create_from_uri(body["uri"], body.get("pin"), body.get("note"))
+        view = await s.create_from_uri(
+            body["uri"], body.get("pin"), body.get("note"), allow_duplicate=twice
+        )
     else:
-        view = await s.create_from_fields(body)
+        view = await s.create_from_fields(body, allow_duplicate=twice)
     return web.json_response(
         api_views.account(view),
         status=201,

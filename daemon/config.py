@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 import tomllib
 from dataclasses import asdict, dataclass
@@ -85,6 +86,42 @@ def load(home: Home) -> Config:
     if config.store_key not in STORE_KEY_MODES:
         raise ConfigError(f"{home.config}: store_key must be one of {', '.join(STORE_KEY_MODES)}")
     return config
+
+
+def save(home: Home, **changes: Any) -> None:
+    """Write settings back into config.toml, atomically and 0600, keeping the rest of the
+    file (comments, order) as the person wrote it; a setting not there yet is added."""
+    text = home.config.read_text() if home.config.exists() else ""
+    try:
+        raw: dict[str, Any] = tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{home.config} is not valid TOML: {exc}") from None
+    edited = text
+    for key, value in changes.items():
+        line = tomli_w.dumps({key: value}).strip()
+        pattern = re.compile(rf"^[ \t]*{re.escape(key)}[ \t]*=.*$", re.MULTILINE)
+        found = pattern.search(edited)
+        if found is not None:
+            edited = edited[: found.start()] + line + edited[found.end() :]
+        else:
+            edited += ("" if not edited or edited.endswith("\n") else "\n") + line + "\n"
+    wanted = raw | changes
+    try:
+        kept = tomllib.loads(edited) == wanted
+    except tomllib.TOMLDecodeError:
+        kept = False
+    if not kept:  # a value over several lines, say: write the settings out afresh
+        edited = tomli_w.dumps(wanted)
+    write_private(home.config, edited.encode())
+
+
+def keep_peer_port(home: Home, settings: Config, bound: int) -> None:
+    """Write the peer port the daemon picked into config.toml, so it stays the same across
+    restarts (other devices and --peer addresses name it) and a person can see it there.
+    The caller writes only over no port or the one it wrote last time: if that one is taken
+    at a start, the daemon picks another and writes that."""
+    if bound and bound != settings.peer_port:
+        save(home, peer_port=bound)
 
 
 def _is_ip(value: object) -> bool:

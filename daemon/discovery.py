@@ -80,9 +80,12 @@ class Discovery:
         await self._zc.async_register_service(self._info, cooperating_responders=True)
 
     async def stop(self) -> None:
-        """Say goodbye on the network and stop browsing."""
-        for task in self._tasks:
+        """Say goodbye on the network and stop browsing; no lookup outlives this."""
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
         if self._zc is None:
             return
         if self._browser is not None:

@@ -44,3 +44,17 @@ class TooLarge(DaemonError):
     def __init__(self, limit: int) -> None:
         self.detail = f"the request body is too large (at most {limit} bytes)"
         super().__init__(self.detail)
+
+
+class DuplicateAccount(DaemonError):
+    """The account to add is one the vault holds already (protocol/sameness.py), in the
+    trash or not; `existing` is that account. The problem detail names it."""
+
+    def __init__(self, account_id: str, issuer: str, name: str, trashed: bool) -> None:
+        self.existing = {"id": account_id, "issuer": issuer, "name": name, "trashed": trashed}
+        label = f"{issuer} ({name})" if issuer and name else issuer or name
+        where = "in the trash" if trashed else "in the vault"
+        self.detail = f"Already {where} as {label}, ID {account_id[:8]}."
+        if trashed:
+            self.detail += " Restore it from the trash rather than adding it again."
+        super().__init__(self.detail)

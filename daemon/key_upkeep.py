@@ -13,7 +13,6 @@ others wait a moment and grant only if the lack is still there.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from twofold.protocol.errors import TwofoldError
@@ -47,20 +46,26 @@ class KeyUpkeep:
         self.grace_s = grace_s
         self._task: asyncio.Task[None] | None = None
         self._again = False
+        self._stopped = False
 
     def poke(self) -> None:
         """Membership moved: check again (once more if a check is already running)."""
+        if self._stopped:
+            return
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run())
         else:
             self._again = True
 
     async def stop(self) -> None:
-        """Cancel a check in progress."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        """Cancel a check in progress and start no other; a cancel of the caller propagates."""
+        self._stopped = True
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.wait([task])
+            if not task.cancelled() and task.exception() is not None:
+                log.warning("the key check ended with %r", task.exception())
 
     async def _run(self) -> None:
         while True:

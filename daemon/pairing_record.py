@@ -67,6 +67,7 @@ class PairingRecord:
     host: str = ""  # where the other device's peer port answers
     port: int = 0  # the other device's peer port, when it is not the invitation's
     hello_mac: bytes | None = None  # the follow-ups of the scanner repeat it
+    brought: dict[str, int] | None = None  # newcomer, once joined: VaultService.Brought
     verdict: asyncio.Future[Decision] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future(), repr=False
     )

@@ -79,6 +79,7 @@ class Pairing:
         self.joining: PairingRecord | None = None  # this device joining: a join or an offer
         self.scanning: PairingRecord | None = None  # this member adding a scanned offer
         self._tasks: set[asyncio.Task[None]] = set()
+        self._stopped = False  # stop() began: no pairing step starts
         self.joined: list[Callable[[], Awaitable[None]]] = []
         peers.extra_routes.append(self._routes)
 
@@ -501,17 +502,33 @@ class Pairing:
             record.move(Phase.FAILED, str(exc) or type(exc).__name__)
             log.warning("joining failed: %s", record.error)
             return
+        record.brought = brought.to_json()  # before JOINED is published, so readers see it
         record.move(Phase.JOINED)
         for callback in self.joined:
             await callback()
         log.info(
-            "joined: pulled %d ops in %.3f s, brought %d accounts along",
+            "joined: pulled %d ops in %.3f s, brought %d accounts along, %d were in the vault "
+            "already (%d of those in its trash)",
             len(self.service.vault.by_hash),
             pulled,
-            brought,
+            brought.added,
+            brought.already_there,
+            brought.in_trash,
         )
 
+    async def stop(self) -> None:
+        """End every pairing step in flight (a join, a scan, a decision): the daemon stops."""
+        self._stopped = True
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        if self._stopped:
+            coro.close()
+            return
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -14,9 +14,11 @@ import asyncio
 import contextlib
 import logging
 import random
+import sqlite3
 import ssl
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import aiohttp
 from aiohttp import web
@@ -27,6 +29,7 @@ from twofold.protocol.identity import display_id
 
 from .limits import Limits
 from .listener import Gate
+from .storage import Contact
 from .sync import SyncSession
 from .tls import DeviceTls, peer_certificate, trust
 from .vault_service import VaultService
@@ -36,10 +39,14 @@ log = logging.getLogger(__name__)
 HEARTBEAT_S = 1.0
 BACKOFF_MIN_S = 0.2
 BACKOFF_MAX_S = 1.0
+STOP_WAIT_S = 5.0  # how long stop() waits for cancelled dialers before it goes on
 # A device out of its vault stops syncing, but a removal can be undone by ops it has not seen
 # (a revoked thief's forged removal of a bystander): it knocks this rarely, once per session,
 # to hand over what it holds and hear whether it is back.
 OUT_KNOCK_S = 600.0
+# What is remembered of a connected peer (last seen, last sync, what it holds) is written when
+# its session starts and ends, and at most this often in between: never per heartbeat.
+REMEMBER_S = 60.0
 # A dial to a host whose cable is out would otherwise wait on SYN retries for
 # minutes, and the first retry after the cable is back can be many seconds away.
 _DIAL_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=1.0)
@@ -51,7 +58,11 @@ class PeerInfo:
     """What this device knows of one other member's reachability."""
 
     address: tuple[str, int] | None = None
-    found_by: str = "incoming"  # pairing, static, incoming, remembered
+    found_by: str = "incoming"  # pairing, static, mdns, incoming, remembered
+
+
+# Where a session's peer was reached: (host, port or None for a port it connected from), how.
+Via = tuple[tuple[str, int | None], str]
 
 
 class WebSocketChannel:
@@ -106,6 +117,9 @@ class Peers:
         self.tls = tls
         self.addresses: dict[bytes, tuple[str, int]] = {}
         self.known: dict[bytes, PeerInfo] = {}
+        # What is remembered of each member across restarts (storage's contacts), offline or not.
+        self.contacts: dict[bytes, Contact] = {}
+        self._saved: dict[bytes, float] = {}  # when each contact was last written
         self.sessions: dict[bytes, set[SyncSession]] = {}
         self.static: list[tuple[str, int]] = []
         self.extra_routes: list[Callable[[web.Application], None]] = []
@@ -115,6 +129,7 @@ class Peers:
         self._bootstrap: dict[bytes, bytes] = {}
         self._caught_up: dict[bytes, asyncio.Event] = {}
         self._closing: set[asyncio.Task[None]] = set()
+        self._stopping = False  # stop() began: no dialer starts or dials again
         self._out = out_of_vault(service)
         self._runner: web.AppRunner | None = None
         self._gate: Gate | None = None
@@ -133,6 +148,7 @@ class Peers:
         connections of each member device, known by its certificate.
         """
         limits = limits or Limits()
+        self.contacts = await self.service.storage.contacts()
         self._gate = Gate(
             limits,
             name="peer port",
@@ -159,13 +175,20 @@ class Peers:
         return member_for(self.service, cert) or removed_for(self.service, cert)
 
     async def stop(self) -> None:
-        """Close every connection and the server."""
-        for task in self._dialers.values():
-            task.cancel()
-        for task in self._dialers.values():
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        """Close every connection and the server; every dialer and closer ends, whatever comes.
+
+        Dialers are cancelled and, from here on, none starts and none dials again, so a
+        dialer whose session ended just as it was cancelled cannot go on redialling.
+        """
+        self._stopping = True
+        dialers = [*self._dialers.values(), *self._closing]
         self._dialers.clear()
+        for task in dialers:
+            task.cancel()
+        if dialers:
+            _, stuck = await asyncio.wait(dialers, timeout=STOP_WAIT_S)
+            if stuck:
+                log.warning("%d peer connections did not end when told to", len(stuck))
         channels = [
             s.channel
             for sessions in self.sessions.values()
@@ -198,7 +221,8 @@ class Peers:
         old = self._dialers.pop(peer, None)
         if old is not None:
             old.cancel()
-        self._dialers[peer] = asyncio.create_task(self._dial_forever(peer))
+        if not self._stopping:
+            self._dialers[peer] = asyncio.create_task(self._dial_forever(peer))
 
     def connect_static(self, host: str, port: int) -> None:
         """Keep a connection to whichever member answers at host:port (a VPN address, say)."""
@@ -210,7 +234,8 @@ class Peers:
         old = self._dialers.pop(key, None)
         if old is not None:
             old.cancel()
-        self._dialers[key] = asyncio.create_task(self._dial_static(host, port))
+        if not self._stopping:
+            self._dialers[key] = asyncio.create_task(self._dial_static(host, port))
 
     async def _dial_static(self, host: str, port: int) -> None:
         def target() -> tuple[str, int, dict[bytes, bytes]] | None:
@@ -311,7 +336,8 @@ class Peers:
             return web.Response(status=400, text="a WebSocket handshake this server cannot read")
         if peer is not None:
             self.known.setdefault(peer, PeerInfo())
-            await self._run_session(peer, WebSocketChannel(ws))
+            via = None if request.remote is None else ((request.remote, None), "incoming")
+            await self._run_session(peer, WebSocketChannel(ws), via=via)
         elif removed is not None:  # it hands over what it wrote and hears why it is out
             session = SyncSession(self.service, WebSocketChannel(ws), removed, restricted=True)
             with contextlib.suppress(TimeoutError, aiohttp.ClientError, ConnectionError):
@@ -323,13 +349,15 @@ class Peers:
         return ws
 
     async def _run_session(
-        self, peer: bytes, channel: WebSocketChannel, *, once: bool = False
+        self, peer: bytes, channel: WebSocketChannel, *, once: bool = False, via: Via | None = None
     ) -> None:
         session = SyncSession(self.service, channel, peer, once=once)
         self.sessions.setdefault(peer, set()).add(session)
         log.info("syncing with %s", display_id(peer))
         self.service.events.publish("peers", device=display_id(peer), connected=True)
+        self._met(peer, via)
         announce = asyncio.create_task(self._announce_caught_up(peer, session))
+        remember = asyncio.create_task(self._remember_while_connected(peer, session))
         try:
             await session.run()
         except (TimeoutError, aiohttp.ClientError, ConnectionError) as exc:
@@ -339,9 +367,56 @@ class Peers:
                 await _unreadable(channel_ws=channel.ws, peer=peer, exc=exc)
         finally:
             announce.cancel()
+            remember.cancel()
             self.sessions[peer].discard(session)
             connected = bool(self.sessions[peer])
             self.service.events.publish("peers", device=display_id(peer), connected=connected)
+            self._note(peer, session)
+            await self._save(peer)
+
+    def _met(self, peer: bytes, via: Via | None) -> None:
+        """A session starts: seen now, and reached at this address (found this way)."""
+        contact = self.contacts.setdefault(peer, Contact())
+        contact.last_seen = time.time()
+        if via is None:
+            return
+        (host, port), found_by = via
+        dialled = self.known.get(peer, PeerInfo()).address
+        if found_by == "incoming" and dialled is not None and contact.found_by is not None:
+            return  # this device dials it: where it reaches it says more than where it came from
+        if found_by == "remembered" and (contact.host, contact.port) == (host, port):
+            found_by = contact.found_by or found_by  # an address saved when it was found
+        contact.host, contact.port, contact.found_by = host, port, found_by
+
+    def _note(self, peer: bytes, session: SyncSession) -> None:
+        """What a session knows now of its peer, into what is remembered of it."""
+        now = time.time()
+        contact = self.contacts.setdefault(peer, Contact())
+        contact.last_seen = now
+        if session.last_synced is not None:
+            contact.last_sync = max(contact.last_sync or 0.0, session.last_synced)
+        if session.holds_at is not None:  # exact up to now: the peer acknowledges what it gets
+            contact.holds, contact.holds_at = dict(session.holds), now
+
+    async def _remember_while_connected(self, peer: bytes, session: SyncSession) -> None:
+        """Write what is remembered of a peer when its session starts, then once a minute."""
+        await self._save(peer)
+        while True:
+            await asyncio.sleep(REMEMBER_S)
+            self._note(peer, session)
+            if time.time() - self._saved.get(peer, 0.0) >= REMEMBER_S - 1.0:
+                await self._save(peer)
+
+    async def _save(self, peer: bytes) -> None:
+        contact = self.contacts.get(peer)
+        if contact is None:
+            return
+        self._saved[peer] = time.time()
+        snapshot = replace(contact, holds=None if contact.holds is None else dict(contact.holds))
+        try:
+            await self.service.storage.save_contact(peer, snapshot)
+        except (sqlite3.Error, ValueError) as exc:  # closing down: the store is gone
+            log.debug("could not remember %s: %s", display_id(peer), exc)
 
     async def _announce_caught_up(self, peer: bytes, session: SyncSession) -> None:
         await session.caught_up.wait()
@@ -365,7 +440,7 @@ class Peers:
     ) -> None:
         """Dial `target()` again and again with capped, jittered backoff until it says stop."""
         delay = BACKOFF_MIN_S
-        while (where := target()) is not None:
+        while not self._stopping and (where := target()) is not None:
             host, port, expected = where
             try:
                 if expected and await self._session_with(host, port, expected, found_by):
@@ -394,7 +469,13 @@ class Peers:
             if peer is not None:
                 if found_by is not None:
                     self.known[peer] = PeerInfo((host, port), found_by)
-                await self._run_session(peer, WebSocketChannel(ws), once=out_of_vault(self.service))
+                how = found_by or self.known.get(peer, PeerInfo(found_by="pairing")).found_by
+                await self._run_session(
+                    peer,
+                    WebSocketChannel(ws),
+                    once=out_of_vault(self.service),
+                    via=((host, port), how),
+                )
         return True
 
 

@@ -27,7 +27,14 @@ from twofold.protocol.errors import (
 )
 from twofold.protocol.invitation import InvalidInvitation
 
-from .errors import Ambiguous, BadRequest, NoCurrentCode, StorageFailed, TooLarge
+from .errors import (
+    Ambiguous,
+    BadRequest,
+    DuplicateAccount,
+    NoCurrentCode,
+    StorageFailed,
+    TooLarge,
+)
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +81,7 @@ _MAP: list[tuple[type[Exception], int, str, str]] = [
     (BadRequest, 400, "bad-request", "The request cannot be read"),
     (NotFound, 404, "not-found", "Not found"),
     (NoCurrentCode, 409, "no-current-code", "The account has no current code"),
+    (DuplicateAccount, 409, "duplicate-account", "The account is already in the vault"),
     (RemovedFromVault, 409, "removed-from-vault", "This device was removed from the vault"),
     (VaultClosed, 409, "vault-closed", "The vault is closed"),
     (VaultLocked, 409, "vault-locked", "The vault cannot be changed from this device"),
@@ -84,9 +92,14 @@ _MAP: list[tuple[type[Exception], int, str, str]] = [
 
 
 def problem(
-    status: int, slug: str, title: str, detail: str, field: str | None = None
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    field: str | None = None,
+    extra: dict[str, object] | None = None,
 ) -> web.Response:
-    """A problem-details response."""
+    """A problem-details response; `extra` holds the members particular to its type."""
     body: dict[str, object] = {
         "type": f"urn:twofold:problem:{slug}",
         "title": title,
@@ -95,6 +108,7 @@ def problem(
     }
     if field:
         body["field"] = field
+    body.update(extra or {})
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return web.Response(
         status=status, text=json.dumps(body), content_type=CONTENT_TYPE, headers=headers
@@ -114,7 +128,11 @@ def from_error(exc: Exception) -> web.Response:
     for cls, status, slug, title in _MAP:
         if isinstance(exc, cls):
             detail = getattr(exc, "detail", None) or str(exc)
-            return problem(status, slug, title, detail, getattr(exc, "field", None))
+            field = getattr(exc, "field", None)
+            extra: dict[str, object] | None = (
+                {"existing": exc.existing} if isinstance(exc, DuplicateAccount) else None
+            )
+            return problem(status, slug, title, detail, field, extra)
     if isinstance(exc, TwofoldError):
         log.error("unmapped error: %r", exc)
     else:

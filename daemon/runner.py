@@ -10,7 +10,7 @@ import os
 import secrets
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 from aiohttp import web
@@ -34,6 +34,9 @@ from .vault_service import VaultService
 
 log = logging.getLogger(__name__)
 HOST = "127.0.0.1"
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+STOP_GRACE_S = 8.0  # a stop winds every part down in this long...
+STOP_CANCEL_S = 2.0  # ...then cancels what is still running and waits this long for it
 
 
 @contextlib.contextmanager
@@ -72,7 +75,34 @@ async def serve(
     static_peers: tuple[str, ...] = (),
     mdns: bool = True,
 ) -> None:
-    """Run until SIGINT or SIGTERM."""
+    """Run until SIGINT or SIGTERM.
+
+    The signals are the loop's before anything else happens (main() holds them blocked
+    until then), so one that comes at any moment of start-up stops the daemon cleanly:
+    start-up goes no further than the step it is in, nothing more is advertised, and
+    every way out removes api.json, releases the lock and closes the database.
+    """
+    loop = asyncio.get_running_loop()
+    stop = _StopSignals(loop)
+    try:
+        await _serve(stop, home_path, port, static_peers, mdns)
+    except _Stopped:
+        pass
+    finally:
+        stop.close()
+    if stop.stuck:  # asyncio.run would wait for them for ever; the database is closed
+        log.error("exiting with tasks that ignored their cancellation")
+        logging.shutdown()
+        os._exit(0)
+
+
+async def _serve(
+    stop: _StopSignals,
+    home_path: Path,
+    port: int | None,
+    static_peers: tuple[str, ...],
+    mdns: bool,
+) -> None:
     os.umask(0o077)  # the database and its WAL are as private as the key files
     home = Home(home_path)
     home.prepare()
@@ -89,17 +119,21 @@ async def serve(
         service: VaultService | None = None
         discovery: Discovery | None = None
         upkeep: KeyUpkeep | None = None
+        pairing: Pairing | None = None
         try:
+            stop.check()
             recorded = await storage.get_meta("store_key_source")
             store_key = keystore.load(
                 home, settings.store_key, recorded.decode() if recorded else None
             )
             service = await VaultService.open(storage, store_key, settings.device_name)
+            stop.check()
             upkeep = service.upkeep = KeyUpkeep(service)
             upkeep.poke()  # a restart may find a key to grant or an epoch to start
             peers = Peers(service, DeviceTls.prepare(home, service.vault.device, store_key))
             pairing = Pairing(service, peers, config_module.advertised(settings))
-            peer_port = await _start_peers(peers, storage, settings, limits)
+            peer_port = await _start_peers(peers, storage, settings, limits, home)
+            stop.check()
             for text in (*settings.peers, *static_peers):
                 address = config_module.parse_peer(text)
                 if address is None:
@@ -117,11 +151,15 @@ async def serve(
             # programs reach it, and the peer port's caps leave it its share of open files.
             api_gate = Gate(limits, name="local API", capped=False)
             app.middlewares.insert(0, api_gate.middleware)
-            runner = web.AppRunner(app, access_log=None, keepalive_timeout=limits.idle_s)
+            runner = web.AppRunner(
+                app, access_log=None, keepalive_timeout=limits.idle_s, shutdown_timeout=2.0
+            )
             await runner.setup()
+            stop.check()
             site = api_gate.site(runner, HOST, settings.api_port if port is None else port)
             await site.start()
             bound = _bound_port(runner)
+            stop.check()  # no await from here to the file: a stop comes before it or removes it
             write_api_file(home, HOST, bound, VERSION, peer_port)
             log.info(
                 "Twofold daemon for %s: API on http://%s:%d, peers on %s:%d, device %s",
@@ -132,36 +170,41 @@ async def serve(
                 peer_port,
                 service.identity.device_id,
             )
-            await _until_signalled()
-            log.info("stopping")
+            await stop.wait()
         finally:
             with contextlib.suppress(FileNotFoundError):
                 home.api.unlink()
+            steps: list[Callable[[], Awaitable[None]]] = []
             if runner is not None:
-                await runner.cleanup()
-            if discovery is not None:
-                await discovery.stop()
-            if upkeep is not None:
-                await upkeep.stop()
-            if peers is not None:
-                await peers.stop()
+                steps.append(runner.cleanup)
+            for part in (discovery, pairing, upkeep, peers):
+                if part is not None:
+                    steps.append(part.stop)
+            stop.stuck = await _wind_down(steps)
             # joining a vault replaces the service's storage: close the one in use
             await (service.storage if service is not None else storage).close()
 
 
 async def _start_peers(
-    peers: Peers, storage: Storage, settings: config_module.Config, limits: Limits
+    peers: Peers,
+    storage: Storage,
+    settings: config_module.Config,
+    limits: Limits,
+    home: Home,
 ) -> int:
     """Serve peers on the configured port, else the one used last time; dial known members."""
     saved = await storage.get_meta("peer_port")
-    wanted = settings.peer_port or (int(saved) if saved else 0)
+    picked = int(saved) if saved else 0
+    wanted = settings.peer_port or picked
     try:
         bound = await peers.start(settings.peer_host, wanted, limits)
     except OSError:
-        if settings.peer_port:
-            raise
+        if settings.peer_port and settings.peer_port != picked:
+            raise  # a port the person chose: say it is taken rather than move
         bound = await peers.start(settings.peer_host, 0, limits)  # last time's port is taken
     await storage.set_meta("peer_port", str(bound).encode())
+    if settings.peer_port in (0, picked):  # none chosen, or the one written back last time
+        config_module.keep_peer_port(home, settings, bound)
     me = peers.service.vault.device.public
     members = peers.service.vault.membership.members
     for device, (host, port) in (await storage.peers()).items():
@@ -178,13 +221,71 @@ def _bound_port(runner: web.AppRunner) -> int:
     raise RuntimeError("the API did not bind a port")
 
 
-async def _until_signalled() -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+class _Stopped(Exception):
+    """A stop signal came during start-up: start no further."""
+
+
+class _StopSignals:
+    """SIGINT and SIGTERM, taken over by the loop: each only sets an event."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._event = asyncio.Event()
+        self.stuck = False  # tasks outlived the stop: only leaving the process ends them
+        for sig in STOP_SIGNALS:
+            loop.add_signal_handler(sig, self._on_signal, sig)
+        # main() blocked them from its first line: one that came since is delivered now
+        self._mask = signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+
+    def _on_signal(self, sig: int) -> None:
+        if not self._event.is_set():
+            log.info("stopping (%s)", signal.Signals(sig).name)
+        self._event.set()
+
+    def check(self) -> None:
+        """Go no further with start-up once a stop was asked for."""
+        if self._event.is_set():
+            raise _Stopped
+
+    async def wait(self) -> None:
+        """Until a stop is asked for."""
+        await self._event.wait()
+
+    def close(self) -> None:
+        """Hold the signals as before serve() (blocked, under main()), then let go of them.
+
+        Under main() a signal from here on stays pending until the process exits: there is
+        nothing left to stop, and no traceback or default action to die of.
+        """
+        signal.pthread_sigmask(signal.SIG_SETMASK, self._mask)
+        for sig in STOP_SIGNALS:
+            self._loop.remove_signal_handler(sig)
+
+
+async def _wind_down(steps: list[Callable[[], Awaitable[None]]]) -> bool:
+    """Stop each part in turn within STOP_GRACE_S, then cancel whatever still runs.
+
+    A part that cannot stop in time (a peer that hangs mid-close, a session that will not
+    end) does not keep the daemon: past the deadline every task left is cancelled, and the
+    database is closed after that, by the caller, with what was acknowledged stored.
+    True if some task did not end even then.
+    """
     try:
-        await stop.wait()
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
+        async with asyncio.timeout(STOP_GRACE_S):
+            for step in steps:
+                try:
+                    await step()
+                except Exception:  # one part failing to stop does not keep the others running
+                    log.exception("while stopping")
+    except TimeoutError:
+        log.warning("stopping took over %.0f s: cancelling what is left", STOP_GRACE_S)
+    me = asyncio.current_task()
+    rest = [task for task in asyncio.all_tasks() if task is not me and not task.done()]
+    for task in rest:
+        task.cancel()
+    if rest:
+        _, stuck = await asyncio.wait(rest, timeout=STOP_CANCEL_S)
+        for task in stuck:
+            log.warning("a task did not end when cancelled: %r", task)
+        return bool(stuck)
+    return False

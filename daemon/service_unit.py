@@ -63,6 +63,10 @@ class ServiceError(DaemonError):
     """Installing, removing or querying the service failed; the message says why and what next."""
 
 
+class NoSystemd(ServiceError):
+    """systemctl is not installed, or this system does not run systemd."""
+
+
 def _default_home() -> Path:
     """The home a bare `twofold` uses, which owns the unsuffixed service name."""
     return Path(os.path.abspath(platformdirs.user_data_dir("twofold", appauthor=False)))
@@ -250,7 +254,7 @@ def _run(runner: Runner, argv: Sequence[str]) -> subprocess.CompletedProcess[str
         )
     except FileNotFoundError:
         if argv[0] == "systemctl":
-            raise ServiceError(
+            raise NoSystemd(
                 "systemctl not found: this system does not use systemd. Run "
                 "`python -m twofold.daemon run --home <HOME>` under your init system instead"
             ) from None
@@ -286,7 +290,7 @@ def _raise_if_no_user_manager(
         return
     said = (result.stderr or "").lower()
     if any(marker in said for marker in _NOT_SYSTEMD):
-        raise ServiceError(
+        raise NoSystemd(
             _failure(argv, result)
             + ". This system does not run systemd; run `python -m twofold.daemon run --home "
             "<HOME>` under your init system instead."
@@ -367,7 +371,14 @@ def _uninstall_systemd(spec: ServiceSpec, runner: Runner) -> str:
     path = systemd_unit_path(spec)
     if not path.exists():
         return f"{spec.unit_name} is not installed (no {path}); nothing to do."
-    _systemctl(runner, "disable", "--now", spec.unit_name)
+    try:
+        _systemctl(runner, "disable", "--now", spec.unit_name)
+    except NoSystemd:  # no systemd to stop it or to start it again: the file is all there is
+        path.unlink()
+        return (
+            f"systemctl was not found (this system does not run systemd), so nothing was "
+            f"stopped; removed the unit file {path}. The home {spec.home} is kept."
+        )
     path.unlink()
     _systemctl(runner, "daemon-reload")
     return f"Stopped and removed {spec.unit_name} (deleted {path}). The home {spec.home} is kept."

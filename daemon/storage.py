@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiosqlite
 
+from twofold.protocol import cbor
 from twofold.protocol.envelope import Op
+from twofold.protocol.errors import MalformedPayload
+from twofold.protocol.vector import VersionVector
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -41,6 +45,17 @@ CREATE TABLE IF NOT EXISTS evidence (
     second BLOB NOT NULL,
     PRIMARY KEY (first, second)
 ) WITHOUT ROWID;
+-- What this device remembers of each other member, offline ones included (schema 3).
+CREATE TABLE IF NOT EXISTS contacts (
+    device    BLOB PRIMARY KEY,
+    host      TEXT,     -- where it was last reached, or connected from
+    port      INTEGER,  -- NULL for an address it connected from (its port was an ephemeral one)
+    found_by  TEXT,     -- how that address was found: pairing, static, mdns, incoming
+    last_seen REAL,     -- Unix seconds: its connection was last known alive
+    last_sync REAL,     -- Unix seconds: the last exchange of ops or acknowledgements
+    holds     BLOB,     -- CBOR {author: seq}: what it was last known to hold
+    holds_at  REAL      -- Unix seconds: when `holds` was last known
+) WITHOUT ROWID;
 """
 
 
@@ -62,6 +77,44 @@ PRAGMA user_version=2;
 COMMIT;
 """
 
+# Schema 3 remembers every member's last address, how it was found, when it was last seen and
+# synced and what it held; the addresses schema 2 kept (saved when joining) seed it.
+_FROM_V2 = """
+BEGIN IMMEDIATE;
+CREATE TABLE contacts (
+    device    BLOB PRIMARY KEY,
+    host      TEXT,
+    port      INTEGER,
+    found_by  TEXT,
+    last_seen REAL,
+    last_sync REAL,
+    holds     BLOB,
+    holds_at  REAL
+) WITHOUT ROWID;
+-- a file just migrated from schema 1 had no peers table yet
+CREATE TABLE IF NOT EXISTS peers (
+    device BLOB PRIMARY KEY,
+    host   TEXT NOT NULL,
+    port   INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO contacts (device, host, port, found_by) SELECT device, host, port, 'pairing' FROM peers;
+PRAGMA user_version=3;
+COMMIT;
+"""
+
+
+@dataclass
+class Contact:
+    """What this device remembers of another member across restarts."""
+
+    host: str | None = None
+    port: int | None = None
+    found_by: str | None = None
+    last_seen: float | None = None
+    last_sync: float | None = None
+    holds: dict[bytes, int] | None = None
+    holds_at: float | None = None
+
 
 class Storage:
     """The op log and a little metadata, behind aiosqlite's worker thread."""
@@ -77,12 +130,16 @@ class Storage:
         await db.execute("PRAGMA journal_mode=WAL")
         await db.execute("PRAGMA synchronous=FULL")
         await db.execute("PRAGMA busy_timeout=5000")
-        version = await (await db.execute("PRAGMA user_version")).fetchone()
-        if version is not None and version[0] > SCHEMA_VERSION:
+        row = await (await db.execute("PRAGMA user_version")).fetchone()
+        version = 0 if row is None else int(row[0])
+        if version > SCHEMA_VERSION:
             await db.close()
-            raise RuntimeError(f"{path} was written by a newer Twofold (schema {version[0]})")
-        if version is not None and version[0] == 1:
+            raise RuntimeError(f"{path} was written by a newer Twofold (schema {version})")
+        if version == 1:
             await db.executescript(_FROM_V1)
+            version = 2
+        if version == 2:
+            await db.executescript(_FROM_V2)
         await db.executescript(_SCHEMA)
         await db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         return cls(db, path)
@@ -162,3 +219,47 @@ class Storage:
         await self._db.execute(
             "INSERT OR IGNORE INTO evidence (first, second) VALUES (?, ?)", (first, second)
         )
+
+    async def save_contact(self, device: bytes, contact: Contact) -> None:
+        """Remember what this device knows of a member now (one small autocommitted row)."""
+        holds = None if contact.holds is None else cbor.dumps(contact.holds)
+        await self._db.execute(
+            "INSERT OR REPLACE INTO contacts "
+            "(device, host, port, found_by, last_seen, last_sync, holds, holds_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                device,
+                contact.host,
+                contact.port,
+                contact.found_by,
+                contact.last_seen,
+                contact.last_sync,
+                holds,
+                contact.holds_at,
+            ),
+        )
+
+    async def contacts(self) -> dict[bytes, Contact]:
+        """Every member remembered; a row that cannot be read is remembered as nothing."""
+        rows = await (
+            await self._db.execute(
+                "SELECT device, host, port, found_by, last_seen, last_sync, holds, holds_at "
+                "FROM contacts"
+            )
+        ).fetchall()
+        out: dict[bytes, Contact] = {}
+        for device, host, port, found_by, seen, synced, holds, holds_at in rows:
+            vector: dict[bytes, int] | None = None
+            if holds is not None:
+                with contextlib.suppress(MalformedPayload):
+                    vector = dict(VersionVector.from_wire(cbor.loads(bytes(holds), "contact")))
+            out[bytes(device)] = Contact(
+                host=host,
+                port=port,
+                found_by=found_by,
+                last_seen=seen,
+                last_sync=synced,
+                holds=vector,
+                holds_at=holds_at if vector is not None else None,
+            )
+        return out

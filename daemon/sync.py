@@ -18,14 +18,19 @@ waits for the next periodic exchange, so a peer whose ops cannot be placed
 cannot keep the two sides asking in a loop.
 
 Messages are CBOR maps: {"t": "vector", "v": {author: seq}, "h": {author: tip}}, {"t": "ops",
-"ops": [op bytes, ...]} and {"t": "caught-up"}, which closes the answer to a
-vector. Anything else ends the session.
+"ops": [op bytes, ...]}, {"t": "caught-up"}, which closes the answer to a
+vector, and {"t": "ack", "v": {author: seq}}. Anything else ends the session.
+
+What the peer holds is known exactly while connected, so "lacks" is true within a round
+trip: its vector, the ops it sends (it holds what it sends), and its acks. After each ops
+message it processes, a side acks the authors whose seq in its vector rose since the last
+vector or ack it sent this peer, and only those: one small message per received ops
+message at most (each of which already cost a transaction), none when nothing moved.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import Counter
@@ -77,6 +82,11 @@ class SyncSession:
         self.caught_up = asyncio.Event()
         self.peer_vector: VersionVector | None = None
         self._peer_has: dict[bytes, int] = {}  # highest seq per author the peer is known to hold
+        # What the peer holds, from its own word only (vectors, acks, the ops it sent), not from
+        # what was pushed to it: "lacks" counts against this. holds_at: when it last said so.
+        self.holds: dict[bytes, int] = {}
+        self.holds_at: float | None = None
+        self._told: dict[bytes, int] = {}  # what this side last said it holds (vector or ack)
         self.last_heard = time.time()
         self.last_synced: float | None = None
         self._feed: OpFeed | None = None
@@ -104,12 +114,10 @@ class SyncSession:
                 task.result()
         finally:
             self._feed.close()
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-            self._end()
+            try:
+                await _end_subtasks(tasks)
+            finally:
+                self._end()
 
     def _end(self) -> None:
         """Drop what this session brought that still waits: it is sent again next time."""
@@ -130,7 +138,9 @@ class SyncSession:
 
     async def _send_vector(self) -> None:
         vault = self.service.vault
-        message = {"t": "vector", "v": vault.vector().to_wire(), "h": vault.tips()}
+        vector = vault.vector().to_wire()
+        message = {"t": "vector", "v": vector, "h": vault.tips()}
+        self._told = dict(vector)
         self._asked += 1
         self._dropped = False
         self._applied = 0
@@ -147,21 +157,31 @@ class SyncSession:
                 self.peer_vector = VersionVector.from_wire(message["v"])
                 tips = _tips(message["h"])
                 self._learn(dict(self.peer_vector))
+                self._holds(dict(self.peer_vector))
                 await self._send_missing(self.peer_vector, tips)
             elif kind == "ops" and set(message) == {"t", "ops"} and _op_list(message["ops"]):
                 report = await self.service.receive(
                     message["ops"], source=self._feed, sender=self.source
                 )
                 self._learn({op.author: op.seq for op in report.applied})
+                self._holds({op.author: op.seq for op in report.applied})  # it sent them
                 self._applied += len(report.applied)
                 self.held_peak = max(self.held_peak, self.service.vault.held_from(self.peer)[1])
                 if report.applied:
+                    if self.caught_up.is_set():
+                        self.last_synced = time.time()
                     self._progress(len(report.applied))
+                await self._acknowledge()
                 if report.dropped:
                     self.not_held.update(type(error).__name__ for _, _, error in report.dropped)
                     self._dropped = True
                     if not self._asked and not self._unproductive:
                         await self._send_vector()  # the answer brings them again
+            elif kind == "ack" and set(message) == {"t", "v"}:
+                held = dict(VersionVector.from_wire(message["v"]))
+                self._learn(held)
+                self._holds(held)
+                self.last_synced = time.time()
             elif kind == "caught-up" and set(message) == {"t"}:
                 self.last_synced = time.time()
                 self.caught_up.set()
@@ -214,6 +234,23 @@ class SyncSession:
                 cbor.dumps({"t": "ops", "ops": proof[start : start + PAGE_OPS]})
             )
 
+    def _holds(self, held: dict[bytes, int]) -> None:
+        """The peer said (or showed, by sending them) that it holds these."""
+        for author, seq in held.items():
+            if seq > self.holds.get(author, 0):
+                self.holds[author] = seq
+        self.holds_at = time.time()
+
+    async def _acknowledge(self) -> None:
+        """Tell the peer the authors whose seq here rose since this side last said what it
+        holds: an exact "lacks" on its side, at the cost of a small message when it moved."""
+        if self.restricted:  # a removed peer hears only why it is out
+            return
+        moved = {a: s for a, s in self.service.vault.vector().items() if s > self._told.get(a, 0)}
+        if moved:
+            self._told.update(moved)
+            await self.channel.send(cbor.dumps({"t": "ack", "v": moved}))
+
     def _learn(self, held: dict[bytes, int]) -> None:
         for author, seq in held.items():
             if seq > self._peer_has.get(author, 0):
@@ -247,6 +284,25 @@ class SyncSession:
             await asyncio.sleep(ANTI_ENTROPY_S)
             self._unproductive = False
             await self._send_vector()
+
+
+async def _end_subtasks(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel a session's subtasks and wait for them, their own errors spent.
+
+    Only the subtasks' outcomes are suppressed: a cancellation of the task running the
+    session (a stop, say, just as the peer hung up) propagates from here, so the session
+    ends cancelled rather than looking finished to whoever redials.
+    """
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        task.add_done_callback(_spend)  # retrieved even if this wait is itself cancelled
+    await asyncio.wait(tasks)
+
+
+def _spend(task: asyncio.Task[None]) -> None:
+    if not task.cancelled():
+        task.exception()  # already raised from run(), or moot once the session ends
 
 
 def _tips(value: object) -> dict[bytes, bytes]:

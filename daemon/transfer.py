@@ -19,14 +19,13 @@ from twofold.protocol.errors import InputError
 from twofold.protocol.formats import aegis, registry
 from twofold.protocol.formats.entries import ImportedAccount, ParsedFile
 from twofold.protocol.otpauth import emit_uri
+from twofold.protocol.sameness import AccountKey, account_key, index
 from twofold.protocol.state import AccountView
 from twofold.protocol.vault import Vault
 
 from .vault_service import VaultService, now_ms
 
 EXPORT_FORMATS: Final = ("otpauth", "aegis")
-
-_Key = tuple[bytes, str, str]
 
 
 @dataclass
@@ -115,7 +114,7 @@ class Transfers:
             present = _present(vault)
             ops: list[Op] = []
             for item in parsed.accounts:
-                key = _key(item.draft)
+                key = account_key(item.draft)
                 if key in present:
                     report.skipped.append(_skipped(item, present[key]))
                     continue
@@ -137,14 +136,11 @@ class Transfers:
         return report
 
 
-def _present(vault: Vault) -> dict[_Key, AccountView | None]:
-    """Accounts already held, trashed ones too: restoring those is one command away.
-    None marks one added earlier in the same file."""
-    return {(view.otp.secret, view.issuer, view.name): view for view in vault.state.views()}
-
-
-def _key(draft: AccountDraft) -> _Key:
-    return (draft.otp.secret, draft.issuer, draft.name)
+def _present(vault: Vault) -> dict[AccountKey, AccountView | None]:
+    """Accounts already held, trashed ones too (restoring those is one command away), by
+    the one rule of what makes the same account (protocol/sameness.py). None marks one
+    added earlier in the same file."""
+    return dict(index(vault.state.views()))
 
 
 def _draft(view: AccountView) -> AccountDraft:
@@ -169,8 +165,8 @@ def _skipped(item: ImportedAccount, existing: AccountView | None) -> dict[str, A
     if existing is None:
         reason = "the same account appears earlier in this file"
     elif existing.deleted:
-        reason = "an account with the same secret, issuer and name is in the trash"
+        reason = "an account of the same kind, secret, issuer and name is in the trash"
     else:
-        reason = "an account with the same secret, issuer and name is already in the vault"
+        reason = "an account of the same kind, secret, issuer and name is already in the vault"
     account_id = existing.id.hex() if existing else None
     return _summary(item) | {"id": account_id, "reason": reason}

@@ -27,11 +27,12 @@ from twofold.protocol.errors import InvalidAccount, NotFound, UsageError
 from twofold.protocol.identity import DeviceKey, display_id
 from twofold.protocol.otpauth import parse_uri
 from twofold.protocol.replica import BatchReport, Source
+from twofold.protocol.sameness import account_key, find_same, index
 from twofold.protocol.state import AccountView
 from twofold.protocol.text import strip_hidden
 from twofold.protocol.vault import Vault
 
-from .errors import Ambiguous, BadRequest, NoCurrentCode, StorageFailed
+from .errors import Ambiguous, BadRequest, DuplicateAccount, NoCurrentCode, StorageFailed
 from .events import EventBus
 from .keystore import StoreKey
 from .quiet_log import Tally
@@ -96,6 +97,20 @@ class KeyUpkeepLike(Protocol):
 
     def poke(self) -> None:
         """Check keys again."""
+
+
+@dataclass(frozen=True)
+class Brought:
+    """What joining did with the accounts this device held before: `added` to the vault, or
+    `already_there` (the same account, protocol/sameness.py, was in the vault or its trash;
+    `in_trash` of those only in its trash, left there)."""
+
+    added: int = 0
+    already_there: int = 0
+    in_trash: int = 0
+
+    def to_json(self) -> dict[str, int]:
+        return {"added": self.added, "already_there": self.already_there, "in_trash": self.in_trash}
 
 
 @dataclass(frozen=True)
@@ -379,6 +394,15 @@ class VaultService:
         await self._write(lambda v: v.rename_device(name, now_ms()))
         self.identity = Identity(self.identity.device_id, name, self.identity.vault_id)
         await self.storage.set_meta("device_name", name.encode())
+        from . import config as config_module  # here only: the one setting written back
+        from .home import Home
+
+        home = Home(self.storage.path.parent)  # the database lives in the home
+        if home.config.exists():  # so that config.toml does not name the device as it was
+            try:
+                await asyncio.to_thread(config_module.save, home, device_name=name)
+            except (OSError, config_module.ConfigError) as exc:
+                log.warning("renamed; config.toml still has the old device_name: %s", exc)
 
     async def move_into(self, vault_id: bytes) -> None:
         """Leave this device's own vault for the one it joined; the old database is kept aside."""
@@ -400,7 +424,7 @@ class VaultService:
             fresh = Vault.found(self.vault.device, name, now_ms())
             await self._replace_vault(fresh)
             await self.storage.append(Op(raw) for raw in fresh.log())
-        brought = await self.bring_along()
+        brought = (await self.bring_along()).added
         self._membership_moved()
         for callback in self.vault_replaced:
             await callback()
@@ -428,14 +452,42 @@ class VaultService:
         self.identity = Identity(self.identity.device_id, self.identity.name, new.vault.hex())
         log.info("left vault %s; its database is kept as %s", old.vault.hex(), aside)
 
-    async def bring_along(self) -> int:
-        """Re-create, in the joined vault, the accounts this device held before joining."""
+    async def bring_along(self) -> Brought:
+        """Re-create, in the joined vault, the accounts this device held before joining, all in
+        one transaction. One the vault already holds (the same account, protocol/sameness.py,
+        in the vault or its trash) is not added again: a device restored from a backup of the
+        vault would otherwise double every account. Of a counter-based (HOTP) one, the
+        vault's counter moves up to this device's if this device had counted further, so no
+        code already shown here is shown again. One in the vault's trash stays there (someone
+        put it there); it is counted, and restoring it is one command away."""
         carried, self._carried = self._carried, []
-        for draft, deleted in carried:
-            view = await self._create(draft)
-            if deleted:
-                await self.delete(view.id.hex())
-        return len(carried)
+        counts = {"added": 0, "already_there": 0, "in_trash": 0}
+
+        def make(v: Vault) -> list[Op]:
+            held = index(v.state.views())
+            ops: list[Op] = []
+            for draft, deleted in carried:
+                same = held.get(account_key(draft))
+                if same is None:
+                    try:
+                        aid, op = v.create_account(draft, now_ms())
+                    except InvalidAccount as exc:  # older data the vault no longer takes
+                        log.error("an account could not be brought along: %s", exc)
+                        continue
+                    ops.append(op)
+                    if deleted:
+                        ops.append(v.delete_account(aid, now_ms()))
+                    counts["added"] += 1
+                    continue
+                counts["already_there"] += 1
+                counts["in_trash"] += same.deleted and not deleted
+                if same.otp.kind is OtpKind.HOTP and draft.counter > same.counter:
+                    ops.append(v.update_account(same.id, now_ms(), counter=draft.counter))
+            return ops
+
+        if carried:
+            await self.write_batch(make)
+        return Brought(**counts)
 
     # -- reading -------------------------------------------------------------
 
@@ -471,15 +523,19 @@ class VaultService:
 
     # -- writing -------------------------------------------------------------
 
-    async def create_from_uri(self, uri: str, pin: str | None, note: str | None) -> AccountView:
-        """Add the account an otpauth URI describes."""
+    async def create_from_uri(
+        self, uri: str, pin: str | None, note: str | None, *, allow_duplicate: bool = False
+    ) -> AccountView:
+        """Add the account an otpauth URI describes (see `_create` for a duplicate)."""
         draft = parse_uri(uri, pin=pin)
         if note:
             draft = AccountDraft(draft.issuer, draft.name, draft.otp, draft.counter, note)
-        return await self._create(draft)
+        return await self._create(draft, allow_duplicate=allow_duplicate)
 
-    async def create_from_fields(self, fields: dict[str, Any]) -> AccountView:
-        """Add an account typed in field by field."""
+    async def create_from_fields(
+        self, fields: dict[str, Any], *, allow_duplicate: bool = False
+    ) -> AccountView:
+        """Add an account typed in field by field (see `_create` for a duplicate)."""
         kind = fields.get("kind", "totp")
         secret_text = fields["secret"]
         if not isinstance(secret_text, str):
@@ -506,12 +562,26 @@ class VaultService:
             counter=fields.get("counter", 0),
             note=fields.get("note", ""),
         )
-        return await self._create(draft)
+        return await self._create(draft, allow_duplicate=allow_duplicate)
 
-    async def _create(self, draft: AccountDraft) -> AccountView:
+    def _refuse_duplicate(self, vault: Vault, draft: AccountDraft) -> None:
+        """DuplicateAccount if the vault (or its trash) holds the same account already; a
+        device that may not write at all says that first."""
+        vault.check_writable()
+        same = find_same(vault.state.views(), draft)
+        if same is not None:
+            raise DuplicateAccount(same.id.hex(), same.issuer, same.name, same.deleted)
+
+    async def _create(self, draft: AccountDraft, *, allow_duplicate: bool = False) -> AccountView:
+        """Add an account; one the vault holds already (protocol/sameness.py), in the trash or
+        not, is refused (DuplicateAccount) unless the person asked for a second copy."""
         holder: list[bytes] = []
+        if not allow_duplicate:  # asked before the write lock, so a refusal changes nothing
+            self._refuse_duplicate(self.vault, draft)
 
         def make(v: Vault) -> Op:
+            if not allow_duplicate:  # again under the lock: an add of the same may have won
+                self._refuse_duplicate(v, draft)
             aid, op = v.create_account(draft, now_ms())
             holder.append(aid)
             return op

@@ -77,6 +77,14 @@ class WeakPassphrase(InputError):
         )
 
 
+class WrongPassphrase(WrongPassword):
+    """The passphrase (or recovery key) does not open the backup: said in those words,
+    since a backup has no "password"."""
+
+    def __init__(self, what: str = "passphrase") -> None:
+        InputError.__init__(self, "password", f"the {what} is wrong")
+
+
 def new_recovery_key(rng: Any = os.urandom) -> str:
     """A printable key of 128 random bits and a 32-bit check, in 8 groups of 4 characters.
 
@@ -156,7 +164,9 @@ def parse(data: bytes, password: str | None = None) -> ParsedFile:
             data[prefix_len:], prefix, header["nonce"], key
         )
     except Exception:  # noqa: BLE001 - libsodium's CryptoError: wrong key or changed bytes
-        raise WrongPassword from None
+        raise WrongPassphrase(
+            "recovery key" if header["kdf"] == KDF_RECOVERY_KEY else "passphrase"
+        ) from None
     return _read_body(body)
 
 

@@ -174,7 +174,11 @@ def _split_otpauth(rest: str) -> tuple[OtpKind, str, str]:
         raise InvalidUri("type", "the uri has no type: write otpauth://totp/...")
     kind = _TYPES.get(raw_type.lower())
     if kind is None:
-        raise InvalidUri("type", f"unknown type {raw_type[:20]!r}: use totp, hotp, steam or yaotp")
+        raise InvalidUri(
+            "type",
+            f"unknown type {raw_type[:20]!r}: an otpauth:// link is totp, hotp, steam or yaotp "
+            "(Yandex); a motp:// link is mOTP",
+        )
     if raw_label is None:
         raise InvalidUri("label", "the uri has no label: write otpauth://TYPE/Issuer:name?...")
     return kind, raw_label[1:], query

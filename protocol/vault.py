@@ -313,12 +313,17 @@ class Vault(Replica):
                 return epoch
         raise VaultLocked("this device holds no key of the vault yet")
 
-    def _append(self, kind: OpKind, body: bytes, now_ms: int, nonce: bytes | None = None) -> Op:
+    def check_writable(self) -> None:
+        """RemovedFromVault or VaultClosed when this device may write nothing: checked before
+        anything else a write would refuse, so that is what the person hears first."""
         removal = self.removal_of_me()
         if removal is not None:
             raise RemovedFromVault(display_id(removal.by), wall_ms(removal.hlc))
         if self.membership.closed:
             raise VaultClosed()
+
+    def _append(self, kind: OpKind, body: bytes, now_ms: int, nonce: bytes | None = None) -> Op:
+        self.check_writable()
         me = self.device.public
         if kind is not OpKind.GENESIS and self.chains.get(me) and me not in self.membership.members:
             raise VaultLocked("this device is not a member of the vault")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from ..sdk import Account, Client, Code, Standing
+from ..sdk import Account, ApiError, Client, Code, Conflict, ConflictValue, Standing
 from .output import (
     account_table,
     clean,
@@ -49,6 +49,11 @@ class UserError(Exception):
         }
 
 
+def no_terminal() -> TextIO | None:
+    """The terminal of a run whose standard input stands for the whole terminal: none."""
+    return None
+
+
 @dataclass
 class Context:
     """One run of the command: its arguments, home, output streams and lazy client."""
@@ -60,6 +65,8 @@ class Context:
     out: TextIO
     stdin: TextIO
     err: TextIO = field(default_factory=lambda: sys.stderr)
+    terminal: Callable[[], TextIO | None] = no_terminal
+    """Opens the controlling terminal (None if there is none), to ask when stdin is not one."""
     _client: Client | None = field(default=None, repr=False)
 
     @property
@@ -100,7 +107,10 @@ def matches(query: str, account_id: str, issuer: str, name: str) -> bool:
 def _read_stdin(ctx: Context, what: str) -> str:
     """One value piped in, so a secret need not appear on the command line or in history."""
     if ctx.stdin.isatty():  # typed by hand: do not echo it to the screen either
-        text = getpass.getpass(f"{what} (not echoed): ").strip()
+        try:
+            text = getpass.getpass(f"{what} (not echoed): ").strip()
+        except EOFError:  # Ctrl-D
+            text = ""
     else:
         text = ctx.stdin.read().strip()
     if not text:
@@ -120,8 +130,30 @@ def _emit_account(ctx: Context, account: Account, verb: str) -> int:
 FIELD_OPTIONS = ("issuer", "name", "secret", "kind", "algorithm", "digits", "period", "counter")
 
 
+DUPLICATE = "urn:twofold:problem:duplicate-account"
+
+
 def cmd_add(ctx: Context) -> int:
-    """Add an account from a URI (or - for stdin) or from its fields."""
+    """Add an account from a URI (or - for stdin) or from its fields; one the vault holds
+    already is refused unless --allow-duplicate."""
+    try:
+        return _add(ctx)
+    except ApiError as exc:
+        existing = exc.extra.get("existing")
+        if exc.type != DUPLICATE or not isinstance(existing, dict):
+            raise
+        which = f"{label(existing['issuer'], existing['name'])} ({short_id(existing['id'])})"
+        if existing.get("trashed"):
+            exc.detail = (
+                f"{which} is in the trash: bring it back with: twofold restore "
+                f"{short_id(existing['id'])} (or add a second copy with --allow-duplicate)"
+            )
+        else:
+            exc.detail = f"{which} is already in the vault; to add a second copy: --allow-duplicate"
+        raise
+
+
+def _add(ctx: Context) -> int:
     a = ctx.args
     given = [opt for opt in FIELD_OPTIONS if getattr(a, opt) is not None]
     if a.uri is not None and given:
@@ -141,10 +173,13 @@ def cmd_add(ctx: Context) -> int:
             counter=a.counter,
             pin=a.pin,
             note=a.note,
+            allow_duplicate=a.allow_duplicate,
         )
     else:
         uri = _read_stdin(ctx, "an otpauth:// URI") if a.uri == STDIN else a.uri
-        account = ctx.client.create_account_from_uri(uri, pin=a.pin, note=a.note)
+        account = ctx.client.create_account_from_uri(
+            uri, pin=a.pin, note=a.note, allow_duplicate=a.allow_duplicate
+        )
     return _emit_account(ctx, account, f"added {account.kind} account")
 
 
@@ -190,7 +225,7 @@ def cmd_code(ctx: Context) -> int:
     if ctx.json:
         dump_json({"codes": [c.to_json() for c in codes]}, ctx.out)
     elif query is not None and len(codes) == 1:
-        ctx.say(_code_line(codes[0]))
+        ctx.say(_code_line(ctx, codes[0]))
     elif codes:
         ctx.say(code_table(codes))
     else:
@@ -198,8 +233,11 @@ def cmd_code(ctx: Context) -> int:
     return 0
 
 
-def _code_line(code: Code) -> str:
-    """One code for a person: grouped digits, then how long it lasts and whose it is."""
+def _code_line(ctx: Context, code: Code) -> str:
+    """One code for a person at a terminal: grouped digits, then how long it lasts and whose
+    it is; for a pipe (twofold code github | xclip), the bare code, as ykman's -s prints."""
+    if not ctx.out.isatty():
+        return clean(code.code)
     if code.seconds_left is not None:
         when = f"{code.seconds_left} s left"
     else:
@@ -232,7 +270,7 @@ def cmd_next(ctx: Context) -> int:
     if ctx.json:
         dump_json(code.to_json(), ctx.out)
     else:
-        ctx.say(_code_line(code))
+        ctx.say(_code_line(ctx, code))
     return 0
 
 
@@ -284,8 +322,17 @@ def _value_text(value: object) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
 
 
+def _device_names(ctx: Context) -> dict[str, str]:
+    """Device ID to name, to say who wrote a value; a name two devices share keeps its ID."""
+    devices = ctx.client.devices()
+    counts: dict[str, int] = {}
+    for d in devices:
+        counts[d.name] = counts.get(d.name, 0) + 1
+    return {d.id: d.name if counts[d.name] == 1 else f"{d.name} ({d.id})" for d in devices}
+
+
 def cmd_conflicts(ctx: Context) -> int:
-    """List the fields holding concurrent values, with the choice that keeps each."""
+    """List the fields holding concurrent values, each with the index that keeps it."""
     conflicts = ctx.client.conflicts()
     if ctx.json:
         dump_json({"conflicts": [c.to_json() for c in conflicts]}, ctx.out)
@@ -293,6 +340,7 @@ def cmd_conflicts(ctx: Context) -> int:
     if not conflicts:
         ctx.say("no conflicts")
         return 0
+    names = _device_names(ctx)
     rows = []
     for c in conflicts:
         for i, v in enumerate(c.values):
@@ -302,24 +350,72 @@ def cmd_conflicts(ctx: Context) -> int:
                     short_id(c.account_id),
                     label(c.issuer, c.name),
                     c.field,
+                    str(i + 1),
                     "*" if i == 0 else "",
-                    v.choice,
                     _value_text(v.value),
-                    v.device,
+                    names.get(v.device, v.device),
                     written,
+                    v.choice[:SHORT_CHOICE],
                 )
             )
-    headers = ["ID", "ACCOUNT", "FIELD", "SHOWN", "CHOICE", "VALUE", "DEVICE", "WRITTEN"]
+    headers = ["ID", "ACCOUNT", "FIELD", "#", "SHOWN", "VALUE", "DEVICE", "WRITTEN", "CHOICE"]
     ctx.say(table(headers, rows))
-    ctx.say("keep one value with: twofold resolve ID FIELD CHOICE")
+    ctx.say("keep one value with: twofold resolve ID FIELD # (or its VALUE, or its CHOICE)")
     return 0
 
 
+SHORT_CHOICE = 12
+"""The hex digits of a choice the conflicts table shows; resolve takes any unique start."""
+
+
+def _pick(conflict: Conflict, given: str) -> ConflictValue:
+    """The value GIVEN names: its whole choice, its index (from 1), a unique start of its
+    choice, or the value itself as the table shows it."""
+    values = conflict.values
+    text = given.strip()
+    exact = [v for v in values if v.choice == text.lower() or v.choice == text]
+    if exact:
+        return exact[0]
+    if text.isdigit() and 1 <= int(text) <= len(values):
+        return values[int(text) - 1]
+    started = [
+        v for v in values if len(text) >= ID_PREFIX_MIN and v.choice.startswith(text.lower())
+    ]
+    if len(started) == 1:
+        return started[0]
+    same = [v for v in values if _value_text(v.value) == given]
+    if same and all(v.value == same[0].value for v in same):
+        return same[0]
+    what = f"the {conflict.field} of {label(conflict.issuer, conflict.name)}"
+    if len(started) > 1 or len(same) > 1:
+        raise UserError(f"{given!r} names several values of {what}: give its #", "ambiguous", 409)
+    raise UserError(
+        f"{given!r} is none of the {len(values)} values of {what}: give its # (1 to "
+        f"{len(values)}), its value, or the start of its choice; see: twofold conflicts",
+        "no-such-choice",
+    )
+
+
 def cmd_resolve(ctx: Context) -> int:
-    """End a conflict by keeping one of its values."""
+    """End a conflict by keeping one of its values, named by index, value or choice."""
     a = ctx.args
-    account = ctx.client.resolve_conflict(a.id, a.field, a.choice)
-    return _emit_account(ctx, account, f"kept {a.choice} as the {a.field} of")
+    key = a.id.strip().lower()
+    found = [
+        c for c in ctx.client.conflicts() if c.account_id.startswith(key) and c.field == a.field
+    ]
+    if len(found) != 1:  # none, or an ambiguous ID: the daemon says which, as it checks
+        account = ctx.client.resolve_conflict(a.id, a.field, a.choice)
+        return _emit_account(ctx, account, f"kept {a.choice} as the {a.field} of")
+    kept = _pick(found[0], a.choice)
+    account = ctx.client.resolve_conflict(found[0].account_id, a.field, kept.choice)
+    if ctx.json:
+        return _emit_account(ctx, account, "")
+    who = _device_names(ctx).get(kept.device, kept.device)
+    ctx.say(
+        f"kept {clean(_value_text(kept.value))!r} (written by {clean(who)}) as the {a.field} "
+        f"of {label(account.issuer, account.name)} ({short_id(account.id)})"
+    )
+    return 0
 
 
 def cmd_status(ctx: Context) -> int:

@@ -25,6 +25,32 @@ def _when(value: datetime) -> str:
     return f"{value.astimezone():%Y-%m-%d %H:%M}"
 
 
+def _at(value: datetime) -> str:
+    """A moment for a person, shortest first: the time alone when it was today."""
+    local = value.astimezone()
+    if local.date() == datetime.now().astimezone().date():
+        return f"{local:%H:%M}"
+    return _when(value)
+
+
+def _lacks(peer: Peer) -> str:
+    """LACKS: exact while connected; an estimate, and as of when, while not."""
+    if peer.lacks is None:
+        return ""
+    if peer.lacks_exact:
+        return str(peer.lacks)
+    when = "" if peer.lacks_known_at is None else f" (as of {_at(peer.lacks_known_at)})"
+    return f"~{peer.lacks}{when}"
+
+
+def _peer_state(peer: Peer) -> str:
+    if peer.connected:
+        return "connected"
+    if peer.last_seen is not None:
+        return f"last seen {_when(peer.last_seen)}"
+    return "not seen"
+
+
 def _state(device: Device, names: dict[str, str]) -> str:
     """What a person wants to know first about a device."""
     if device.revoked:
@@ -67,9 +93,9 @@ def peer_table(peers: Sequence[Peer]) -> str:
             p.device,
             p.address or "",
             p.found_by or "",
-            "connected" if p.connected else "not connected",
+            _peer_state(p),
             "never" if p.last_sync is None else _when(p.last_sync),
-            "" if p.lacks is None else p.lacks,
+            _lacks(p),
         )
         for p in peers
     ]

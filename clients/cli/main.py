@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, TextIO
 
-from ..sdk import ApiError, DaemonNotRunning, SdkError, resolve_home
-from . import browser, devices, pairing, transfer
+from ..sdk import ApiError, DaemonNotRunning, InvalidArgument, SdkError, resolve_home
+from . import browser, devices, pairing, prompts, transfer
 from . import commands as c
 from .output import dump_json
 
@@ -137,6 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--counter", type=int, metavar="N", help="HOTP counter")
     p.add_argument("--pin", metavar="P", help="motp and yandex PIN")
     p.add_argument("--note", metavar="T")
+    p.add_argument(
+        "--allow-duplicate",
+        action="store_true",
+        help="add it even if the vault holds the same account (same secret, issuer and name)",
+    )
 
     p = add("list", c.cmd_list, "list the accounts (issuer, name, kind, ID)")
     p.add_argument("query", nargs="?", metavar="QUERY", help="keep those whose issuer/name has it")
@@ -209,11 +214,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--password-stdin", action="store_true", help="read the passphrase from stdin")
     p.add_argument("--force", action="store_true", help="replace FILE if it exists")
 
-    add("conflicts", c.cmd_conflicts, "list fields edited concurrently, with their choices")
+    add("conflicts", c.cmd_conflicts, "list fields edited concurrently, each value numbered")
     p = add("resolve", c.cmd_resolve, "end a conflict by keeping one value")
     p.add_argument("id", metavar="ID", help="account ID or a prefix of 4+ hex digits")
     p.add_argument("field", metavar="FIELD", help="issuer, name, note or otp")
-    p.add_argument("choice", metavar="CHOICE", help="the CHOICE column of twofold conflicts")
+    p.add_argument(
+        "choice",
+        metavar="CHOICE",
+        help="the value's # in twofold conflicts, the value itself, or (the start of) its CHOICE",
+    )
 
     p = add(
         "pair",
@@ -325,8 +334,13 @@ def main(
     stdin: TextIO | None = None,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
+    terminal: Callable[[], TextIO | None] | None = None,
 ) -> int:
-    """Run the twofold command and return its exit status (0, 1, 2 usage, 3 no daemon)."""
+    """Run the twofold command and return its exit status (0, 1, 2 usage, 3 no daemon).
+
+    Questions go to stdin when it is a terminal, else to `terminal()`: the controlling
+    terminal by default, but none when `stdin` is given and `terminal` is not, since a
+    caller's stdin then stands for the whole terminal (a test never waits on a real one)."""
     out = stdout or sys.stdout
     err = stderr or sys.stderr
     parser = build_parser()
@@ -342,6 +356,7 @@ def main(
         out=out,
         stdin=stdin or sys.stdin,
         err=err,
+        terminal=terminal or (prompts.open_terminal if stdin is None else c.no_terminal),
     )
     try:
         return int(args.handler(ctx))
@@ -357,6 +372,14 @@ def main(
         return _fail(ctx, err, str(exc), problem, EXIT_NO_DAEMON)
     except (ApiError, c.UserError) as exc:
         return _fail(ctx, err, exc.detail, exc.to_json(), EXIT_ERROR)
+    except InvalidArgument as exc:  # a malformed ID or field name: wrong usage, as argparse's
+        problem = {
+            "type": "urn:twofold:cli:invalid-argument",
+            "title": "Invalid argument",
+            "status": 400,
+            "detail": str(exc),
+        }
+        return _fail(ctx, err, str(exc), problem, EXIT_USAGE)
     except SdkError as exc:
         problem = {
             "type": f"urn:twofold:cli:{type(exc).__name__}",

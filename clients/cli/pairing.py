@@ -19,7 +19,15 @@ from typing import Any
 
 import segno
 
-from ..sdk import ApiError, Invitation, Joining, JoiningPeer, JoiningVault, SdkError
+from ..sdk import (
+    ApiError,
+    Invitation,
+    Joining,
+    JoiningBrought,
+    JoiningPeer,
+    JoiningVault,
+    SdkError,
+)
 from .commands import STDIN, Context, UserError, _read_stdin
 from .output import clean, dump_json, group_code
 from .prompts import confirm
@@ -395,7 +403,7 @@ class _Join:
             return 0
         count = len(ctx.client.accounts())
         accounts = "1 account is" if count == 1 else f"{count} accounts are"
-        ctx.say(f"Joined. {accounts} on this device now.")
+        ctx.say(f"Joined. {accounts} on this device now{_already(self.last.brought)}.")
         return 0
 
     def _tell(self) -> None:
@@ -495,3 +503,15 @@ class _Join:
                 said = "\nStopped waiting: the vault is still being copied."
         self.ctx.tell(said)
         return 130
+
+
+def _already(brought: JoiningBrought | None) -> str:
+    """How many of this device's accounts the vault held already, for the joined line:
+    "; 3 of this device's were already in the vault (1 in its trash: twofold trash)"."""
+    if brought is None or not brought.already_there:
+        return ""
+    n = brought.already_there
+    said = f"; {n} of this device's {'was' if n == 1 else 'were'} already in the vault"
+    if brought.in_trash:
+        said += f" ({brought.in_trash} in its trash: see twofold trash)"
+    return said

@@ -25,6 +25,9 @@ BACKUP_FORMAT = "twofold-backup"
 _URI_SCHEMES = ("otpauth://", "otpauth-migration://", "motp://")
 _NEEDS_PASSWORD = "urn:twofold:problem:password-required"  # noqa: S105 - a problem type
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._@+-]+")
+_LABELLED = re.compile(r"(.+?) \((.*)\)", re.DOTALL)
+BACKUP_MIN_CHARS = 10
+"""The daemon refuses a shorter backup passphrase (protocol/backup.py): say so at once."""
 
 
 def cmd_import(ctx: Context) -> int:
@@ -108,7 +111,11 @@ def cmd_backup(ctx: Context) -> int:
         made = ctx.client.backup(recovery_key=True)
     else:
         passphrase = ask_secret(
-            ctx, "backup passphrase", from_stdin=a.password_stdin, twice=not a.password_stdin
+            ctx,
+            "backup passphrase",
+            from_stdin=a.password_stdin,
+            twice=not a.password_stdin,
+            min_chars=BACKUP_MIN_CHARS,
         )
         made = ctx.client.backup(passphrase=passphrase)
     _write_private(path, made.content, force=a.force)
@@ -228,6 +235,16 @@ def _uri_label(uri: str) -> str:
     return unquote(path.rsplit("/", 1)[-1]) or "account"
 
 
+def _where(entry: str, shown: str) -> str:
+    """Where in the file an account was, in the parentheses after its label: "entry 1",
+    not "entry 1 (GitHub: alice)" again, nor "(entry 1 (alice))" inside parentheses."""
+    where = clean(entry)
+    found = _LABELLED.fullmatch(where)
+    if found is None:
+        return where
+    return found[1] if found[2] == shown else f"{found[1]}: {found[2]}"
+
+
 def _print_report(ctx: Context, report: ImportReport) -> int:
     status = 1 if report.failed else 0
     if ctx.json:
@@ -240,12 +257,11 @@ def _print_report(ctx: Context, report: ImportReport) -> int:
         + (" (dry run: nothing was changed)" if report.dry_run else "")
     )
     for item in report.added:
-        ctx.say(f"  {verb:9} {clean(label(item.issuer, item.name))}  ({clean(item.entry)})")
+        shown = label(item.issuer, item.name)
+        ctx.say(f"  {verb:9} {shown}  ({_where(item.entry, shown)})")
     for skipped in report.skipped:
-        ctx.say(
-            f"  skipped   {clean(label(skipped.issuer, skipped.name))}  ({clean(skipped.entry)}): "
-            f"{clean(skipped.reason)}"
-        )
+        shown = label(skipped.issuer, skipped.name)
+        ctx.say(f"  skipped   {shown}  ({_where(skipped.entry, shown)}): {clean(skipped.reason)}")
     for failed in report.failed:
         ctx.say(f"  failed    {clean(failed.entry)}: {clean(failed.reason)}")
     for warning in report.warnings:

@@ -125,10 +125,19 @@ class AsyncClient:
         return parse_list("the account list", body, "accounts", Account.from_json)
 
     async def create_account_from_uri(
-        self, uri: str, pin: str | None = None, note: str | None = None
+        self,
+        uri: str,
+        pin: str | None = None,
+        note: str | None = None,
+        *,
+        allow_duplicate: bool = False,
     ) -> Account:
-        """createAccount from an otpauth:// (or motp://) URI."""
-        body = _without_none({"uri": uri, "pin": pin, "note": note})
+        """createAccount from an otpauth:// (or motp://) URI. The same account as one the vault
+        holds is refused (ApiError, type urn:twofold:problem:duplicate-account, its `extra`
+        naming the `existing` one) unless `allow_duplicate`."""
+        body = _without_none(
+            {"uri": uri, "pin": pin, "note": note, "allow_duplicate": allow_duplicate or None}
+        )
         return Account.from_json(await self._call("POST", "/accounts", body=body))
 
     async def create_account(
@@ -144,8 +153,10 @@ class AsyncClient:
         counter: int | None = None,
         pin: str | None = None,
         note: str | None = None,
+        allow_duplicate: bool = False,
     ) -> Account:
-        """createAccount from its fields; what is left None takes the daemon's default."""
+        """createAccount from its fields; what is left None takes the daemon's default. A
+        duplicate is refused as create_account_from_uri says, unless `allow_duplicate`."""
         body = _without_none(
             {
                 "issuer": issuer,
@@ -158,6 +169,7 @@ class AsyncClient:
                 "counter": counter,
                 "pin": pin,
                 "note": note,
+                "allow_duplicate": allow_duplicate or None,
             }
         )
         return Account.from_json(await self._call("POST", "/accounts", body=body))
@@ -326,6 +338,16 @@ class AsyncClient:
         this device with every account it shows; pair the other devices into it."""
         return NewVault.from_json(await self._call("POST", "/vault/new"))
 
+    async def scan_qr(self, picture: bytes) -> list[str]:
+        """scanQr: the texts of the QR codes in a picture, in reading order ([] if none)."""
+        body = await self._call(
+            "POST", "/qr/scan", body={"content": base64.b64encode(picture).decode("ascii")}
+        )
+        texts = body.get("texts") if isinstance(body, dict) else None
+        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+            raise ProtocolMismatch("the daemon sent a QR scan without a list of texts")
+        return list(texts)
+
     async def peers(self) -> list[Peer]:
         """listPeers: the other members, and how this device reaches them."""
         body = await self._call("GET", "/peers")
@@ -446,6 +468,9 @@ def _url(endpoint: Endpoint, path: str) -> URL:
     return base.with_path(API_PREFIX + path, encoded=True)
 
 
+_PROBLEM_MEMBERS = frozenset({"type", "title", "status", "detail", "field"})
+
+
 def _decode(method: str, path: str, resp: aiohttp.ClientResponse, raw: bytes) -> Any:
     """The JSON of a 2xx answer, or the ApiError its problem detail describes."""
     try:
@@ -461,6 +486,7 @@ def _decode(method: str, path: str, resp: aiohttp.ClientResponse, raw: bytes) ->
                 str(body.get("title", resp.reason or "")),
                 body["detail"],
                 field if isinstance(field, str) else None,
+                {k: v for k, v in body.items() if k not in _PROBLEM_MEMBERS},
             )
         text = raw.decode("utf-8", "replace").strip()[:200]
         detail = f"the daemon answered {method} {path} with HTTP {resp.status} {resp.reason}"

@@ -31,10 +31,17 @@ class InvalidArgument(SdkError, ValueError):
 
 
 class ApiError(SdkError):
-    """The daemon refused a request with an RFC 9457 problem detail; str() is its detail."""
+    """The daemon refused a request with an RFC 9457 problem detail; str() is its detail.
+    `extra` holds the members particular to its type (duplicate-account: `existing`)."""
 
     def __init__(
-        self, status: int, type: str, title: str, detail: str, field: str | None = None
+        self,
+        status: int,
+        type: str,
+        title: str,
+        detail: str,
+        field: str | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
@@ -42,6 +49,7 @@ class ApiError(SdkError):
         self.title = title
         self.detail = detail
         self.field = field
+        self.extra = dict(extra or {})
 
     def __str__(self) -> str:
         return self.detail
@@ -59,7 +67,7 @@ class ApiError(SdkError):
         }
         if self.field is not None:
             problem["field"] = self.field
-        return problem
+        return problem | self.extra
 
 
 class NotFoundError(ApiError):
@@ -75,7 +83,12 @@ class ServerError(ApiError):
 
 
 def error_for(
-    status: int, problem_type: str, title: str, detail: str, field: str | None = None
+    status: int,
+    problem_type: str,
+    title: str,
+    detail: str,
+    field: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> ApiError:
     """Pick the ApiError subclass for an HTTP status, so callers can catch by meaning."""
     cls: type[ApiError]
@@ -87,4 +100,4 @@ def error_for(
         cls = ServerError
     else:
         cls = ApiError
-    return cls(status, problem_type, title, detail, field)
+    return cls(status, problem_type, title, detail, field, extra)

@@ -490,10 +490,26 @@ class JoiningVault:
 
 
 @dataclass(frozen=True)
+class JoiningBrought:
+    """What joining did with the accounts the joining device held: `added` to the vault;
+    `already_there` not added, since the vault (or its trash) held the same account;
+    `in_trash` of those only in the vault's trash, and left there."""
+
+    added: int
+    already_there: int
+    in_trash: int
+
+    def to_json(self) -> JsonObject:
+        """The API's shape of what a join brought."""
+        return {"added": self.added, "already_there": self.already_there, "in_trash": self.in_trash}
+
+
+@dataclass(frozen=True)
 class Joining:
     """How joining a vault (or, for a member, adding the device of an offer) is going.
 
-    `vault` is set only on the joining device, once the exchange checked out.
+    `vault` is set only on the joining device, once the exchange checked out; `brought`
+    only there too, once joined.
     """
 
     state: str
@@ -502,6 +518,7 @@ class Joining:
     vault: JoiningVault | None
     error: str | None
     declined_by: str | None = None  # "this device" or "the other device", once declined
+    brought: JoiningBrought | None = None
 
     @classmethod
     def from_json(cls, obj: object) -> Self:
@@ -509,6 +526,7 @@ class Joining:
         f = _Fields("a joining", obj)
         peer = f.opt_object("peer", "a joining peer")
         vault = f.opt_object("vault", "a joining vault")
+        brought = f.opt_object("brought", "what a join brought")
         return cls(
             state=f.text("state"),
             code=f.opt_text("code"),
@@ -520,6 +538,13 @@ class Joining:
             else JoiningVault(id=vault.text("id"), devices=vault.texts("devices")),
             error=f.opt_text("error"),
             declined_by=f.opt_text("declined_by"),
+            brought=None
+            if brought is None
+            else JoiningBrought(
+                added=brought.integer("added"),
+                already_there=brought.integer("already_there"),
+                in_trash=brought.integer("in_trash"),
+            ),
         )
 
     def to_json(self) -> JsonObject:
@@ -533,6 +558,7 @@ class Joining:
             "vault": None if self.vault is None else self.vault.to_json(),
             "error": self.error,
             "declined_by": self.declined_by,
+            "brought": None if self.brought is None else self.brought.to_json(),
         }
 
 
@@ -551,6 +577,7 @@ class Device:
     forked: bool
     connected: bool
     last_seen: datetime | None
+    last_sync: datetime | None
 
     @classmethod
     def from_json(cls, obj: object) -> Self:
@@ -568,6 +595,7 @@ class Device:
             forked=f.boolean("forked"),
             connected=f.boolean("connected"),
             last_seen=f.opt_time("last_seen"),
+            last_sync=f.opt_time("last_sync"),
         )
 
     def to_json(self) -> JsonObject:
@@ -584,20 +612,26 @@ class Device:
             "forked": self.forked,
             "connected": self.connected,
             "last_seen": _opt_time_json(self.last_seen),
+            "last_sync": _opt_time_json(self.last_sync),
         }
 
 
 @dataclass(frozen=True)
 class Peer:
-    """Another member of the vault, and how this device reaches it."""
+    """Another member of the vault, and how this device reaches it.
+
+    `lacks` is exact while `lacks_exact`; otherwise an estimate as of `lacks_known_at`."""
 
     device: str
     name: str
     address: str | None
     found_by: str | None
     connected: bool
+    last_seen: datetime | None
     last_sync: datetime | None
     lacks: int | None
+    lacks_exact: bool
+    lacks_known_at: datetime | None
 
     @classmethod
     def from_json(cls, obj: object) -> Self:
@@ -609,8 +643,11 @@ class Peer:
             address=f.opt_text("address"),
             found_by=f.opt_text("found_by"),
             connected=f.boolean("connected"),
+            last_seen=f.opt_time("last_seen"),
             last_sync=f.opt_time("last_sync"),
             lacks=f.opt_integer("lacks"),
+            lacks_exact=f.boolean("lacks_exact"),
+            lacks_known_at=f.opt_time("lacks_known_at"),
         )
 
     def to_json(self) -> JsonObject:
@@ -621,8 +658,11 @@ class Peer:
             "address": self.address,
             "found_by": self.found_by,
             "connected": self.connected,
+            "last_seen": _opt_time_json(self.last_seen),
             "last_sync": _opt_time_json(self.last_sync),
             "lacks": self.lacks,
+            "lacks_exact": self.lacks_exact,
+            "lacks_known_at": _opt_time_json(self.lacks_known_at),
         }
 
 

@@ -79,10 +79,19 @@ class Client:
         return self._run(self._async.accounts(q))
 
     def create_account_from_uri(
-        self, uri: str, pin: str | None = None, note: str | None = None
+        self,
+        uri: str,
+        pin: str | None = None,
+        note: str | None = None,
+        *,
+        allow_duplicate: bool = False,
     ) -> Account:
-        """createAccount from an otpauth:// (or motp://) URI."""
-        return self._run(self._async.create_account_from_uri(uri, pin=pin, note=note))
+        """createAccount from an otpauth:// (or motp://) URI; a duplicate only if allowed."""
+        return self._run(
+            self._async.create_account_from_uri(
+                uri, pin=pin, note=note, allow_duplicate=allow_duplicate
+            )
+        )
 
     def create_account(
         self,
@@ -97,8 +106,10 @@ class Client:
         counter: int | None = None,
         pin: str | None = None,
         note: str | None = None,
+        allow_duplicate: bool = False,
     ) -> Account:
-        """createAccount from its fields; what is left None takes the daemon's default."""
+        """createAccount from its fields; what is left None takes the daemon's default; a
+        duplicate only if allowed."""
         return self._run(
             self._async.create_account(
                 secret=secret,
@@ -111,6 +122,7 @@ class Client:
                 counter=counter,
                 pin=pin,
                 note=note,
+                allow_duplicate=allow_duplicate,
             )
         )
 
@@ -258,6 +270,10 @@ class Client:
         """startNewVault: for a device that was removed or whose vault closed, a new vault on
         this device with every account it shows; pair the other devices into it."""
         return self._run(self._async.start_new_vault())
+
+    def scan_qr(self, picture: bytes) -> list[str]:
+        """scanQr: the texts of the QR codes in a picture, in reading order ([] if none)."""
+        return self._run(self._async.scan_qr(picture))
 
     def peers(self) -> list[Peer]:
         """listPeers: the other members, and how this device reaches them."""

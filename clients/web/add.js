@@ -5,6 +5,8 @@ import { toast } from "./toast.js";
 
 let dialog;
 let hooks = { onAdded: () => {} };
+// The daemon refuses an account the vault holds already (same secret, issuer and name).
+const DUPLICATE = "urn:twofold:problem:duplicate-account";
 
 export function initAdd(options) {
   hooks = { ...hooks, ...options };
@@ -121,8 +123,7 @@ async function submitLink(event) {
     try {
       const lines = text.split(/\s+/).filter(Boolean);
       if (lines.length === 1 && !/^otpauth-migration:/i.test(text)) {
-        const account = await api("POST", "/accounts", { uri: text });
-        added(account);
+        await addAccount({ uri: text }, error, form);
       } else {
         // A Google Authenticator export, or several links: the importer reports each.
         showReport(await api("POST", "/import", { text }));
@@ -159,13 +160,41 @@ async function submitFields(event) {
   if ((kind === "motp" || kind === "yandex") && value("pin")) body.pin = value("pin");
   if (value("note")) body.note = form.elements.note.value;
   const button = event.submitter ?? $('[type="submit"]', form);
-  await busy(button, async () => {
-    try {
-      added(await api("POST", "/accounts", body));
-    } catch (err) {
-      if (err.status !== 401) showError(error, err, form);
+  await busy(button, () => addAccount(body, error, form));
+}
+
+/** POST /accounts; an account the vault holds already is said plainly, with a way to add
+ * a second copy anyway. Other errors are shown as they come. */
+async function addAccount(body, error, form) {
+  try {
+    added(await api("POST", "/accounts", body));
+  } catch (err) {
+    if (err.status === 401) return;
+    if (err.type !== DUPLICATE) {
+      showError(error, err.field === "text" ? { ...err, field: "uri" } : err, form);
+      return;
     }
-  });
+    showError(error, err);
+    const again = h(
+      "button",
+      {
+        type: "button",
+        class: "btn btn-small",
+        testid: "add-anyway",
+        onclick: () =>
+          busy(again, async () => {
+            clearError(error);
+            try {
+              added(await api("POST", "/accounts", { ...body, allow_duplicate: true }));
+            } catch (err2) {
+              if (err2.status !== 401) showError(error, err2, form);
+            }
+          }),
+      },
+      "Add a second copy",
+    );
+    error.append(" ", again);
+  }
 }
 
 function added(account) {

@@ -6,6 +6,7 @@ import { clearSearch, forget, highlight, initCodes, refreshCodes } from "./codes
 import { initConflicts, refreshConflicts } from "./conflicts.js";
 import { hasPairing, initDevices, refreshDevices, refreshPair } from "./devices.js";
 import { $, $$, h, icon, shown } from "./dom.js";
+import { initJoin, onJoinEvent } from "./join.js";
 import { initPairing, onPairingEvent, openInvite } from "./pairing.js";
 import { initStanding, refreshStanding } from "./standing.js";
 import { initToasts, toast } from "./toast.js";
@@ -166,6 +167,7 @@ function connectEvents() {
   on("sync", devicesChanged);
   on("pairing", (data) => {
     onPairingEvent(data);
+    onJoinEvent(data);
     if (hasPairing()) refreshPair().catch(report);
     if (data.state === "accepted") devicesChanged();
   });
@@ -198,6 +200,7 @@ function wire() {
     },
   });
   initPairing({ onAccepted: () => refreshDevices().catch(report) });
+  initJoin({ onJoined: () => refreshAll() });
   initStanding({ onNewVault: () => refreshAll() });
   for (const dialog of $$("dialog")) closeOnBackdrop(dialog);
 

@@ -75,18 +75,14 @@ function row(device, peer, names) {
     );
   }
   if (!device.this_device && !device.revoked) {
-    if (peer?.last_sync) details.push(h("span", { testid: "device-last-sync" }, "synced ", timeEl(peer.last_sync)));
-    else if (device.last_seen) details.push(h("span", {}, "seen ", timeEl(device.last_seen)));
+    const connected = device.connected || Boolean(peer?.connected);
+    const seen = peer?.last_seen ?? device.last_seen;
+    const synced = peer?.last_sync ?? device.last_sync;
+    // Offline: when it was last seen, kept by the daemon across restarts.
+    if (!connected && seen) details.push(h("span", { testid: "device-last-seen" }, "last seen ", timeEl(seen)));
+    if (synced) details.push(h("span", { testid: "device-last-sync" }, "synced ", timeEl(synced)));
     else details.push(h("span", { testid: "device-last-sync" }, "never synced"));
-    if (peer && peer.lacks !== null && peer.lacks !== undefined) {
-      details.push(
-        h(
-          "span",
-          { testid: "device-lacks", class: peer.lacks > 0 ? "text-warn" : "" },
-          peer.lacks > 0 ? `${peer.lacks} change${peer.lacks === 1 ? "" : "s"} to send` : "up to date",
-        ),
-      );
-    }
+    if (peer && peer.lacks !== null && peer.lacks !== undefined) details.push(lacks(peer));
     if (peer?.address) {
       const how = FOUND_BY[peer.found_by] ?? peer.found_by;
       details.push(h("span", { class: "mono-soft" }, peer.address, how ? ` (${how})` : ""));
@@ -124,6 +120,22 @@ function row(device, peer, names) {
       h("div", { class: "row-sub muted small details" }, detailNodes),
     ),
     action,
+  );
+}
+
+// Exact while connected (the peer acknowledges what it gets); else an estimate, as of when.
+function lacks(peer) {
+  const n = peer.lacks;
+  const changes = `${n} change${n === 1 ? "" : "s"} to send`;
+  if (peer.lacks_exact) {
+    return h("span", { testid: "device-lacks", class: n > 0 ? "text-warn" : "", dataset: { exact: "true" } }, n > 0 ? changes : "up to date");
+  }
+  const asOf = peer.lacks_known_at ? [" as of ", timeEl(peer.lacks_known_at)] : [];
+  return h(
+    "span",
+    { testid: "device-lacks", dataset: { exact: "false" }, title: "An estimate: what it held when last connected" },
+    n > 0 ? `about ${changes}` : "was up to date",
+    ...asOf,
   );
 }
 

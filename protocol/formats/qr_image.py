@@ -70,6 +70,13 @@ def parse(data: bytes, password: str | None = None) -> ParsedFile:
     return collector.result()
 
 
+def read_texts(data: bytes) -> list[str]:
+    """The text of every QR code in a picture, in reading order; [] when it shows none (a
+    camera frame usually does not). A picture that cannot be read is UnreadableImport."""
+    check_size(data)
+    return _scan(data)
+
+
 def _scan(data: bytes) -> list[str]:
     """The text of every QR code in the picture, in reading order."""
     kind = _kind(data)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from collections.abc import Coroutine
 from pathlib import Path
@@ -226,3 +227,37 @@ def test_a_removed_device_says_so_and_starts_a_new_vault_with_its_accounts(
         )
     finally:
         desktop.kill()
+
+
+def test_an_offline_device_shows_when_it_was_last_seen_after_a_restart(
+    pages: Pages, daemon: Daemon, tmp_path: Path
+) -> None:
+    phone = Daemon(tmp_path / "phone").start()
+    try:
+        join(phone, invite(daemon, accept=True)["link"])
+        assert final(phone)["state"] == "joined"
+        eventually(
+            lambda: any(p["connected"] for p in daemon.request("GET", "/peers").body["peers"])
+        )
+        phone.kill()  # lost: no goodbye
+        eventually(
+            lambda: not any(p["connected"] for p in daemon.request("GET", "/peers").body["peers"])
+        )
+        made = {"issuer": "made while it was gone", "secret": "JBSWY3DPEHPK3PXP"}
+        assert daemon.request("POST", "/accounts", made).status == 201
+        assert daemon.stop() == 0
+        daemon.start()
+        page = pages.open(daemon)
+        page.get_by_test_id("nav-devices").click()
+        lost = device_row(page, "phone")
+        expect(lost.get_by_test_id("device-status")).to_have_text("Offline")
+        expect(lost.get_by_test_id("device-last-seen")).to_contain_text("last seen")
+        expect(lost.get_by_test_id("device-last-seen").locator("time")).to_have_attribute(
+            "datetime", re.compile(r"^\d{4}-\d\d-\d\dT")
+        )
+        expect(lost.get_by_test_id("device-last-sync")).to_contain_text("synced")
+        lacks = lost.get_by_test_id("device-lacks")
+        expect(lacks).to_have_attribute("data-exact", "false")
+        expect(lacks).to_contain_text("about 1 change to send as of")
+    finally:
+        phone.kill()

@@ -114,7 +114,7 @@ def test_no_conflicts_on_one_device(daemon: Daemon) -> None:
 
 
 def test_everything_survives_a_restart(daemon: Daemon) -> None:
-    ids = [add(daemon, {"uri": GITHUB})["id"] for _ in range(3)]
+    ids = [add(daemon, {"uri": GITHUB, "allow_duplicate": True})["id"] for _ in range(3)]
     daemon.request("DELETE", f"/accounts/{ids[0]}")
     daemon.request("PATCH", f"/accounts/{ids[1]}", {"note": "kept"})
     before = [daemon.request("GET", f"/accounts/{i}").body for i in ids]

@@ -146,7 +146,7 @@ def test_a_backup_restores_everything_on_a_fresh_home_and_merges_without_duplica
     fresh = Daemon(tmp_path / "fresh").start()
     try:
         r = twofold(fresh, "restore", str(file), "--password-stdin", stdin="wrong horse\n")
-        assert (r.returncode, r.stderr) == (1, "twofold: the password is wrong\n")
+        assert (r.returncode, r.stderr) == (1, "twofold: the passphrase is wrong\n")
         assert shown(fresh) == []
         r = twofold(fresh, "restore", str(file), "--password-stdin", "--json",
                     stdin=PASSPHRASE + "\n")  # fmt: skip

@@ -88,7 +88,7 @@ def test_a_wrong_passphrase_says_so_and_nothing_else() -> None:
     sealed = backup.seal([BackupEntry(draft())], passphrase=PASSPHRASE, created_ms=1, **FAST)
     with pytest.raises(WrongPassword) as caught:
         backup.parse(sealed, PASSPHRASE + "!")
-    assert str(caught.value) == "password: the password is wrong"
+    assert str(caught.value) == "password: the passphrase is wrong"
     with pytest.raises(PasswordRequired, match="passphrase"):
         backup.parse(sealed)
 
@@ -108,7 +108,7 @@ def test_recovery_keys_are_random_checked_and_forgiving_to_type() -> None:
         backup.parse(sealed, typo)
     with pytest.raises(BadRecoveryKey, match="8 groups"):
         backup.parse(sealed, "a passphrase instead")
-    with pytest.raises(WrongPassword):
+    with pytest.raises(WrongPassword, match="the recovery key is wrong"):
         backup.parse(sealed, backup.new_recovery_key())
 
 

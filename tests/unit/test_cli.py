@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -14,7 +15,7 @@ import pytest
 from twofold.clients.cli.main import main
 
 from .cli_runner import run
-from .test_sdk_fakedaemon import FakeDaemon
+from .test_sdk_fakedaemon import LAPTOP_ID, PHONE_ID, FakeDaemon
 
 URI = "otpauth://totp/GitHub:alice@example.com?secret=JBSWY3DPEHPK3PXP&issuer=GitHub"
 
@@ -166,14 +167,29 @@ def test_twofold_home_from_the_environment(
 # -- code and next --------------------------------------------------------------------------
 
 
+class Screen(io.StringIO):
+    """Standard output that is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
 def test_code_for_one_match_shows_the_grouped_code_and_seconds_left(
+    fake: FakeDaemon, vault: dict[str, str]
+) -> None:
+    screen = Screen()
+    code = main(["--home", str(fake.home), "code", "ALICE-W"], stdout=screen)
+    raw = fake.code_of(fake.accounts[vault["work"]])
+    assert code == 0
+    assert screen.getvalue().startswith(f"{raw['code'][:3]} {raw['code'][3:]}  (")
+    assert screen.getvalue().endswith(" s left, GitHub: alice-work)\n")
+
+
+def test_code_for_one_match_into_a_pipe_is_the_bare_code(
     fake: FakeDaemon, vault: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, _ = run(fake, capsys, "code", "ALICE-W")
-    raw = fake.code_of(fake.accounts[vault["work"]])
-    assert code == 0
-    assert out.startswith(f"{raw['code'][:3]} {raw['code'][3:]}  (")
-    assert out.endswith(" s left, GitHub: alice-work)\n")
+    assert (code, out) == (0, fake.code_of(fake.accounts[vault["work"]])["code"] + "\n")
 
 
 def test_code_json_gives_the_raw_code(
@@ -235,8 +251,10 @@ def test_next_advances_the_one_hotp_match(
     assert (body["counter"], fake.accounts[vault["bank"]]["counter"]) == (5, 5)
     assert fake.seen[-1].path == f"/api/v1/accounts/{vault['bank']}/next-code"
     code, out, _ = run(fake, capsys, "next", "bank")
-    assert code == 0
-    assert "(counter 6, Bank: bob)" in out
+    assert (code, out.strip().isdigit()) == (0, True), "into a pipe, the bare code"
+    screen = Screen()
+    assert main(["--home", str(fake.home), "next", "bank"], stdout=screen) == 0
+    assert "(counter 7, Bank: bob)" in screen.getvalue()
 
 
 def test_next_refuses_ambiguous_and_time_based_matches(
@@ -279,26 +297,70 @@ def test_an_unknown_or_malformed_id_exits_1(
     code, _, err = run(fake, capsys, "rm", "ffff")
     assert (code, err) == (1, "twofold: no account has an ID starting with ffff\n")
     code, _, err = run(fake, capsys, "rm", "nope")
-    assert code == 1
+    assert code == 2, "a malformed ID is wrong usage"
     assert "'nope' is not an account ID" in err
+    code, out, _ = run(fake, capsys, "edit", "../x", "--name", "y", "--json")
+    assert code == 2
+    assert json.loads(out)["type"] == "urn:twofold:cli:invalid-argument"
+    assert run(fake, capsys, "resolve", "abcd", "no-such field", "1")[0] == 2
 
 
 def test_conflicts_and_resolve(
     fake: FakeDaemon, vault: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    fake.add_conflict(fake.accounts[vault["alice"]], "note", ["home", "office"])
+    conflict = fake.add_conflict(fake.accounts[vault["alice"]], "note", ["home", "office"])
+    conflict["values"][0]["device"] = LAPTOP_ID
+    conflict["values"][1] |= {"device": PHONE_ID, "choice": "ab" * 32}
     code, out, _ = run(fake, capsys, "conflicts")
     lines = out.splitlines()
     assert code == 0
     assert lines[0].split() == [
-        "ID", "ACCOUNT", "FIELD", "SHOWN", "CHOICE", "VALUE", "DEVICE", "WRITTEN",
+        "ID", "ACCOUNT", "FIELD", "#", "SHOWN", "VALUE", "DEVICE", "WRITTEN", "CHOICE",
     ]  # fmt: skip
-    assert lines[1].split()[3:7] == ["note", "*", "c0", "home"]
-    assert "office" in lines[2]
+    assert lines[1].split()[3:8] == ["note", "1", "*", "home", "laptop"]
+    assert lines[2].split()[3:7] == ["note", "2", "office", "phone"]
+    assert lines[2].endswith(" " + "ab" * 6), "the start of the choice, enough to name it"
+    assert (
+        lines[3] == "keep one value with: twofold resolve ID FIELD # (or its VALUE, or its CHOICE)"
+    )
     assert run_json(fake, capsys, "conflicts")["conflicts"] == fake.conflicts
-    body = run_json(fake, capsys, "resolve", vault["alice"][:4], "note", "c1")
+    body = run_json(fake, capsys, "resolve", vault["alice"][:4], "note", "2")
     assert (body["note"], body["conflicts"]) == ("office", [])
+    assert [s.body for s in fake.seen if s.method == "POST"] == [{"choice": "ab" * 32}]
     assert run(fake, capsys, "conflicts")[1] == "no conflicts\n"
+
+
+@pytest.mark.parametrize("given", ["2", "abab", "ab" * 32, "AB" * 32, "office"])
+def test_resolve_takes_the_index_a_choice_prefix_or_the_value(
+    fake: FakeDaemon, vault: dict[str, str], capsys: pytest.CaptureFixture[str], given: str
+) -> None:
+    conflict = fake.add_conflict(fake.accounts[vault["alice"]], "note", ["home", "office"])
+    conflict["values"][1] |= {"device": PHONE_ID, "choice": "ab" * 32}
+    code, out, err = run(fake, capsys, "resolve", vault["alice"][:6], "note", given)
+    assert (code, err) == (0, "")
+    assert out == (
+        f"kept 'office' (written by phone) as the note of GitHub: alice ({vault['alice'][:8]})\n"
+    )
+    assert [s.body for s in fake.seen if s.method == "POST"] == [{"choice": "ab" * 32}]
+
+
+@pytest.mark.parametrize(
+    ("given", "complaint"),
+    [
+        ("3", "'3' is none of the 2 values of the note of GitHub: alice: give its # (1 to 2)"),
+        ("work", "'work' is none of the 2 values"),
+        ("c", "'c' is none of the 2 values"),
+    ],
+)
+def test_resolve_of_a_value_the_conflict_lacks_sends_nothing(
+    fake: FakeDaemon, vault: dict[str, str], capsys: pytest.CaptureFixture[str], given: str,
+    complaint: str,
+) -> None:  # fmt: skip
+    fake.add_conflict(fake.accounts[vault["alice"]], "note", ["home", "office"])
+    code, _, err = run(fake, capsys, "resolve", vault["alice"][:6], "note", given)
+    assert code == 1
+    assert err.startswith("twofold: " + complaint)
+    assert all(s.method == "GET" for s in fake.seen)
 
 
 def test_status(
@@ -374,3 +436,30 @@ def test_the_cli_and_sdk_never_load_the_daemon() -> None:
         "sys.exit(any(m.startswith('twofold.daemon') for m in sys.modules))"
     )
     assert subprocess.run([sys.executable, "-c", probe], check=False).returncode == 0
+
+
+def test_add_refuses_the_same_account_twice_unless_allowed(
+    fake: FakeDaemon, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(fake, capsys, "add", URI)[0] == 0
+    (first,) = fake.accounts
+    code, out, err = run(fake, capsys, "add", URI)
+    assert (code, out) == (1, "")
+    assert err == (
+        f"twofold: GitHub: alice@example.com ({first[:8]}) is already in the vault; "
+        "to add a second copy: --allow-duplicate\n"
+    )
+    assert len(fake.accounts) == 1
+    code, out, _ = run(fake, capsys, "add", URI, "--json")
+    problem = json.loads(out)
+    assert code == 1
+    assert problem["type"] == "urn:twofold:problem:duplicate-account"
+    assert problem["existing"]["id"] == first
+    fake.accounts[first]["deleted"] = True
+    code, _, err = run(fake, capsys, "add", URI)
+    assert code == 1
+    assert f"is in the trash: bring it back with: twofold restore {first[:8]}" in err
+    code, out, _ = run(fake, capsys, "add", URI, "--allow-duplicate")
+    assert code == 0
+    assert fake.seen[-1].body == {"uri": URI, "allow_duplicate": True}
+    assert len(fake.accounts) == 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -154,7 +154,7 @@ def test_an_id_that_cannot_be_a_device_is_refused_before_sending(
     fake: FakeDaemon, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, _, err = run(fake, capsys, "devices", "revoke", "../x", "--yes")
-    assert code == 1
+    assert code == 2, "a malformed ID is wrong usage"
     assert "'../x' is not a device ID" in err
     assert fake.seen == []
 
@@ -172,11 +172,36 @@ def test_peers_is_a_table(fake: FakeDaemon, capsys: pytest.CaptureFixture[str]) 
     code, out, err = run(fake, capsys, "peers")
     assert (code, err) == (0, "")
     assert out.splitlines() == [
-        "NAME   DEVICE               ADDRESS            FOUND BY  STATE          LAST SYNC"
+        "NAME   DEVICE               ADDRESS            FOUND BY  STATE      LAST SYNC"
         "         LACKS",
-        f"phone  {PHONE_ID}  192.168.1.20:7700  pairing   connected      {SEEN}  0",
-        f"watch  {WATCH_ID}                               not connected  never",
+        f"phone  {PHONE_ID}  192.168.1.20:7700  pairing   connected  {SEEN}  0",
+        f"watch  {WATCH_ID}                               not seen   never",
     ]
+
+
+def test_an_offline_peer_shows_when_it_was_last_seen_and_an_aged_estimate(
+    fake: FakeDaemon, capsys: pytest.CaptureFixture[str]
+) -> None:
+    known_at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    fake.peers[1] |= {
+        "address": "192.168.1.31:7700",
+        "found_by": "mdns",
+        "last_seen": LATER,
+        "last_sync": NOW,
+        "lacks": 3,
+        "lacks_exact": False,
+        "lacks_known_at": known_at.isoformat().replace("+00:00", "Z"),
+    }
+    local = known_at.astimezone()
+    today = local.date() == datetime.now().astimezone().date()  # 5 minutes ago: yesterday at 0:03
+    as_of = f"{local:%H:%M}" if today else f"{local:%Y-%m-%d %H:%M}"
+    line = run(fake, capsys, "peers")[1].splitlines()[2].split()
+    assert line[2:4] == ["192.168.1.31:7700", "mdns"]
+    assert " ".join(line[4:]) == f"last seen {SEEN} {REMOVED_AT} ~3 (as of {as_of})"
+    fake.peers[1]["lacks_known_at"] = NOW  # another day: the date too
+    assert run(fake, capsys, "peers")[1].splitlines()[2].endswith(f"~3 (as of {REMOVED_AT})")
+    fake.peers[1] |= {"lacks": 0, "lacks_exact": True, "connected": True}
+    assert run(fake, capsys, "peers")[1].splitlines()[2].endswith(f"connected  {REMOVED_AT}  0")
 
 
 def test_peers_json_mirrors_the_api(fake: FakeDaemon, capsys: pytest.CaptureFixture[str]) -> None:

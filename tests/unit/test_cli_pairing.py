@@ -28,6 +28,11 @@ CHECK = "Check that laptop shows the code: 123 456."
 JOIN_2 = "Join this vault? This device's 2 accounts go along. [y/N] "
 WAITING_LAPTOP = "Waiting for laptop's person to accept..."
 COPYING = "Accepted. Copying the vault..."
+BROUGHT = {"added": 2, "already_there": 3, "in_trash": 1}  # the stand-in's join brought
+JOINED_LINE = (
+    "Joined. 2 accounts are on this device now; 3 of this device's were already in the vault "
+    "(1 in its trash: see twofold trash)."
+)
 NO_TERMINAL = "No terminal to ask on, so the answer is no (--yes joins without asking)."
 OFFER = "On a device of the vault, run: twofold pair '{link}' (or scan this QR code)"
 WAITING = f"The offer expires at {EXPIRES}. Waiting for a device of the vault..."
@@ -330,7 +335,7 @@ def test_join_asks_and_joins_when_the_person_says_yes(
         CHECK,
         f"{JOIN_2}{WAITING_LAPTOP}",
         COPYING,
-        "Joined. 2 accounts are on this device now.",
+        JOINED_LINE,
     ]
     assert fake.seen[0].body == {"link": LINK}
     assert requests(fake) == [
@@ -406,7 +411,7 @@ def test_join_with_yes_says_yes_without_asking(
         CHECK,
         WAITING_LAPTOP,
         COPYING,
-        "Joined. 2 accounts are on this device now.",
+        JOINED_LINE,
     ]
     assert fake.seen[0].body == {"link": LINK, "accept": True}
     assert requests(fake) == [("POST", "/join"), *[("GET", "/join")] * 4, ("GET", "/accounts")]
@@ -427,8 +432,32 @@ def test_join_reads_the_link_from_stdin(
     fake.add("GitHub", "alice")
     code, out, _ = run(fake, capsys, "join", "-", "--yes", stdin=io.StringIO(f" {LINK}\n"))
     assert code == 0
-    assert out.endswith("Joined. 1 account is on this device now.\n")
+    assert "\nJoined. 1 account is on this device now; 3 of this device's were" in out
     assert fake.seen[0].body == {"link": LINK, "accept": True}
+
+
+@pytest.mark.parametrize(
+    ("brought", "line"),
+    [
+        (None, "Joined. 1 account is on this device now."),
+        (
+            {"added": 1, "already_there": 0, "in_trash": 0},
+            "Joined. 1 account is on this device now.",
+        ),
+        (
+            {"added": 0, "already_there": 1, "in_trash": 0},
+            "Joined. 1 account is on this device now; 1 of this device's was already in the vault.",
+        ),
+    ],
+)
+def test_join_says_how_many_of_its_accounts_the_vault_had_already(
+    fake: FakeDaemon, capsys: pytest.CaptureFixture[str], brought: Any, line: str
+) -> None:
+    fake.add("GitHub", "alice")
+    fake.join_steps = [JOINED[0] | {"state": "joined", "brought": brought}]
+    code, out, _ = run(fake, capsys, "join", LINK, "--yes")
+    assert code == 0
+    assert out.splitlines()[-1] == line
 
 
 def test_join_json_prints_the_final_joining(
@@ -443,6 +472,7 @@ def test_join_json_prints_the_final_joining(
         "vault": VAULT,
         "error": None,
         "declined_by": None,
+        "brought": BROUGHT,
     }
     assert err.splitlines() == [
         JOINING,
@@ -580,7 +610,7 @@ def test_join_show_asks_and_joins_when_the_person_says_yes(
         ADDING,
         f"{JOIN_2}{WAITING_LAPTOP}",
         COPYING,
-        "Joined. 2 accounts are on this device now.",
+        JOINED_LINE,
     ]
     assert fake.seen[0].body == {"ttl": 300}
     assert requests(fake) == [
@@ -615,6 +645,7 @@ def test_join_show_with_yes_says_yes_without_asking(
         "vault": VAULT,
         "error": None,
         "declined_by": None,
+        "brought": BROUGHT,
     }
     assert fake.seen[0].body == {"accept": True}
     assert "█" not in out + err
@@ -822,6 +853,7 @@ def test_pair_link_json_prints_the_final_pairing(
         "vault": None,
         "error": None,
         "declined_by": None,
+        "brought": None,
     }
     assert err == f"{ASKED}\n{WAITING_PHONE}\n"
     code, out, err = run(fake, capsys, "pair", LINK, "--json", stdin=Tty("n\n"))

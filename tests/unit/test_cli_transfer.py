@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from twofold.clients.cli import prompts
 
@@ -236,3 +237,49 @@ def test_restore_takes_a_file_or_an_account_id(
     assert sent(fake, "/import")[-1]["password"] == BACKUP_PASSWORD
     code, _, err = run(fake, capsys, "restore", str(tmp_path / "gone.tfbackup"))
     assert (code, "no backup file" in err) == (1, True)
+
+
+def test_a_restore_report_names_each_entry_once_in_one_pair_of_parentheses(
+    fake: FakeDaemon, capsys: pytest.CaptureFixture[str]
+) -> None:
+    entry = {"kind": "totp", "trashed": False, "id": "ab" * 16}
+    report = {"format": "twofold-backup", "dry_run": False, "warnings": [], "failed": [],
+              "added": [entry | {"entry": "entry 1 (onlyname)", "issuer": "", "name": "onlyname"},
+                        entry | {"entry": "entry 2 (Old: x)", "issuer": "New", "name": "x"}],
+              "skipped": [entry | {"entry": "entry 3 (GitHub: alice)", "issuer": "GitHub",
+                                   "name": "alice", "reason": "present"}]}  # fmt: skip
+    fake.canned[("POST", "/api/v1/import")] = web.json_response(report)
+    code, out, _ = run(fake, capsys, "import", "otpauth://totp/x?secret=JBSWY3DP")
+    assert code == 0
+    assert out.splitlines()[1:] == [
+        "  added     onlyname  (entry 1)",
+        "  added     New: x  (entry 2: Old: x)",
+        "  skipped   GitHub: alice  (entry 3): present",
+    ]
+
+
+def test_a_short_backup_passphrase_is_refused_before_it_is_asked_again(
+    fake: FakeDaemon, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    asked: list[str] = []
+    monkeypatch.setattr(prompts.getpass, "getpass", lambda q: asked.append(q) or "too short")
+    target = tmp_path / "vault.tfbackup"
+    code, _, err = run(fake, capsys, "backup", "--to", str(target), stdin=Tty())
+    assert (code, err) == (1, "twofold: a backup passphrase needs at least 10 characters\n")
+    assert asked == ["backup passphrase (not echoed): "]
+    assert sent(fake, "/backup") == []
+
+
+def test_ctrl_d_at_the_passphrase_prompt_is_a_clean_error(
+    fake: FakeDaemon, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    def ctrl_d(question: str) -> str:
+        raise EOFError
+
+    monkeypatch.setattr(prompts.getpass, "getpass", ctrl_d)
+    target = tmp_path / "vault.tfbackup"
+    code, out, err = run(fake, capsys, "backup", "--to", str(target), stdin=Tty())
+    assert (code, out, err) == (1, "", "twofold: no backup passphrase was typed\n")
+    assert not target.exists()

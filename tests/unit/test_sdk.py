@@ -146,6 +146,8 @@ OPERATIONS: list[tuple[str, Op, str, str, str, Any, type]] = [
     ("rename_this_device", lambda c, i: c.rename_this_device("new name"), "PATCH",
      "/devices/self", "/devices/self", {"name": "new name"}, sdk.Device),
     ("peers", lambda c, i: c.peers(), "GET", "/peers", "/peers", None, list),
+    ("scan_qr", lambda c, i: c.scan_qr(b"\x89PNG"), "POST", "/qr/scan", "/qr/scan",
+     {"content": "iVBORw=="}, list),
     ("start_new_vault", lambda c, i: c.start_new_vault(), "POST", "/vault/new", "/vault/new",
      None, sdk.NewVault),
     ("import_file", lambda c, i: c.import_file(b"otpauth://totp/A:b?secret=JBSWY3DP",
@@ -393,6 +395,7 @@ def test_devices_and_peers_are_parsed_into_typed_objects(fake: FakeDaemon) -> No
         forked=False,
         connected=False,
         last_seen=None,
+        last_sync=None,
     )
     assert (phone.added_by, phone.connected) == ("JD3A-ZZQ3-T5K3-7EJC", True)
     assert phone.last_seen == datetime(2024, 5, 2, 8, 30, tzinfo=UTC)
@@ -409,10 +412,14 @@ def test_devices_and_peers_are_parsed_into_typed_objects(fake: FakeDaemon) -> No
         address="192.168.1.20:7700",
         found_by="pairing",
         connected=True,
+        last_seen=datetime(2024, 5, 2, 8, 30, tzinfo=UTC),
         last_sync=datetime(2024, 5, 2, 8, 30, tzinfo=UTC),
         lacks=0,
+        lacks_exact=True,
+        lacks_known_at=datetime(2024, 5, 2, 8, 30, tzinfo=UTC),
     )
     assert (far.address, far.found_by, far.last_sync, far.lacks) == (None, None, None, None)
+    assert (far.last_seen, far.lacks_exact, far.lacks_known_at) == (None, False, None)
     assert [p.to_json() for p in peers] == PEERS
 
 

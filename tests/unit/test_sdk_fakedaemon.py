@@ -44,7 +44,7 @@ JOINED = [  # what GET /join shows, one step per read, the last one kept; it sta
     {"state": "confirming", "code": "123456", "peer": MEMBER, "vault": VAULT},
     {"state": "waiting"},
     {"state": "syncing"},
-    {"state": "joined"},
+    {"state": "joined", "brought": {"added": 2, "already_there": 3, "in_trash": 1}},
 ]
 LATER = "2024-05-02T08:30:00Z"
 LAPTOP_ID, PHONE_ID = MEMBER["device"], PHONE["device"]
@@ -53,25 +53,27 @@ GONE_ID = "GN4X-AAAA-BBBB-CCCC"  # added the watch, yet is not in the list
 DEVICES = [  # what GET /devices shows, in the daemon's order (by ID)
     {"id": LAPTOP_ID, "name": "laptop", "added_by": None, "added_at": NOW,
      "this_device": True, "revoked": False, "removed_by": None, "removed_at": None,
-     "forked": False, "connected": False, "last_seen": None},
+     "forked": False, "connected": False, "last_seen": None, "last_sync": None},
     {"id": PHONE_ID, "name": "phone", "added_by": LAPTOP_ID, "added_at": NOW,
      "this_device": False, "revoked": False, "removed_by": None, "removed_at": None,
-     "forked": False, "connected": True, "last_seen": LATER},
+     "forked": False, "connected": True, "last_seen": LATER, "last_sync": LATER},
     {"id": TABLET_ID, "name": "tablet", "added_by": LAPTOP_ID, "added_at": None,
      "this_device": False, "revoked": True, "removed_by": LAPTOP_ID, "removed_at": NOW,
-     "forked": False, "connected": False, "last_seen": NOW},
+     "forked": False, "connected": False, "last_seen": NOW, "last_sync": NOW},
     {"id": WATCH_ID, "name": "watch", "added_by": GONE_ID, "added_at": LATER,
      "this_device": False, "revoked": False, "removed_by": None, "removed_at": None,
-     "forked": False, "connected": False, "last_seen": LATER},
+     "forked": False, "connected": False, "last_seen": LATER, "last_sync": None},
 ]  # fmt: skip
 MEMBER_STANDING = {
     "state": "member", "closed": False, "removed_by": None, "removed_at": None, "forked": []
 }  # fmt: skip
 PEERS = [  # what GET /peers shows: the members other than this device
     {"device": PHONE_ID, "name": "phone", "address": "192.168.1.20:7700", "found_by": "pairing",
-     "connected": True, "last_sync": LATER, "lacks": 0},
+     "connected": True, "last_seen": LATER, "last_sync": LATER, "lacks": 0,
+     "lacks_exact": True, "lacks_known_at": LATER},
     {"device": WATCH_ID, "name": "watch", "address": None, "found_by": None,
-     "connected": False, "last_sync": None, "lacks": None},
+     "connected": False, "last_seen": None, "last_sync": None, "lacks": None,
+     "lacks_exact": False, "lacks_known_at": None},
 ]  # fmt: skip
 Json = dict[str, Any]
 
@@ -116,6 +118,8 @@ class FakeDaemon:
     home: Path
     token: str = TOKEN
     accounts: dict[str, Json] = field(default_factory=dict)
+    # account ID: the secret it was added with through POST /accounts
+    secrets: dict[str, str] = field(default_factory=dict)
     conflicts: list[Json] = field(default_factory=list)
     seen: list[Seen] = field(default_factory=list)
     canned: dict[tuple[str, str], web.Response] = field(default_factory=dict)
@@ -221,6 +225,7 @@ class FakeDaemon:
         r.add_post(p + "/join/decline", self.decline_join)
         r.add_delete(p + "/join", self.cancel_join)
         r.add_post(p + "/offers", self.open_offer)
+        r.add_post(p + "/qr/scan", self.scan_qr)
         r.add_get(p + "/pair", self.get_pair)
         r.add_post(p + "/pair", self.pair)
         r.add_post(p + "/pair/accept", self.accept_pair)
@@ -329,7 +334,7 @@ class FakeDaemon:
         from the first, or from step `at` with the steps before it played already."""
         self.joining = {
             "state": state, "code": None, "peer": None, "vault": None, "error": None,
-            "declined_by": None,
+            "declined_by": None, "brought": None,
         }  # fmt: skip
         self._join_step = 0
         self._join_accept, self._join_decided = accept, False
@@ -447,26 +452,55 @@ class FakeDaemon:
     async def create_account(self, request: web.Request) -> web.Response:
         raw = await request.json()
         if "uri" in raw:
-            body = await self.body(request, {"uri", "pin", "note"})
+            body = await self.body(request, {"uri", "pin", "note", "allow_duplicate"})
             parts = urlsplit(body["uri"])
             params = {k: v[0] for k, v in parse_qs(parts.query).items()}
             if parts.scheme != "otpauth" or "secret" not in params:
                 raise Problem(400, "invalid-uri", "that is not an otpauth:// URI", "uri")
             issuer, _, name = unquote(parts.path[1:]).rpartition(":")
-            account = self.add(params.get("issuer", issuer), name, parts.netloc)
+            issuer, kind, secret = params.get("issuer", issuer), parts.netloc, params["secret"]
+            self.refuse_duplicate(body, (kind, secret, issuer, name))
+            account = self.add(issuer, name, kind)
         else:
             fields = {"issuer", "name", "secret", "kind", "algorithm", "digits", "period"}
-            body = await self.body(request, fields | {"counter", "pin", "note"})
+            body = await self.body(request, fields | {"counter", "pin", "note", "allow_duplicate"})
             if "secret" not in body:
                 raise Problem(400, "missing-field", "give the secret", "secret")
             extra = {k: body[k] for k in ("algorithm", "digits", "period", "counter") if k in body}
-            account = self.add(
-                body.get("issuer", ""), body.get("name", ""), body.get("kind", "totp"), **extra
+            issuer, name, kind = (
+                body.get("issuer", ""),
+                body.get("name", ""),
+                body.get("kind", "totp"),
             )
+            secret = body["secret"]
+            self.refuse_duplicate(body, (kind, secret, issuer, name))
+            account = self.add(issuer, name, kind, **extra)
+        self.secrets[account["id"]] = secret
         account["note"] = body.get("note", "")
         account["has_pin"] = "pin" in body
         location = f"/api/v1/accounts/{account['id']}"
         return web.json_response(account, status=201, headers={"Location": location})
+
+    def refuse_duplicate(self, body: Json, key: tuple[str, str, str, str]) -> None:
+        """409 duplicate-account, as the daemon answers, for an account added before with the
+        same kind, secret (its text, upper case without spaces), issuer and name."""
+        if body.get("allow_duplicate"):
+            return
+        kind, secret, issuer, name = key
+        for account_id, held in self.secrets.items():
+            same = self.accounts[account_id]
+            if (same["kind"], same["issuer"], same["name"]) == (kind, issuer, name) and (
+                held.upper().replace(" ", "") == secret.upper().replace(" ", "")
+            ):
+                place = "trash" if same["deleted"] else "vault"
+                problem = Problem(409, "duplicate-account", f"Already in the {place} as {name}.")
+                problem.body["existing"] = {
+                    "id": account_id,
+                    "issuer": issuer,
+                    "name": name,
+                    "trashed": same["deleted"],
+                }
+                raise problem
 
     async def get_account(self, request: web.Request) -> web.Response:
         return web.json_response(self.find(request))
@@ -624,6 +658,12 @@ class FakeDaemon:
             joining["state"] = "cancelled"
         return web.json_response(joining)
 
+    async def scan_qr(self, request: web.Request) -> web.Response:
+        body = await self.body(request, {"content"})
+        if not isinstance(body.get("content"), str):
+            raise Problem(400, "bad-request", "content must be standard base64", "content")
+        return web.json_response({"texts": [LINK] if body["content"] else []})
+
     # the reverse flow: the newcomer offers a link, a member scans it with POST /pair
 
     async def open_offer(self, request: web.Request) -> web.Response:
@@ -643,7 +683,7 @@ class FakeDaemon:
         state = "waiting" if self._scan_accept else "confirming"
         self.scanning = {
             "state": state, "code": self.peer["code"], "peer": peer, "vault": None, "error": None,
-            "declined_by": None,
+            "declined_by": None, "brought": None,
         }  # fmt: skip
         if self.scan_steps is not None:
             self.scanning.update(state="connecting", code=None, peer=None)
@@ -655,6 +695,7 @@ class FakeDaemon:
             raise Problem(404, "not-found", "this device is not adding a device")
         if states and self.scanning["state"] not in states:
             raise Problem(400, "bad-request", f"the pairing is {self.scanning['state']}")
+        self.scanning.setdefault("brought", None)  # a test may set one without it
         return self.scanning
 
     async def get_pair(self, request: web.Request) -> web.Response:

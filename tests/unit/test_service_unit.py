@@ -419,6 +419,27 @@ def test_uninstall_disables_then_deletes_then_reloads(
 
 
 @pytest.mark.usefixtures("linux")
+@pytest.mark.parametrize("systemctl", ["missing", "not systemd"])
+def test_uninstall_without_systemd_removes_the_unit_file_and_says_so(
+    spec: ServiceSpec, isolated_env: Path, systemctl: str
+) -> None:
+    install(spec, runner=FakeRunner())
+    unit_file = isolated_env / ".config" / "systemd" / "user" / spec.unit_name
+
+    def answer(argv: list[str]) -> tuple[int, str, str]:
+        if systemctl == "missing":
+            raise FileNotFoundError(argv[0])
+        return 1, "", "System has not been booted with systemd as init system (PID 1).\n"
+
+    runner = FakeRunner(answer)
+    message = uninstall(spec, runner=runner)
+    assert not unit_file.exists()
+    assert message.startswith("systemctl was not found")
+    assert str(unit_file) in message
+    assert runner.calls == [["systemctl", "--user", "disable", "--now", spec.unit_name]]
+
+
+@pytest.mark.usefixtures("linux")
 def test_uninstall_and_status_of_a_missing_unit_run_nothing(spec: ServiceSpec) -> None:
     runner = FakeRunner()
     assert "not installed" in uninstall(spec, runner=runner)

@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 from tests.unit.fleet import NOW, draft, fleet, forge_as
-from twofold.daemon.storage import SCHEMA_VERSION, Storage
+from twofold.daemon.storage import SCHEMA_VERSION, Contact, Storage
 from twofold.protocol.account_write import AccountWrite, FieldWrite
 from twofold.protocol.envelope import Op, OpKind
 
@@ -71,3 +71,84 @@ def test_a_version_1_database_is_migrated_with_its_ops(tmp_path: Path) -> None:
     assert sorted(asyncio.run(go())) == sorted([mine.raw, theirs.raw])
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+
+
+V2_PEERS = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE ops (
+    author BLOB NOT NULL, seq INTEGER NOT NULL, hlc INTEGER NOT NULL,
+    hash BLOB NOT NULL UNIQUE, raw BLOB NOT NULL
+);
+CREATE INDEX ops_order ON ops (hlc, author, seq);
+CREATE TABLE peers (device BLOB PRIMARY KEY, host TEXT NOT NULL, port INTEGER NOT NULL)
+    WITHOUT ROWID;
+CREATE TABLE evidence (first BLOB NOT NULL, second BLOB NOT NULL, PRIMARY KEY (first, second))
+    WITHOUT ROWID;
+PRAGMA user_version=2;
+"""
+
+
+def test_a_version_2_database_migrates_its_addresses_into_remembered_contacts(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "twofold.db"
+    mine, _ = forked_ops()
+    with sqlite3.connect(path) as db:
+        db.executescript(V2_PEERS)
+        db.execute("INSERT INTO peers VALUES (?, ?, ?)", (b"\x07" * 32, "192.168.1.20", 7700))
+        db.execute(
+            "INSERT INTO ops VALUES (?, ?, ?, ?, ?)",
+            (mine.author, mine.seq, mine.hlc, mine.hash, mine.raw),
+        )
+
+    async def go() -> dict[bytes, Contact]:
+        storage = await Storage.open(path)
+        try:
+            assert await storage.log() == [mine.raw]
+            assert await storage.peers() == {b"\x07" * 32: ("192.168.1.20", 7700)}
+            return await storage.contacts()
+        finally:
+            await storage.close()
+
+    assert asyncio.run(go()) == {
+        b"\x07" * 32: Contact(host="192.168.1.20", port=7700, found_by="pairing")
+    }
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (3,)
+
+
+def test_a_contact_is_kept_across_a_reopen_and_an_unreadable_vector_is_no_estimate(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "twofold.db"
+    seen = Contact(
+        host="10.0.0.5",
+        port=None,
+        found_by="incoming",
+        last_seen=1_700_000_000.5,
+        last_sync=1_699_999_999.0,
+        holds={b"\x01" * 32: 4, b"\x02" * 32: 9},
+        holds_at=1_700_000_000.5,
+    )
+
+    async def write() -> None:
+        storage = await Storage.open(path)
+        try:
+            await storage.save_contact(b"\x09" * 32, seen)
+            await storage.save_contact(b"\x08" * 32, Contact(found_by="static", holds={}))
+        finally:
+            await storage.close()
+
+    async def read() -> dict[bytes, Contact]:
+        storage = await Storage.open(path)
+        try:
+            return await storage.contacts()
+        finally:
+            await storage.close()
+
+    asyncio.run(write())
+    assert asyncio.run(read())[b"\x09" * 32] == seen
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE contacts SET holds = ? WHERE device = ?", (b"\xff\x00", b"\x09" * 32))
+    damaged = asyncio.run(read())[b"\x09" * 32]
+    assert (damaged.holds, damaged.holds_at, damaged.last_seen) == (None, None, seen.last_seen)

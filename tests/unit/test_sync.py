@@ -341,3 +341,109 @@ def test_an_honest_peer_whose_ops_were_not_held_still_converges(
             await s.storage.close()
 
     run(main())
+
+
+def test_a_cancel_as_the_peer_hangs_up_ends_the_session_cancelled(tmp_path: Path) -> None:
+    """A stop that cancels a session just as its peer closes is never swallowed.
+
+    The cancel lands at every step of the session's ending in turn (k loop turns after the
+    close): whenever it comes before run() has returned, run() ends cancelled, so a dialer
+    cannot take a stop for a finished session and dial again.
+    """
+
+    async def main() -> None:
+        a, _ = founder_and_member(0)
+        sa = await service_for(tmp_path / "a.db", a)
+        outcomes = set()
+        for k in range(16):
+            mine, theirs = pipe()
+            task = asyncio.create_task(SyncSession(sa, mine, device(2).public).run())
+            assert await theirs.receive() is not None  # its vector: the session is up
+            mine.close()  # the peer hangs up...
+            for _ in range(k):
+                await asyncio.sleep(0)
+            cancelling = task.cancel()  # ...as a stop cancels the session
+            await asyncio.wait([task], timeout=5)
+            assert task.done()
+            if cancelling:
+                assert task.cancelled(), f"cancel swallowed {k} turns after the close"
+            else:
+                assert task.result() is None
+            outcomes.add(cancelling)
+        assert outcomes == {True, False}  # the steps covered run from the close to the end
+        assert not sa._feeds  # every session let go of its feed
+        await sa.storage.close()
+
+    run(main())
+
+
+# -- acks: what the peer holds is known exactly while connected --------------------------
+
+
+def lacks(vault: Vault, session: SyncSession) -> int:
+    """What the local API's `lacks` counts: ops held here that the session's peer does not."""
+    return sum(max(0, len(c) - session.holds.get(a, 0)) for a, c in vault.chains.items())
+
+
+def test_the_receiver_acks_what_it_applied_so_lacks_is_exact_at_once(tmp_path: Path) -> None:
+    async def main() -> None:
+        a, b = founder_and_member(3)
+        sa, sb = await service_for(tmp_path / "a.db", a), await service_for(tmp_path / "b.db", b)
+        async with linked(sa, sb) as (on_a, on_b):
+            assert lacks(sa.vault, on_a) == 0  # b acked the catch-up it applied
+            for i in range(5):
+                await sa.create_from_fields({"issuer": f"new {i}", "secret": "JBSWY3DPEHPK3PXP"})
+            await settle(sa, sb)
+            for _ in range(200):  # the acks are a round trip behind, not 60 s
+                if lacks(sa.vault, on_a) == 0:
+                    break
+                await asyncio.sleep(0.005)
+            assert lacks(sa.vault, on_a) == 0
+            assert on_a.holds_at is not None
+            await sb.create_from_fields({"issuer": "from b", "secret": "JBSWY3DPEHPK3PXP"})
+            await settle(sa, sb)
+            await asyncio.sleep(0.05)
+            assert lacks(sb.vault, on_b) == 0  # b's op came from b: a holds what b sent it
+        for s in (sa, sb):
+            await s.storage.close()
+
+    run(main())
+
+
+def test_an_ack_names_only_the_authors_that_moved_and_none_is_sent_for_nothing(
+    tmp_path: Path,
+) -> None:
+    async def main() -> None:
+        a, b = founder_and_member(1)
+        sa = await service_for(tmp_path / "a.db", a)
+        mine, theirs = pipe()
+        session = SyncSession(sa, mine, device(2).public)
+        task = asyncio.create_task(session.run())
+
+        async def next_message() -> dict:  # type: ignore[type-arg]
+            data = await asyncio.wait_for(theirs.receive(), 5)
+            assert data is not None
+            return cbor.loads(data, "test")  # type: ignore[no-any-return]
+
+        assert (await next_message())["t"] == "vector"
+        _, op = b.create_account(draft("from b"), NOW + 10)
+        await theirs.send(cbor.dumps({"t": "ops", "ops": [op.raw]}))
+        assert await next_message() == {"t": "ack", "v": {op.author: op.seq}}
+        assert session.holds[op.author] == op.seq  # it sent it, so it holds it
+        await theirs.send(cbor.dumps({"t": "ops", "ops": [op.raw]}))  # a duplicate: no ack
+        await theirs.send(cbor.dumps({"t": "vector", "v": {}, "h": {}}))
+        kinds = []
+        while (message := await next_message())["t"] != "caught-up":
+            kinds.append(message["t"])
+        assert "ack" not in kinds
+        assert set(kinds) == {"ops"}
+        me = a.device.public
+        await theirs.send(cbor.dumps({"t": "ack", "v": {me: len(sa.vault.chains[me])}}))
+        await asyncio.sleep(0.05)
+        assert lacks(sa.vault, session) == 0
+        await theirs.send(cbor.dumps({"t": "ack", "v": {b"short": 1}}))  # not a vector
+        with pytest.raises(MalformedPayload):
+            await asyncio.wait_for(task, 5)
+        await sa.storage.close()
+
+    run(main())
