@@ -42,19 +42,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from start_bench import package_path
+
 HERE = Path(__file__).resolve().parent
 SECRET = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
-
-
-def package_path(tree: Path, scratch: Path) -> str:
-    """A folder holding `twofold` as the tree's three folders, for PYTHONPATH."""
-    pkg = scratch / f"pkg-{tree.name}" / "twofold"
-    pkg.mkdir(parents=True, exist_ok=True)
-    for part in ("protocol", "daemon", "clients"):
-        link = pkg / part
-        if not link.exists():
-            link.symlink_to(tree / part)
-    return str(pkg.parent)
 
 
 class Daemon:

@@ -194,33 +194,24 @@ class Replica:
         # An op whose author's addition comes later in this very batch (its clock sorts it
         # first) waits for the end of the batch; it is then tried again, its checks done.
         deferred: dict[bytes, list[tuple[Op, From, NotHeld]]] = {}
-        for op, source in ops:
+
+        def take(op: Op, source: From, authenticated: bool) -> None:
             try:
-                receipt = self._receive(op, now_ms, source, authenticated=id(op) in authentic)
+                receipt = self._receive(op, now_ms, source, authenticated=authenticated)
             except UnknownAuthor as exc:
                 deferred.setdefault(op.author, []).append((op, source, _bare(exc)))
-                continue
             except NotHeld as exc:
                 report.dropped.append((op, source, _bare(exc)))
-                continue
             except OpRefused as exc:
                 report.refused.append((op, _bare(exc)))
-                continue
-            _tally(report, op, receipt)
+            else:
+                _tally(report, op, receipt)
+
+        for op, source in ops:
+            take(op, source, id(op) in authentic)
         while self._news and deferred:
             for op, source, _ in deferred.pop(self._news.pop(), ()):
-                try:
-                    receipt = self._receive(op, now_ms, source, authenticated=True)
-                except UnknownAuthor as exc:
-                    deferred.setdefault(op.author, []).append((op, source, _bare(exc)))
-                    continue
-                except NotHeld as exc:
-                    report.dropped.append((op, source, _bare(exc)))
-                    continue
-                except OpRefused as exc:
-                    report.refused.append((op, _bare(exc)))
-                    continue
-                _tally(report, op, receipt)
+                take(op, source, True)
         self._news = []
         report.dropped.extend(wait for waits in deferred.values() for wait in waits)
         report.held = [op for op in report.held if op.hash in self.pending]

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import segno
@@ -14,15 +12,6 @@ from PIL import Image
 from tests.integration.daemon import Daemon
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def daemon(tmp_path: Path) -> Iterator[Daemon]:
-    d = Daemon(tmp_path / "d").start()
-    try:
-        yield d
-    finally:
-        d.kill()
 
 
 def picture(*texts: str) -> str:
