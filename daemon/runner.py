@@ -28,6 +28,7 @@ from .listener import Gate
 from .pairing_service import Pairing
 from .peers import Peers
 from .quiet_log import Tally, install_accept_error_handler
+from .reach import where_to_dial
 from .storage import Storage
 from .tls import DeviceTls
 from .vault_service import VaultService
@@ -132,12 +133,10 @@ async def _serve(
             upkeep.poke()  # a restart may find a key to grant or an epoch to start
             peers = Peers(service, DeviceTls.prepare(home, service.vault.device, store_key))
             pairing = Pairing(service, peers, config_module.advertised(settings))
-            peer_port = await _start_peers(peers, storage, settings, limits, home)
+            static = _static_addresses((*settings.peers, *static_peers))
+            peer_port = await _start_peers(peers, storage, settings, limits, home, static)
             stop.check()
-            for text in (*settings.peers, *static_peers):
-                address = config_module.parse_peer(text)
-                if address is None:
-                    raise config_module.ConfigError(f"{text!r} is not host:port")
+            for address in static:
                 peers.connect_static(*address)
             if mdns and settings.mdns:
                 discovery = Discovery(
@@ -191,6 +190,7 @@ async def _start_peers(
     settings: config_module.Config,
     limits: Limits,
     home: Home,
+    static: list[tuple[str, int]],
 ) -> int:
     """Serve peers on the configured port, else the one used last time; dial known members."""
     saved = await storage.get_meta("peer_port")
@@ -205,12 +205,22 @@ async def _start_peers(
     await storage.set_meta("peer_port", str(bound).encode())
     if settings.peer_port in (0, picked):  # none chosen, or the one written back last time
         config_module.keep_peer_port(home, settings, bound)
-    me = peers.service.vault.device.public
-    members = peers.service.vault.membership.members
-    for device, (host, port) in (await storage.peers()).items():
-        if device in members and device != me:
-            peers.connect(device, host, port, found_by="remembered")
+    vault = peers.service.vault
+    for device, (host, port) in where_to_dial(
+        vault.membership.members, vault.device.public, await storage.peers(), peers.contacts, static
+    ).items():
+        peers.connect(device, host, port, found_by="remembered")
     return bound
+
+
+def _static_addresses(texts: tuple[str, ...]) -> list[tuple[str, int]]:
+    out = []
+    for text in texts:
+        address = config_module.parse_peer(text)
+        if address is None:
+            raise config_module.ConfigError(f"{text!r} is not host:port")
+        out.append(address)
+    return out
 
 
 def _bound_port(runner: web.AppRunner) -> int:

@@ -3,6 +3,7 @@ kill -9 of it and a restart of the survivor; and "lacks" is true within a round 
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -109,3 +110,27 @@ def test_the_cli_shows_the_lost_device_as_last_seen_with_an_estimate(
     assert "~1 (as of " in line
     out = twofold(a, "devices").stdout
     assert "last seen " in next(x for x in out.splitlines() if x.startswith("phone"))
+
+
+def test_a_restarted_device_dials_a_member_where_it_last_reached_it(
+    paired: tuple[Daemon, Daemon],
+) -> None:
+    """The laptop met the phone once through a static address, not through pairing. After
+    a restart on a new port, which the phone cannot know, only the laptop's memory of that
+    address brings them together again."""
+    a, b = paired
+    assert a.stop() == 0
+    a.start("--peer", f"127.0.0.1:{b.peer_port}")  # a one-off, not written to config.toml
+    eventually(lambda: (p := peer(a, "phone"))["connected"] and p["found_by"] == "static")
+    assert a.stop() == 0
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        moved_to = s.getsockname()[1]
+    config = a.home / "config.toml"
+    lines = [x for x in config.read_text().splitlines() if not x.startswith("peer_port")]
+    config.write_text("\n".join([*lines, f"peer_port = {moved_to}", ""]))
+    a.start()
+    assert a.peer_port == moved_to
+    eventually(lambda: (p := peer(a, "phone"))["connected"] and p["found_by"] == "static")
+    add(a, "after the move")
+    eventually(lambda: "after the move" in issuers(b))
