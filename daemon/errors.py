@@ -21,6 +21,10 @@ class StorageFailed(DaemonError):
     """The database refused a write; the vault was reloaded from what is on disk."""
 
 
+class StoreUnreadable(DaemonError):
+    """The vault's database cannot be opened as this version's: the file is left as it was."""
+
+
 class BadRequest(DaemonError):
     """A request body or parameter the API cannot take; `field` names the input at fault."""
 

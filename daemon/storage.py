@@ -8,6 +8,7 @@ transaction: a batch of received ops lands whole or not at all.
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,8 @@ from twofold.protocol import cbor
 from twofold.protocol.envelope import Op
 from twofold.protocol.errors import MalformedPayload
 from twofold.protocol.vector import VersionVector
+
+from .errors import StoreUnreadable
 
 SCHEMA_VERSION = 3
 _SCHEMA = """
@@ -103,6 +106,36 @@ COMMIT;
 """
 
 
+async def _upgrade(db: aiosqlite.Connection, path: Path) -> None:
+    """Bring the file to this schema, one migration a transaction; a failed one is undone."""
+    version = 0
+    try:
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA synchronous=FULL")
+        await db.execute("PRAGMA busy_timeout=5000")
+        row = await (await db.execute("PRAGMA user_version")).fetchone()
+        version = 0 if row is None else int(row[0])
+        if version > SCHEMA_VERSION:
+            raise StoreUnreadable(
+                f"{path} was written by a newer Twofold (schema {version}, this one knows "
+                f"{SCHEMA_VERSION}): run that version, or restore a backup into a new home"
+            )
+        if version == 1:
+            await db.executescript(_FROM_V1)
+            version = 2
+        if version == 2:
+            await db.executescript(_FROM_V2)
+            version = 3
+        await db.executescript(_SCHEMA)
+        await db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    except sqlite3.Error as exc:
+        if db.in_transaction:
+            await db.rollback()
+        raise StoreUnreadable(
+            f"{path} cannot be opened at schema {version}: {exc}; it was left as it was"
+        ) from exc
+
+
 @dataclass
 class Contact:
     """What this device remembers of another member across restarts."""
@@ -127,21 +160,11 @@ class Storage:
     async def open(cls, path: Path) -> Storage:
         """Open (or create) the database with the durability the API promises."""
         db = await aiosqlite.connect(path, isolation_level=None)
-        await db.execute("PRAGMA journal_mode=WAL")
-        await db.execute("PRAGMA synchronous=FULL")
-        await db.execute("PRAGMA busy_timeout=5000")
-        row = await (await db.execute("PRAGMA user_version")).fetchone()
-        version = 0 if row is None else int(row[0])
-        if version > SCHEMA_VERSION:
+        try:
+            await _upgrade(db, path)
+        except BaseException:
             await db.close()
-            raise RuntimeError(f"{path} was written by a newer Twofold (schema {version})")
-        if version == 1:
-            await db.executescript(_FROM_V1)
-            version = 2
-        if version == 2:
-            await db.executescript(_FROM_V2)
-        await db.executescript(_SCHEMA)
-        await db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            raise
         return cls(db, path)
 
     async def close(self) -> None:

@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 from tests.unit.fleet import NOW, draft, fleet, forge_as
+from twofold.daemon.errors import StoreUnreadable
 from twofold.daemon.storage import SCHEMA_VERSION, Contact, Storage
 from twofold.protocol.account_write import AccountWrite, FieldWrite
 from twofold.protocol.envelope import Op, OpKind
@@ -152,3 +153,53 @@ def test_a_contact_is_kept_across_a_reopen_and_an_unreadable_vector_is_no_estima
         db.execute("UPDATE contacts SET holds = ? WHERE device = ?", (b"\xff\x00", b"\x09" * 32))
     damaged = asyncio.run(read())[b"\x09" * 32]
     assert (damaged.holds, damaged.holds_at, damaged.last_seen) == (None, None, seen.last_seen)
+
+
+def _open_fails(path: Path) -> str:
+    async def go() -> None:
+        storage = await Storage.open(path)
+        await storage.close()
+
+    try:
+        asyncio.run(go())
+    except StoreUnreadable as exc:
+        return str(exc)
+    raise AssertionError("opened")
+
+
+def test_a_migration_that_fails_partway_is_undone_and_said_plainly(tmp_path: Path) -> None:
+    path = tmp_path / "twofold.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(V2_PEERS)
+        db.execute("CREATE TABLE contacts (device BLOB)")  # the migration's CREATE fails on it
+        db.execute("INSERT INTO peers VALUES (?, ?, ?)", (b"\x07" * 32, "192.168.1.20", 7700))
+    message = _open_fails(path)
+    assert "schema 2" in message
+    assert "left as it was" in message
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (2,)
+        assert db.execute("SELECT count(*) FROM peers").fetchone() == (1,)
+    # Control: without the stray table, the same file migrates.
+    with sqlite3.connect(path) as db:
+        db.execute("DROP TABLE contacts")
+
+    async def reopen() -> None:
+        await (await Storage.open(path)).close()
+
+    asyncio.run(reopen())
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+
+
+def test_a_newer_file_or_one_that_is_no_database_is_refused_and_left_alone(
+    tmp_path: Path,
+) -> None:
+    newer = tmp_path / "newer.db"
+    with sqlite3.connect(newer) as db:
+        db.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    assert "newer Twofold" in _open_fails(newer)
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not a database at all" * 100)
+    before = junk.read_bytes()
+    assert "cannot be opened" in _open_fails(junk)
+    assert junk.read_bytes() == before
