@@ -10,7 +10,15 @@ import sys
 
 from twofold.protocol.errors import TwofoldError
 
+from .config import parse_peer
 from .home import resolve_home
+
+
+def _peer(text: str) -> str:
+    """Checked before anything starts: a typo is wrong usage (exit 2), not a new home."""
+    if parse_peer(text) is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not host:port (say 100.64.0.20:7171)")
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         "--peer",
         action="append",
         default=[],
+        type=_peer,
         metavar="HOST:PORT",
         help="a device to keep in sync with at this address (a VPN address, say); repeatable",
     )

@@ -289,8 +289,10 @@ class Peers:
         if any(self.sessions.values()):
             removal = self.service.vault.removal_of_me()
             if removal is not None:
+                remover = self.service.vault.membership.added.get(removal.by)
                 log.warning(
-                    "this device was removed from the vault by %s: it stops syncing",
+                    "this device was removed from the vault by %s (%s): it stops syncing",
+                    remover.name if remover else "?",
                     display_id(removal.by),
                 )
             else:

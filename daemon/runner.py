@@ -114,6 +114,7 @@ async def _serve(
     with contextlib.ExitStack() as stack, home_lock(home):
         stack.callback(restore_handler)
         settings = config_module.load(home)
+        static = _static_addresses((*settings.peers, *static_peers))
         storage = await Storage.open(home.database)
         runner: web.AppRunner | None = None
         peers: Peers | None = None
@@ -133,7 +134,6 @@ async def _serve(
             upkeep.poke()  # a restart may find a key to grant or an epoch to start
             peers = Peers(service, DeviceTls.prepare(home, service.vault.device, store_key))
             pairing = Pairing(service, peers, config_module.advertised(settings))
-            static = _static_addresses((*settings.peers, *static_peers))
             peer_port = await _start_peers(peers, storage, settings, limits, home, static)
             stop.check()
             for address in static:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .account import OtpParams
+from .account import OtpKind, OtpParams
 from .account_write import AccountWrite
 
 
@@ -128,13 +128,16 @@ class VaultState:
             h = heads.get(name)
             return h[0].value if h else default
 
+        otp: OtpParams = heads["otp"][0].value
         return AccountView(
             id=acc.id,
             issuer=shown("issuer", ""),
             name=shown("name", ""),
             note=shown("note", ""),
-            otp=heads["otp"][0].value,
-            counter=acc.counter,
+            otp=otp,
+            # A counter written to another kind (by an older version, or a peer that lies)
+            # means nothing: it must not follow the account into an export or a new vault.
+            counter=acc.counter if otp.kind is OtpKind.HOTP else 0,
             deleted=bool(trash) and all(h.value for h in trash),
             created_hlc=acc.created,
             updated_hlc=acc.updated,

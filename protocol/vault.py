@@ -318,7 +318,10 @@ class Vault(Replica):
         anything else a write would refuse, so that is what the person hears first."""
         removal = self.removal_of_me()
         if removal is not None:
-            raise RemovedFromVault(display_id(removal.by), wall_ms(removal.hlc))
+            remover = self.membership.added.get(removal.by)
+            by = display_id(removal.by)
+            by = f"{remover.name} ({by})" if remover else by
+            raise RemovedFromVault(by, wall_ms(removal.hlc))
         if self.membership.closed:
             raise VaultClosed()
 
@@ -375,6 +378,9 @@ def _checked(name: str, value: Any) -> Any:
 
 
 def _forward_counter(view: AccountView, counter: Any) -> int:
+    if view.otp.kind is not OtpKind.HOTP:
+        kind = view.otp.kind
+        raise InvalidAccount("counter", f"only hotp accounts have a counter (this is {kind})")
     if type(counter) is not int or not 0 <= counter <= MAX_COUNTER:
         raise InvalidAccount("counter", "counter must be a non-negative integer")
     if counter < view.counter:

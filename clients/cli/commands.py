@@ -222,6 +222,8 @@ def cmd_code(ctx: Context) -> int:
                 "hotp-account",
                 409,
             )
+    if query is not None and len(codes) > 1 and not ctx.json and not ctx.out.isatty():
+        codes = [_one_for_a_pipe(query, codes)]
     if ctx.json:
         dump_json({"codes": [c.to_json() for c in codes]}, ctx.out)
     elif query is not None and len(codes) == 1:
@@ -231,6 +233,21 @@ def cmd_code(ctx: Context) -> int:
     else:
         ctx.say("no accounts")
     return 0
+
+
+def _one_for_a_pipe(query: str, codes: list[Code]) -> Code:
+    """A pipe gets one bare code, never a table: the account whose issuer or label is the
+    query exactly (as ykman picks), else an error that names the candidates."""
+    wanted = query.casefold()
+    exact = [c for c in codes if wanted in (c.issuer.casefold(), c.name.casefold())]
+    if len(exact) == 1:
+        return exact[0]
+    names = ", ".join(f"{label(c.issuer, c.name)} ({short_id(c.account_id)})" for c in codes)
+    raise UserError(
+        f"{len(codes)} accounts match {query!r}: {names}; name one (an ID prefix works)",
+        "ambiguous",
+        409,
+    )
 
 
 def _code_line(ctx: Context, code: Code) -> str:

@@ -15,7 +15,7 @@ FOUNDER = "—"
 """ADDED BY of the device that made the vault."""
 REVOKE_QUESTION = "Revoke {name} ({id})? It keeps what it already has, but gets nothing new. [y/N] "
 REVOKED = (
-    "Revoked {name}. Its key is rotated: change the secrets of important accounts at their "
+    "Revoked {name}. The vault key is rotated: change the secrets of important accounts at their "
     "sites, since it held them."
 )
 
@@ -173,7 +173,10 @@ def cmd_new_vault(ctx: Context) -> int:
     if ctx.json:
         dump_json(made.to_json(), ctx.out)
         return 0
-    accounts = f"{made.accounts} account{'s' if made.accounts != 1 else ''}"
+    now = ctx.client.status()  # what it holds as `status` counts it: the trash apart
+    accounts = f"{now.accounts} account{'s' if now.accounts != 1 else ''}"
+    if now.trash:
+        accounts += f" (and {now.trash} in the trash)"
     ctx.say(
         f"Started vault {made.vault_id} on this device with {accounts}.\n"
         "Pair your other devices into it: run `twofold pair` here and `twofold join LINK` "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
@@ -17,6 +18,11 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_NO_DAEMON = 3
+_NEW_VAULT_PROBLEMS = (
+    "urn:twofold:problem:removed-from-vault",
+    "urn:twofold:problem:vault-closed",
+)  # their way out is one command
+EXIT_SIGPIPE = 141  # 128 + SIGPIPE, as a shell reports a reader that stopped early
 
 KINDS = ["totp", "hotp", "steam", "motp", "yandex"]
 ALGORITHMS = ["SHA1", "SHA256", "SHA512", "MD5"]
@@ -371,7 +377,10 @@ def main(
         }
         return _fail(ctx, err, str(exc), problem, EXIT_NO_DAEMON)
     except (ApiError, c.UserError) as exc:
-        return _fail(ctx, err, exc.detail, exc.to_json(), EXIT_ERROR)
+        detail = exc.detail
+        if isinstance(exc, ApiError) and exc.type in _NEW_VAULT_PROBLEMS:
+            detail += ": twofold vault new"
+        return _fail(ctx, err, detail, exc.to_json(), EXIT_ERROR)
     except InvalidArgument as exc:  # a malformed ID or field name: wrong usage, as argparse's
         problem = {
             "type": "urn:twofold:cli:invalid-argument",
@@ -390,6 +399,10 @@ def main(
         return _fail(ctx, err, str(exc), problem, EXIT_ERROR)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `twofold export | head`: the reader had enough, and that is fine
+        if out is sys.stdout:  # so the interpreter's last flush does not fail again
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_SIGPIPE
     finally:
         ctx.close()
 

@@ -342,14 +342,20 @@ def _devices(vault: JoiningVault | None) -> str:
     return f", whose devices are {', '.join(clean(d) for d in vault.devices)}"
 
 
-def _question(accounts: int) -> str:
-    """The question before joining, which says what goes along."""
-    if accounts == 0:
+def _question(accounts: int, trashed: int = 0) -> str:
+    """The question before joining, which says what goes along: the trash too, as the
+    report after counts it."""
+    total = accounts + trashed
+    if total == 0:
         going = "This device has no accounts to bring along."
-    elif accounts == 1:
-        going = "This device's 1 account goes along."
+    elif total == 1:
+        going = "This device's 1 account goes along"
     else:
-        going = f"This device's {accounts} accounts go along."
+        going = f"This device's {total} accounts go along"
+    if trashed:
+        going += f" ({'it is' if total == 1 else f'{trashed} of them'} in its trash)"
+    if total:
+        going += "."
     return f"Join this vault? {going} [y/N] "
 
 
@@ -429,7 +435,7 @@ class _Join:
                 self.ctx.tell(f"Check that {self.name} shows the code: {code}.")
         if joining.state == "waiting" and "waited" not in told:
             told.add("waited")
-            self.ctx.tell(f"Waiting for {self.name}'s person to accept...")
+            self.ctx.tell(f"Waiting for {self.name} to add this device...")
         if joining.state in ("accepted", "syncing") and "accepted" not in told:
             told.add("accepted")
             self.ctx.tell("Accepted. Copying the vault...")
@@ -437,7 +443,7 @@ class _Join:
     def _decide(self) -> None:
         """Ask this device's person, who checked the code and the vault, and tell the daemon."""
         client = self.ctx.client
-        question = _question(len(client.accounts()))
+        question = _question(len(client.accounts()), len(client.trash()))
         if not confirm(self.ctx, question, "joins"):
             self._answer(client.decline_join)
             if self.last.state != "declined" or self.last.declined_by == OTHER_DECLINED:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.daemon import Daemon
+from tests.integration.test_cli import twofold
 from tests.integration.test_pairing import add, eventually, final, invite, issuers, join
 
 
@@ -73,7 +74,11 @@ def test_a_revoked_device_is_told_gets_nothing_new_and_cannot_write(
     assert standing["removed_by"]["name"] == "b"
     r = c.request("POST", "/accounts", {"issuer": "from the revoked device", "secret": "JBSWY3DP"})
     assert (r.status, r.body["type"]) == (409, "urn:twofold:problem:removed-from-vault")
-    assert "removed from the vault by" in r.body["detail"]
+    assert f"removed from the vault by b ({b_id})" in r.body["detail"]
+    told = twofold(c, "add", "--issuer", "typed anyway", "--secret", "JBSWY3DP")
+    assert told.returncode == 1
+    assert f"removed from the vault by b ({b_id})" in told.stderr
+    assert told.stderr.rstrip().endswith("start a new vault from it: twofold vault new")
     assert len(issuers(c)) == 1  # what it held stays readable
     add(a, "later still")
     assert eventually(lambda: "later still" in issuers(b))

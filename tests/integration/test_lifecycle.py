@@ -191,3 +191,19 @@ def test_connected_daemons_stop_cleanly_while_their_peers_drop(tmp_path: Path) -
     finally:
         for dev in devices:
             dev.kill()
+
+
+@pytest.mark.parametrize("peer", ["foo", "127.0.0.1:99999", "[::1]", ":7171"])
+def test_a_malformed_peer_is_wrong_usage_before_any_home_is_made(tmp_path: Path, peer: str) -> None:
+    home = tmp_path / "never"
+    done = subprocess.run(
+        [sys.executable, "-m", "twofold.daemon", "run", "--home", str(home), "--peer", peer],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert f"{peer!r} is not host:port" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not home.exists()

@@ -201,14 +201,28 @@ def test_code_json_gives_the_raw_code(
     assert only["code"] == fake.code_of(fake.accounts[vault["alice"]])["code"]
 
 
-def test_code_for_several_matches_is_a_table(
-    fake: FakeDaemon, vault: dict[str, str], capsys: pytest.CaptureFixture[str]
+def test_code_for_several_matches_is_a_table_on_a_terminal(
+    fake: FakeDaemon, vault: dict[str, str]
 ) -> None:
-    code, out, _ = run(fake, capsys, "code", "github")
-    lines = out.splitlines()
+    screen = Screen()
+    code = main(["--home", str(fake.home), "code", "github"], stdout=screen)
+    lines = screen.getvalue().splitlines()
     assert code == 0
     assert lines[0].split() == ["ISSUER", "NAME", "CODE", "LEFT", "ID"]
     assert [line.split()[1] for line in lines[1:]] == ["alice", "alice-work"]
+
+
+def test_a_pipe_gets_one_bare_code_or_an_error_never_a_table(
+    fake: FakeDaemon, vault: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(fake, capsys, "code", "github")
+    assert (code, out) == (1, "")
+    assert "2 accounts match 'github': GitHub: alice (" in err
+    assert "GitHub: alice-work (" in err
+    code, out, _ = run(fake, capsys, "code", "ALICE")  # both match; one is named exactly so
+    assert (code, out) == (0, fake.code_of(fake.accounts[vault["alice"]])["code"] + "\n")
+    body = run_json(fake, capsys, "code", "github")  # --json still lists every match
+    assert len(body["codes"]) == 2
 
 
 def test_code_all_includes_hotp_without_a_code(
@@ -463,3 +477,18 @@ def test_add_refuses_the_same_account_twice_unless_allowed(
     assert code == 0
     assert fake.seen[-1].body == {"uri": URI, "allow_duplicate": True}
     assert len(fake.accounts) == 2
+
+
+class PipeGone(io.StringIO):
+    """Standard output whose reader stopped reading (`twofold list | head -1`)."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(
+    fake: FakeDaemon, vault: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    err = io.StringIO()
+    code = main(["--home", str(fake.home), "list"], stdout=PipeGone(), stderr=err)
+    assert (code, err.getvalue()) == (141, "")

@@ -32,7 +32,7 @@ SEEN = f"{datetime.fromisoformat(LATER).astimezone():%Y-%m-%d %H:%M}"
 REMOVED_AT = f"{datetime.fromisoformat(NOW).astimezone():%Y-%m-%d %H:%M}"
 QUESTION = f"Revoke watch ({WATCH_ID})? It keeps what it already has, but gets nothing new. [y/N] "
 REVOKED = (
-    "Revoked watch. Its key is rotated: change the secrets of important accounts at their "
+    "Revoked watch. The vault key is rotated: change the secrets of important accounts at their "
     "sites, since it held them.\n"
 )
 
@@ -267,5 +267,15 @@ def test_vault_new_starts_a_vault_and_says_how_to_bring_the_others(
     assert (code, err) == (0, "")
     assert out.startswith(f"Started vault {'1e' * 16} on this device with 0 accounts.")
     assert "twofold pair" in out
-    assert fake.seen[-1].path == "/api/v1/vault/new"
+    assert [r.path for r in fake.seen[-2:]] == ["/api/v1/vault/new", "/api/v1/status"]
     assert run_json(fake, capsys, "vault", "new") == {"vault": {"id": "1e" * 16}, "accounts": 0}
+
+
+def test_vault_new_counts_the_trash_apart_as_status_does(
+    fake: FakeDaemon, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake.add("Kept", "me")
+    fake.add("Old", "gone", deleted=True)
+    code, out, _ = run(fake, capsys, "vault", "new")
+    assert code == 0
+    assert "on this device with 1 account (and 1 in the trash)." in out

@@ -26,7 +26,7 @@ EXPIRES = f"{datetime.fromisoformat(NOW).astimezone():%H:%M}"
 JOINING = "Joining the vault of laptop (JD3A-ZZQ3-T5K3-7EJC), whose devices are laptop, phone."
 CHECK = "Check that laptop shows the code: 123 456."
 JOIN_2 = "Join this vault? This device's 2 accounts go along. [y/N] "
-WAITING_LAPTOP = "Waiting for laptop's person to accept..."
+WAITING_LAPTOP = "Waiting for laptop to add this device..."
 COPYING = "Accepted. Copying the vault..."
 BROUGHT = {"added": 2, "already_there": 3, "in_trash": 1}  # the stand-in's join brought
 JOINED_LINE = (
@@ -342,6 +342,7 @@ def test_join_asks_and_joins_when_the_person_says_yes(
         ("POST", "/join"),
         ("GET", "/join"),  # confirming: the vault and the code to check
         ("GET", "/accounts"),  # how many go along
+        ("GET", "/trash"),  # and how many of those from the trash
         ("POST", "/join/accept"),  # waiting for the member's person
         ("GET", "/join"),  # syncing
         ("GET", "/join"),  # joined
@@ -383,18 +384,30 @@ def test_join_declines_unless_the_person_says_yes(
 
 
 @pytest.mark.parametrize(
-    ("accounts", "question"),
+    ("accounts", "trashed", "question"),
     [
-        (0, "Join this vault? This device has no accounts to bring along. [y/N] "),
-        (1, "Join this vault? This device's 1 account goes along. [y/N] "),
-        (3, "Join this vault? This device's 3 accounts go along. [y/N] "),
+        (0, 0, "Join this vault? This device has no accounts to bring along. [y/N] "),
+        (1, 0, "Join this vault? This device's 1 account goes along. [y/N] "),
+        (3, 0, "Join this vault? This device's 3 accounts go along. [y/N] "),
+        (0, 1, "Join this vault? This device's 1 account goes along (it is in its trash). [y/N] "),
+        (
+            2,
+            1,
+            "Join this vault? This device's 3 accounts go along (1 of them in its trash). [y/N] ",
+        ),
     ],
 )
-def test_join_says_how_many_accounts_go_along(
-    fake: FakeDaemon, capsys: pytest.CaptureFixture[str], accounts: int, question: str
+def test_join_says_how_many_accounts_go_along_counting_the_trash_as_the_report_does(
+    fake: FakeDaemon,
+    capsys: pytest.CaptureFixture[str],
+    accounts: int,
+    trashed: int,
+    question: str,
 ) -> None:
     for n in range(accounts):
         fake.add("Site", f"user{n}")
+    for n in range(trashed):
+        fake.add("Old", f"gone{n}", deleted=True)
     code, out, _ = run(fake, capsys, "join", LINK, stdin=Tty("n\n"))
     assert code == 1
     assert out.splitlines()[2] == question
@@ -617,6 +630,7 @@ def test_join_show_asks_and_joins_when_the_person_says_yes(
         ("POST", "/offers"),
         ("GET", "/join"),
         ("GET", "/accounts"),
+        ("GET", "/trash"),
         ("POST", "/join/accept"),
         *[("GET", "/join")] * 2,
         ("GET", "/accounts"),

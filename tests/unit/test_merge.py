@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.fleet import NOW, SECRET, draft, fleet, snapshot, sync
+from tests.unit.fleet import NOW, SECRET, draft, fleet, forge_as, snapshot, sync
 from twofold.protocol.account import AccountDraft, OtpParams
+from twofold.protocol.account_write import AccountWrite
+from twofold.protocol.envelope import OpKind
 from twofold.protocol.errors import InvalidAccount, NotFound
 
 
@@ -155,3 +157,32 @@ def test_timestamps_follow_the_ops() -> None:
     view = a.account(aid)
     assert view.created_hlc == first.hlc
     assert view.updated_hlc == last.hlc > first.hlc
+
+
+def test_only_a_hotp_account_takes_a_counter() -> None:
+    (a,) = fleet(1)
+    aid, _ = a.create_account(draft("GitHub"), NOW)
+    with pytest.raises(InvalidAccount, match="only hotp accounts have a counter") as err:
+        a.update_account(aid, NOW + 1, counter=3)
+    assert err.value.field == "counter"
+    hotp, _ = a.create_account(
+        AccountDraft("Bank", "me", OtpParams.create("hotp", SECRET), counter=1), NOW + 2
+    )
+    a.update_account(hotp, NOW + 3, counter=4)  # control: a HOTP account's counter moves
+    assert a.account(hotp).counter == 4
+
+
+def test_a_counter_a_lying_peer_writes_on_a_totp_account_carries_nowhere() -> None:
+    """A stolen device signs a counter onto a TOTP account, which its own software allows.
+    The others ignore it: it must not make their drafts invalid, or no export, backup or new
+    vault could ever be made from them again."""
+    a, b = fleet(2)
+    aid, _ = a.create_account(draft("GitHub"), NOW)
+    sync(a, b)
+    forge_as(b, OpKind.ACCOUNT_WRITE, AccountWrite(aid, {}, 7), NOW + 5)
+    sync(a, b)
+    for v in (a, b):
+        view = v.account(aid)
+        assert view.counter == 0
+        again = AccountDraft(view.issuer, view.name, view.otp, view.counter, view.note)
+        assert again.otp == view.otp  # checks pass: it can be exported and carried over
