@@ -6,6 +6,7 @@ itself with a larger limit than the rest of the API's 64 KiB.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 from typing import Any, Final
@@ -13,9 +14,12 @@ from typing import Any, Final
 from aiohttp import web
 
 from twofold.protocol import backup
+from twofold.protocol.errors import TwofoldError
 from twofold.protocol.formats.entries import MAX_IMPORT_BYTES
 from twofold.protocol.formats.registry import FORMATS
+from twofold.protocol.otpauth import parse_uri
 
+from . import qr
 from .api_app import TRANSFERS, check_fields, json_body
 from .errors import BadRequest
 from .transfer import EXPORT_FORMATS
@@ -23,7 +27,7 @@ from .transfer import EXPORT_FORMATS
 PREFIX: Final = "/api/v1"
 MAX_IMPORT_BODY: Final = MAX_IMPORT_BYTES * 4 // 3 + 64 * 1024
 _IMPORT = {"content": str, "text": str, "format": str, "password": str, "dry_run": bool}
-_EXPORT = {"format": str}
+_EXPORT = {"format": str, "qr": bool}
 _BACKUP = {"passphrase": str, "recovery_key": bool}
 
 
@@ -55,11 +59,32 @@ async def export(request: web.Request) -> web.Response:
     check_fields(body, _EXPORT, {"format"})
     if body["format"] not in EXPORT_FORMATS:
         raise BadRequest(f"format must be one of {', '.join(EXPORT_FORMATS)}", "format")
+    wants_qr = body.get("qr", False)
+    if wants_qr and body["format"] != "otpauth":
+        raise BadRequest("qr codes are made of otpauth links: ask for format otpauth", "qr")
     content, count, left_out = await request.app[TRANSFERS].export(body["format"])
-    return web.json_response(
-        {"format": body["format"], "accounts": count, "content": content, "left_out": left_out},
-        headers={"Cache-Control": "no-store"},
-    )
+    answer: dict[str, Any] = {
+        "format": body["format"],
+        "accounts": count,
+        "content": content,
+        "left_out": left_out,
+    }
+    if wants_qr:
+        uris = content.splitlines()
+        answer["qr_svg"] = await asyncio.to_thread(lambda: [qr.svg(uri) for uri in uris])
+        answer["labels"] = [_uri_label(uri) for uri in uris]
+    return web.json_response(answer, headers={"Cache-Control": "no-store"})
+
+
+def _uri_label(uri: str) -> str:
+    """The account an exported otpauth URI holds, as "issuer: name", read as imports read it."""
+    try:
+        draft = parse_uri(uri, visible_only=False)
+    except TwofoldError:  # one this daemon wrote reads back; the code still shows regardless
+        return "an account"
+    if draft.issuer and draft.name:
+        return f"{draft.issuer}: {draft.name}"
+    return draft.issuer or draft.name
 
 
 async def make_backup(request: web.Request) -> web.Response:

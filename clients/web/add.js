@@ -245,12 +245,15 @@ function entryLabel(entry) {
   return accountLabel(entry.issuer, entry.name);
 }
 
-function showReport(report) {
-  const el = $("#import-report");
+/**
+ * Draw an import report (POST /import's answer) into `el`: a summary, then each entry
+ * added, skipped (already there) or failed, and the warnings. `skipped` names that group.
+ */
+export function renderReport(el, report, { skipped: skippedTitle = "Skipped" } = {}) {
   const { added: ok, skipped, failed, warnings } = report;
   const summary = [
     `${ok.length} added`,
-    skipped.length ? `${skipped.length} skipped` : null,
+    skipped.length ? `${skipped.length} ${skippedTitle.toLowerCase()}` : null,
     failed.length ? `${failed.length} failed` : null,
   ]
     .filter(Boolean)
@@ -268,7 +271,7 @@ function showReport(report) {
     el,
     h("h3", { class: "report-title", testid: "import-summary" }, summary),
     section("Added", "added", ok, (e) => h("li", { testid: "import-entry" }, entryLabel(e))),
-    section("Skipped", "skipped", skipped, (e) =>
+    section(skippedTitle, "skipped", skipped, (e) =>
       h("li", { testid: "import-entry" }, h("strong", {}, entryLabel(e)), h("span", { class: "reason" }, e.reason)),
     ),
     section("Failed", "failed", failed, (e) =>
@@ -277,6 +280,13 @@ function showReport(report) {
     warnings.length
       ? h("ul", { class: "report-warnings" }, warnings.map((w) => h("li", {}, w)))
       : null,
+  );
+}
+
+function showReport(report) {
+  const el = $("#import-report");
+  renderReport(el, report);
+  el.append(
     h(
       "div",
       { class: "dialog-actions" },
@@ -295,6 +305,7 @@ function showReport(report) {
   for (const panel of $$('[role="tabpanel"]', dialog)) panel.hidden = true;
   el.hidden = false;
   $('[data-testid="import-done"]', el).focus();
+  const ok = report.added;
   if (ok.length) hooks.onAdded(ok.map((e) => e.id).filter(Boolean));
 }
 

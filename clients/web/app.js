@@ -10,8 +10,9 @@ import { initJoin, onJoinEvent } from "./join.js";
 import { initPairing, onPairingEvent, openInvite } from "./pairing.js";
 import { initStanding, refreshStanding } from "./standing.js";
 import { initToasts, toast } from "./toast.js";
+import { forgetTransfer, initTransfer, refreshTransfer } from "./transfer.js";
 
-const VIEWS = ["codes", "conflicts", "trash", "devices"];
+const VIEWS = ["codes", "conflicts", "trash", "devices", "backup"];
 
 let session = null;
 let events = null;
@@ -27,7 +28,10 @@ function showSignedOut() {
   events = null;
   for (const dialog of $$("dialog[open]")) dialog.close();
   // Take every account and code off the page, not just out of sight.
-  if (started) forget();
+  if (started) {
+    forget();
+    forgetTransfer();
+  }
   $("#app")?.remove();
   $("#toasts").replaceChildren();
   $("#loading").hidden = true;
@@ -59,6 +63,7 @@ function refreshView(view) {
     conflicts: refreshConflicts,
     trash: refreshTrash,
     devices: refreshDevices,
+    backup: refreshTransfer,
   }[view];
   work().catch(report);
 }
@@ -202,6 +207,7 @@ function wire() {
   initPairing({ onAccepted: () => refreshDevices().catch(report) });
   initJoin({ onJoined: () => refreshAll() });
   initStanding({ onNewVault: () => refreshAll() });
+  initTransfer({ onImported: (ids) => accountsChanged(ids) });
   for (const dialog of $$("dialog")) closeOnBackdrop(dialog);
 
   const add = $("#add-button");

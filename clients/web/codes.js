@@ -5,6 +5,7 @@ import { toast } from "./toast.js";
 
 const WARN_SECONDS = 5;
 const HOTP_SHOWN_MS = 120_000;
+const COPIED_MS = 1500;
 
 const state = {
   codes: [], // Code objects, in the API's order
@@ -143,6 +144,13 @@ function makeRow(id) {
   );
   row.codeButton = h("button", { type: "button", class: "code", testid: "code" });
   row.codeButton.addEventListener("click", () => copyCode(row));
+  // Shown beside the code for a moment after a copy; the toast says it to screen readers.
+  row.copiedNote = h(
+    "span",
+    { class: "copied-note", testid: "copied-note", "aria-hidden": "true", hidden: true },
+    icon("check", "icon icon-xs"),
+    "Copied",
+  );
   row.nextButton = h(
     "button",
     { type: "button", class: "btn btn-small next-code", testid: "next-code" },
@@ -168,7 +176,7 @@ function makeRow(id) {
     { class: "account", testid: "account-row", dataset: { accountId: id } },
     row.avatarSlot,
     h("div", { class: "who" }, h("div", { class: "issuer-line" }, row.issuer, row.badge), row.name),
-    h("div", { class: "account-code" }, row.codeButton, row.counter, row.nextButton, row.timer),
+    h("div", { class: "account-code" }, row.codeButton, row.copiedNote, row.counter, row.nextButton, row.timer),
     row.edit,
   );
   return row;
@@ -300,11 +308,15 @@ async function copyCode(row) {
     toast("Could not copy: the browser refused access to the clipboard.", { kind: "error" });
     return;
   }
-  row.el.classList.remove("copied");
-  void row.el.offsetWidth; // restart the flash
+  clearTimeout(row.copiedTimer);
   row.el.classList.add("copied");
-  setTimeout(() => row.el.classList.remove("copied"), 900);
-  toast("Copied", { kind: "success" });
+  row.copiedNote.hidden = false;
+  row.copiedTimer = setTimeout(() => {
+    row.el.classList.remove("copied");
+    row.copiedNote.hidden = true;
+  }, COPIED_MS);
+  // The toast stays off the row: it must not cover the code or its countdown.
+  toast("Copied", { kind: "success", avoid: row.el });
 }
 
 async function nextCode(row) {

@@ -2,7 +2,7 @@
 // revoking a lost one, and adding a device from the link it shows (reverse flow).
 import { api } from "./api.js";
 import { confirmDialog } from "./confirm.js";
-import { $, busy, clearError, coalesce, fill, groupCode, h, showError, shown, timeEl } from "./dom.js";
+import { $, busy, clearError, coalesce, fill, groupCode, h, keepFocusIn, showError, shown, timeEl } from "./dom.js";
 import { toast } from "./toast.js";
 
 const FOUND_BY = {
@@ -241,21 +241,48 @@ export const refreshPair = coalesce(async () => {
   renderPair();
 });
 
+let pairDrawn = null; // what renderPair last drew
+
 function renderPair() {
   const box = $("#pair-status");
   if (!pairing) {
     box.hidden = true;
     box.replaceChildren();
+    pairDrawn = null;
     return;
   }
   box.hidden = false;
   box.dataset.state = pairing.state;
+  // Draw only what changed: a redraw on every poll would take focus off the person's button.
+  const key = JSON.stringify([pairing.state, pairing.peer ?? null, pairing.code ?? null, pairing.error ?? null]);
+  if (key === pairDrawn) return;
+  const was = pairDrawn === null ? null : JSON.parse(pairDrawn)[0];
+  pairDrawn = key;
+  const focused = box.contains(document.activeElement) ? document.activeElement : null;
+  drawPair(box);
+  if (pairing.state === "confirming" && was !== "confirming") {
+    // Once, when it comes: show the code and focus it, not a button: the person must
+    // compare it with the one the new device shows before deciding.
+    const code = $('[data-testid="pair-code"]', box);
+    code.scrollIntoView({ block: "center" });
+    code.focus({ preventScroll: true });
+  } else if (focused && !box.contains(document.activeElement)) {
+    // What had focus was redrawn: focus its like, or the new content.
+    const testid = focused.dataset.testid;
+    const same = testid && $(`[data-testid="${testid}"]`, box);
+    if (!same) box.tabIndex = -1;
+    (same || box).focus({ preventScroll: true });
+  }
+}
+
+function drawPair(box) {
   const name = pairing.peer?.name ?? "The new device";
   const decide = (accept) => async (event) => {
     await busy(event.currentTarget, async () => {
       try {
         pairing = await api("POST", accept ? "/pair/accept" : "/pair/decline");
         renderPair();
+        keepFocusIn($("#pair-status"));
       } catch (err) {
         if (err.status !== 401) showError($("#pair-error"), err);
       }
@@ -266,7 +293,7 @@ function renderPair() {
     case "confirming":
       parts.push(
         h("p", {}, h("strong", {}, name), " wants to join this vault. Check that it shows this code:"),
-        h("p", { class: "big-code", testid: "pair-code" }, groupCode(pairing.code ?? "")),
+        h("p", { class: "big-code", testid: "pair-code", tabindex: "-1" }, groupCode(pairing.code ?? "")),
         h(
           "div",
           { class: "actions" },
@@ -318,3 +345,4 @@ function renderPair() {
 export function hasPairing() {
   return pairing !== null;
 }
+

@@ -239,3 +239,11 @@ export async function busy(button, work) {
     button.removeAttribute("aria-busy");
   }
 }
+
+/** The button pressed is gone (or went disabled, and so lost focus): focus the news instead. */
+export function keepFocusIn(box) {
+  const active = document.activeElement;
+  if (box.hidden || (active && active !== document.body && active.isConnected)) return;
+  box.tabIndex = -1;
+  box.focus({ preventScroll: true });
+}

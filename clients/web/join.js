@@ -3,7 +3,7 @@
 // code for a member to scan. Both people confirm: this page shows the code and the vault,
 // and nothing of this device's leaves it before its person says yes here.
 import { api, toBase64 } from "./api.js";
-import { $, busy, clearError, coalesce, fill, groupCode, h, showError } from "./dom.js";
+import { $, busy, clearError, coalesce, fill, groupCode, h, keepFocusIn, showError } from "./dom.js";
 
 const ENDED = new Set(["joined", "declined", "failed", "cancelled", "expired"]);
 const PAIR_LINK = /^\s*twofold:\/\/pair\//i;
@@ -217,6 +217,7 @@ function decide(accept) {
       try {
         joining = await api("POST", accept ? "/join/accept" : "/join/decline");
         render();
+        keepFocusIn($("#join-status"));
       } catch (err) {
         if (err.status !== 401) fail(err);
         refreshJoin().catch(() => {});
@@ -246,8 +247,23 @@ function render() {
   const state = joining.state;
   box.hidden = false;
   box.dataset.state = state;
-  if (rendered === state && state !== "confirming") return;
-  rendered = state;
+  // Draw only what changed: a redraw on every poll would take focus off the person's button.
+  const key = JSON.stringify([state, joining.code, joining.peer, joining.vault, joining.error, ENDED.has(state) ? null : offer?.link ?? null]);
+  if (rendered === key) return;
+  const was = rendered === null ? null : JSON.parse(rendered)[0];
+  rendered = key;
+  const focused = box.contains(document.activeElement) ? document.activeElement : null;
+  draw(box, state, was);
+  if (focused && !box.contains(document.activeElement)) {
+    // What had focus was redrawn: focus its like, or the new content.
+    const testid = focused.dataset.testid;
+    const same = testid && $(`[data-testid="${testid}"]`, box);
+    if (!same) box.tabIndex = -1;
+    (same || box).focus({ preventScroll: true });
+  }
+}
+
+function draw(box, state, was) {
   const name = joining.peer?.name ?? "the other device";
   const line = (text, cls = "") => h("p", { class: cls, testid: "join-state", dataset: { state } }, text);
   const stopButton = h("button", { type: "button", class: "btn btn-ghost", testid: "join-stop", onclick: stop }, "Stop");
@@ -282,9 +298,13 @@ function render() {
           h("button", { type: "button", class: "btn btn-primary", testid: "join-accept", onclick: decide(true) }, "The codes match: join"),
         ),
       );
-      const code = $('[data-testid="join-code"]', box);
-      code.scrollIntoView({ block: "center" });
-      code.focus({ preventScroll: true });
+      if (was !== "confirming") {
+        // Once, when it comes: show the code and focus it, not a button: the person must
+        // compare it before deciding. Later updates (the vault's devices) leave focus be.
+        const code = $('[data-testid="join-code"]', box);
+        code.scrollIntoView({ block: "center" });
+        code.focus({ preventScroll: true });
+      }
       break;
     }
     case "waiting":
@@ -334,3 +354,4 @@ function offerView(stopButton) {
 export function stopJoinCamera() {
   stopCamera();
 }
+

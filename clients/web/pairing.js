@@ -17,6 +17,7 @@ export function initPairing(options) {
   hooks = { ...hooks, ...options };
   dialog = $("#invite-dialog");
   body = $("#invite-body");
+  body.tabIndex = -1; // focus stays in the dialog when the button pressed goes away
   for (const button of $$("[data-close]", dialog)) button.addEventListener("click", () => dialog.close());
   dialog.addEventListener("close", onClose);
 }
@@ -85,11 +86,27 @@ function updateExpiry() {
 function render() {
   const inv = invitation;
   body.dataset.state = inv.state;
-  if (rendered === inv.state && inv.state === "open") {
+  // Draw only what changed: a redraw on every poll would take focus off the person's button.
+  const key = JSON.stringify([inv.state, inv.peer ?? null, inv.error ?? null]);
+  if (rendered === key) {
     updateExpiry();
     return;
   }
-  rendered = inv.state;
+  const was = rendered === null ? null : JSON.parse(rendered)[0];
+  rendered = key;
+  // In the modal dialog, focus on nothing (a pressed button went disabled) was in it too.
+  const active = document.activeElement;
+  const focused = !active || active === document.body || body.contains(active);
+  draw(inv, was);
+  if (focused && dialog.open && !body.contains(document.activeElement)) {
+    // What had focus was redrawn: focus its like, or the new content.
+    const testid = active?.dataset?.testid;
+    const same = testid && $(`[data-testid="${testid}"]`, body);
+    (same || body).focus({ preventScroll: true });
+  }
+}
+
+function draw(inv, was) {
   switch (inv.state) {
     case "open":
       fill(body, ...openView(inv));
@@ -97,8 +114,13 @@ function render() {
       break;
     case "confirming":
       fill(body, ...confirmView(inv));
-      // Focus the code, not a button: the person must compare it before deciding.
-      $('[data-testid="invite-code"]', body)?.focus();
+      if (was !== "confirming") {
+        // Once, when it comes: show the code and focus it, not a button: the person
+        // must compare it before deciding.
+        const code = $('[data-testid="invite-code"]', body);
+        code.scrollIntoView({ block: "center" });
+        code.focus({ preventScroll: true });
+      }
       break;
     case "waiting":
       // This side said yes; the device is added once its own person accepts too.

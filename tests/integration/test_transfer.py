@@ -128,6 +128,30 @@ def test_export_then_import_moves_every_account_unchanged(daemon: Daemon, tmp_pa
         other.kill()
 
 
+def test_an_otpauth_export_as_qr_codes_gives_one_svg_and_label_per_account(
+    daemon: Daemon,
+) -> None:
+    import_(daemon, {"text": "\n".join(URIS)})
+    plain = daemon.request("POST", "/export", {"format": "otpauth"}).body
+    assert "qr_svg" not in plain
+    assert "labels" not in plain
+    export = daemon.request("POST", "/export", {"format": "otpauth", "qr": True})
+    assert export.status == 200
+    assert export.headers["Cache-Control"] == "no-store"
+    assert export.body["content"] == plain["content"]
+    uris = export.body["content"].splitlines()
+    assert len(export.body["qr_svg"]) == len(uris) == export.body["accounts"] == len(URIS)
+    assert all(svg.lstrip().startswith("<svg") for svg in export.body["qr_svg"])
+    drafts = [parse_uri(uri) for uri in uris]
+    assert export.body["labels"] == [f"{d.issuer}: {d.name}" for d in drafts]
+
+    refused = daemon.request("POST", "/export", {"format": "aegis", "qr": True})
+    assert refused.status == 400
+    assert refused.body["field"] == "qr"
+    wrong = daemon.request("POST", "/export", {"format": "otpauth", "qr": "yes"})
+    assert (wrong.status, wrong.body["field"]) == (400, "qr")
+
+
 def test_a_backup_restores_everything_on_a_fresh_home_and_merges_without_duplicates(
     daemon: Daemon, tmp_path: Path
 ) -> None:
