@@ -18,7 +18,7 @@ daemon: $(VENV)/.installed
 
 # What CI runs (.ci/run): lint, then every test.
 test: lint
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest --durations=15
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -1,6 +1,6 @@
 // The "Add an account" dialog: a link, a QR image, or the fields by hand.
 import { api, toBase64 } from "./api.js";
-import { $, $$, accountLabel, busy, clearError, fill, h, showError } from "./dom.js";
+import { $, $$, accountLabel, busy, clearError, dropZone, fill, h, showError } from "./dom.js";
 import { toast } from "./toast.js";
 
 let dialog;
@@ -35,16 +35,8 @@ export function initAdd(options) {
     if (file.files?.[0]) importImage(file.files[0]);
     file.value = "";
   });
-  const zone = $("#add-dropzone");
-  zone.addEventListener("dragover", (event) => {
-    event.preventDefault();
-    zone.classList.add("dragging");
-  });
-  zone.addEventListener("dragleave", () => zone.classList.remove("dragging"));
-  zone.addEventListener("drop", (event) => {
-    event.preventDefault();
-    zone.classList.remove("dragging");
-    const image = [...(event.dataTransfer?.files ?? [])].find((f) => f.type.startsWith("image/"));
+  dropZone($("#add-dropzone"), (files) => {
+    const image = files.find((f) => f.type.startsWith("image/"));
     if (image) importImage(image);
     else showError($("#add-qr-error"), { detail: "Drop an image file (PNG, JPEG, …)." });
   });

@@ -247,3 +247,17 @@ export function keepFocusIn(box) {
   box.tabIndex = -1;
   box.focus({ preventScroll: true });
 }
+
+/** A drop zone, highlighted while a file is held over it; `take` gets the files dropped. */
+export function dropZone(zone, take) {
+  zone.addEventListener("dragover", (event) => {
+    event.preventDefault();
+    zone.classList.add("dragging");
+  });
+  zone.addEventListener("dragleave", () => zone.classList.remove("dragging"));
+  zone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    zone.classList.remove("dragging");
+    take([...(event.dataTransfer?.files ?? [])]);
+  });
+}

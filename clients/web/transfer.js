@@ -8,7 +8,7 @@
 import { renderReport } from "./add.js";
 import { api, toBase64 } from "./api.js";
 import { confirmDialog } from "./confirm.js";
-import { $, accountLabel, busy, clearError, fill, h, icon, showError } from "./dom.js";
+import { $, accountLabel, busy, clearError, dropZone, fill, h, icon, showError } from "./dom.js";
 import { toast } from "./toast.js";
 
 const NEEDS_PASSWORD = "urn:twofold:problem:password-required";
@@ -33,17 +33,8 @@ export function initTransfer(options) {
     file.value = "";
     if (chosen) importFile(chosen);
   });
-  const zone = $("#import-dropzone");
-  zone.addEventListener("dragover", (event) => {
-    event.preventDefault();
-    zone.classList.add("dragging");
-  });
-  zone.addEventListener("dragleave", () => zone.classList.remove("dragging"));
-  zone.addEventListener("drop", (event) => {
-    event.preventDefault();
-    zone.classList.remove("dragging");
-    const dropped = event.dataTransfer?.files?.[0];
-    if (dropped) importFile(dropped);
+  dropZone($("#import-dropzone"), (files) => {
+    if (files[0]) importFile(files[0]);
   });
 
   $("#export-form").addEventListener("submit", submitExport);

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from typing import Any
 
@@ -42,3 +43,18 @@ def totp_near_now(secret: str, digits: int = 6, period: int = 30) -> set[str]:
     totp = pyotp.TOTP(secret, digits=digits, interval=period)
     now = time.time()
     return {totp.at(now + shift) for shift in (-period, 0, period)}
+
+
+def drop_file(page: Page, testid: str, name: str, data: bytes, mime: str) -> None:
+    """Drop one file onto the element, as a person dragging it from their files does."""
+    page.evaluate(
+        """([testid, name, b64, mime]) => {
+            const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+            const data = new DataTransfer();
+            data.items.add(new File([bytes], name, { type: mime }));
+            const zone = document.querySelector(`[data-testid="${testid}"]`);
+            const init = { dataTransfer: data, bubbles: true, cancelable: true };
+            for (const type of ["dragover", "drop"]) zone.dispatchEvent(new DragEvent(type, init));
+        }""",
+        [testid, name, base64.b64encode(data).decode(), mime],
+    )

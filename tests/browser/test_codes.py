@@ -15,6 +15,7 @@ from tests.browser.helpers import (
     OTHER_SECRET,
     SECRET,
     add,
+    drop_file,
     row,
     row_named,
     shown_code,
@@ -172,7 +173,7 @@ def _qr_png(uri: str) -> bytes:
     return out.getvalue()
 
 
-def test_a_qr_image_is_imported_by_file_and_by_paste(page: Page, daemon: Daemon) -> None:
+def test_a_qr_image_is_imported_by_file_by_paste_and_by_drop(page: Page, daemon: Daemon) -> None:
     page.get_by_test_id("add-button").click()
     dialog = page.get_by_test_id("add-dialog")
     dialog.get_by_test_id("add-tab-qr").click()
@@ -205,6 +206,14 @@ def test_a_qr_image_is_imported_by_file_and_by_paste(page: Page, daemon: Daemon)
     screenshot(page, "desktop-import-skipped")
     report.get_by_test_id("import-done").click()
     expect(page.get_by_test_id("account-row")).to_have_count(1)
+
+    # Dropped onto the QR tab: a picture imports; anything else is refused, with why.
+    page.get_by_test_id("add-button").click()
+    page.get_by_test_id("add-tab-qr").click()
+    drop_file(page, "add-dropzone", "notes.txt", b"not a picture", "text/plain")
+    expect(page.get_by_test_id("add-qr-error")).to_have_text("Drop an image file (PNG, JPEG, …).")
+    drop_file(page, "add-dropzone", "shot.png", png, "image/png")
+    expect(report.get_by_test_id("import-summary")).to_have_text("0 added, 1 skipped")
 
 
 def test_edit_then_delete_undo_and_restore_from_the_trash(page: Page, daemon: Daemon) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from playwright.sync_api import Download, FilePayload, Page, Request, expect
 
 from tests.browser.conftest import DESKTOP, PHONE, Pages, screenshot
-from tests.browser.helpers import OTHER_SECRET, SECRET, add
+from tests.browser.helpers import OTHER_SECRET, SECRET, add, drop_file
 from tests.integration.daemon import Daemon
 from tests.unit.formats.test_aegis import PASSWORD, content, dump, entry, sealed_vault
 from twofold.protocol.formats import qr_image
@@ -109,6 +109,13 @@ def test_an_encrypted_aegis_export_asks_for_its_password_then_imports_each_entry
 
     page.get_by_test_id("nav-codes").click()
     expect(page.get_by_test_id("account-row")).to_have_count(2)
+
+    # A file dropped onto the card imports as a chosen one does.
+    backup_view(page)
+    uri = f"otpauth://totp/Dropped:carol?secret={SECRET}&issuer=Dropped\n"
+    drop_file(page, "import-dropzone", "links.txt", uri.encode(), "text/plain")
+    expect(report.get_by_test_id("import-summary")).to_have_text("1 added")
+    assert issuers(daemon) == ["Bank", "Dropped", "Mastodon"]
 
 
 def test_export_warns_first_and_downloads_the_file(page: Page, daemon: Daemon) -> None:
