@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -118,7 +117,9 @@ def seal(
         if passphrase is None or len(passphrase) < MIN_PASSPHRASE_CHARS:
             raise WeakPassphrase
         header |= {"kdf": KDF_PASSPHRASE, "opslimit": opslimit, "memlimit": memlimit}
-        key = kdf.argon2id(_normal(passphrase), salt, opslimit=opslimit, memlimit=memlimit)
+        key = kdf.argon2id(
+            kdf.passphrase_bytes(passphrase), salt, opslimit=opslimit, memlimit=memlimit
+        )
     header_bytes = cbor.dumps(header)
     prefix = MAGIC + _PREFIX.pack(VERSION, len(header_bytes)) + header_bytes
     body = cbor.dumps(
@@ -153,7 +154,7 @@ def parse(data: bytes, password: str | None = None) -> ParsedFile:
         key = _recovery_key(_read_recovery_key(password), header["salt"])
     else:
         key = kdf.argon2id(
-            _normal(password),
+            kdf.passphrase_bytes(password),
             header["salt"],
             opslimit=header["opslimit"],
             memlimit=header["memlimit"],
@@ -268,11 +269,6 @@ def _draft(record: object) -> AccountDraft:
         counter=get_int(fields, "counter", default=0),
         note=get_str(fields, "note", default=""),
     )
-
-
-def _normal(passphrase: str) -> bytes:
-    """NFC, so a passphrase typed on another keyboard or OS still opens the file."""
-    return unicodedata.normalize("NFC", passphrase).encode("utf-8")
 
 
 def _read_recovery_key(text: str) -> bytes:

@@ -15,6 +15,7 @@ room to spare, and refuse the rest before any memory is spent:
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from typing import Final
 
 import nacl.bindings
@@ -30,6 +31,11 @@ SCRYPT_MAX_N: Final = 1 << 20
 SCRYPT_MAX_MEMORY: Final = 256 << 20
 SCRYPT_MAX_WORK: Final = 1 << 25
 PBKDF2_MAX_ITERATIONS: Final = 2_000_000
+
+
+def passphrase_bytes(passphrase: str) -> bytes:
+    """NFC, so a passphrase typed on another keyboard or OS still opens what it sealed."""
+    return unicodedata.normalize("NFC", passphrase).encode("utf-8")
 
 
 def argon2id(
