@@ -13,31 +13,28 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import json
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Final
+from collections.abc import Awaitable, Callable
+from typing import Final
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from . import problems
-from .errors import BadRequest, TooLarge
-from .pairing_service import Pairing
-from .peers import Peers
-from .transfer import Transfers
-from .vault_service import VaultService
-from .web_sessions import Session, Sessions, cookie_name, is_sign_in_from_file
+from . import (
+    api_devices,
+    api_pairing,
+    api_qr,
+    api_routes,
+    api_transfer,
+    api_web,
+    problems,
+)
+from .api_keys import DOOR, SESSION, SESSIONS, STARTED, own_port
+from .door import Door
+from .web_sessions import Sessions, cookie_name, is_sign_in_from_file
 
 MAX_BODY = 64 * 1024
-SERVICE: web.AppKey[VaultService] = web.AppKey("service", VaultService)
-PAIRING: web.AppKey[Pairing] = web.AppKey("pairing", Pairing)
-PEERS: web.AppKey[Peers] = web.AppKey("peers", Peers)
-STARTED: web.AppKey[float] = web.AppKey("started", float)
-SESSIONS: web.AppKey[Sessions] = web.AppKey("sessions", Sessions)
-SESSION: Final = "twofold.session"
 CSRF_HEADER: Final = "X-Twofold-CSRF"
 _SAFE_METHODS: Final = frozenset({"GET", "HEAD"})
-TRANSFERS: web.AppKey[Transfers] = web.AppKey("transfers", Transfers)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -158,117 +155,21 @@ def _unauthorized() -> web.Response:
     )
 
 
-def own_port(request: web.Request) -> int:
-    """The port this request came in on, which names the session cookie."""
-    sockname = request.transport.get_extra_info("sockname") if request.transport else None
-    return int(sockname[1]) if sockname else 0
-
-
-def request_session(request: web.Request) -> Session | None:
-    """The browser session a request was let in by, if it came from the web page."""
-    session = request.get(SESSION)
-    return session if isinstance(session, Session) else None
-
-
-async def json_body(request: web.Request, *, limit: int | None = None) -> dict[str, Any]:
-    """The request's JSON object, or a 400 that says what is wrong with it.
-
-    `limit` lets one route take a larger body than the app's 64 KiB (an import
-    carries a whole file); it is enforced while reading, before the body is held.
-    """
-    if request.content_type != "application/json":
-        raise BadRequest("send the body as JSON with Content-Type: application/json")
-    raw = await (request.read() if limit is None else _read_at_most(request, limit))
-    try:
-        body = json.loads(raw)
-    except RecursionError:
-        raise BadRequest("the body is not valid JSON: it nests too deeply") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        # ValueError also covers a number too long for int() (over 4300 digits).
-        raise BadRequest(f"the body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object")
-    _refuse_lone_surrogates(body)
-    return body
-
-
-def _refuse_lone_surrogates(body: object) -> None:
-    """A \\ud800 escape with no partner parses to a lone surrogate: not a character, and
-    any later encode() of it raises. Refuse it here, once, for every route."""
-    stack = [body]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-        elif isinstance(item, str) and not _encodable(item):
-            raise BadRequest("the body is not valid JSON text: it holds a lone surrogate escape")
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-async def _read_at_most(request: web.Request, limit: int) -> bytes:
-    if request.content_length is not None and request.content_length > limit:
-        raise TooLarge(limit)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.content.iter_chunked(256 * 1024):
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def check_fields(body: dict[str, Any], types: Mapping[str, type], required: set[str]) -> None:
-    """Refuse unknown fields, missing ones, and values of the wrong JSON type."""
-    for name in body:
-        if name not in types:
-            allowed = ", ".join(sorted(types))
-            raise BadRequest(f"unknown field {name!r}; this request takes {allowed}", name)
-    for name in sorted(required - set(body)):
-        raise BadRequest(f"{name} is required", name)
-    for name, value in body.items():
-        wanted = types[name]
-        if (
-            value is None
-            or isinstance(value, bool) != (wanted is bool)
-            or not isinstance(value, wanted)
-        ):
-            kind = {str: "text", int: "a whole number", bool: "true or false"}[wanted]
-            raise BadRequest(f"{name} must be {kind}", name)
-
-
-def make_app(
-    service: VaultService, pairing: Pairing, token: str, started: float
-) -> web.Application:
+def make_app(door: Door, token: str, started: float) -> web.Application:
     """The API application, every route of specs/openapi.yaml under /api/v1."""
-    from . import api_web
-
     sessions = Sessions()
     app = web.Application(
         middlewares=[problem_middleware, guard_middleware(token, sessions)],
         client_max_size=MAX_BODY,
     )
     app[SESSIONS] = sessions
-    app[SERVICE] = service
+    app[DOOR] = door
     app[STARTED] = started
-    app[PAIRING] = pairing
-    app[PEERS] = pairing.peers
-    app[TRANSFERS] = Transfers(service)
     add_routes(app)
     api_web.add_page_routes(app)
 
     async def end_streams(_: web.Application) -> None:
-        service.events.close()
+        door.events.close()
 
     app.on_shutdown.append(end_streams)
     return app
@@ -276,7 +177,5 @@ def make_app(
 
 def add_routes(app: web.Application) -> None:
     """Every route of specs/openapi.yaml (a unit test compares the two sets)."""
-    from . import api_devices, api_pairing, api_qr, api_routes, api_transfer, api_web
-
     for module in (api_routes, api_transfer, api_pairing, api_devices, api_qr, api_web):
         module.add_routes(app)

@@ -10,8 +10,8 @@ from aiohttp import web
 from twofold.protocol.identity import display_id
 from twofold.protocol.vault import Vault
 
-from . import api_views
-from .api_app import PEERS, SERVICE, check_fields, json_body
+from . import api_keys, api_views
+from .api_body import check_fields, json_body
 from .peers import Peers
 
 PREFIX = "/api/v1"
@@ -84,7 +84,7 @@ def standing_json(vault: Vault) -> dict[str, Any]:
 
 async def start_new_vault(request: web.Request) -> web.Response:
     """POST /vault/new."""
-    service = request.app[SERVICE]
+    service = api_keys.service(request)
     brought = await service.start_new_vault()
     return web.json_response(
         {"vault": {"id": service.identity.vault_id}, "accounts": brought}, status=201
@@ -140,34 +140,38 @@ def _address(host: str, port: int | None) -> str:
 
 async def list_devices(request: web.Request) -> web.Response:
     """GET /devices."""
-    vault = request.app[SERVICE].vault
+    vault = api_keys.service(request).vault
     keys = sorted(vault.membership.added, key=lambda k: display_id(k))
-    return web.json_response({"devices": [device_json(vault, request.app[PEERS], k) for k in keys]})
+    return web.json_response(
+        {"devices": [device_json(vault, api_keys.peers(request), k) for k in keys]}
+    )
 
 
 async def revoke_device(request: web.Request) -> web.Response:
     """POST /devices/{id}/revoke."""
-    service = request.app[SERVICE]
+    service = api_keys.service(request)
     key = await service.remove_device(request.match_info["id"])
-    return web.json_response(device_json(service.vault, request.app[PEERS], key))
+    return web.json_response(device_json(service.vault, api_keys.peers(request), key))
 
 
 async def rename_this_device(request: web.Request) -> web.Response:
     """PATCH /devices/self."""
     body = await json_body(request)
     check_fields(body, {"name": str}, {"name"})
-    service = request.app[SERVICE]
+    service = api_keys.service(request)
     await service.rename(body["name"])
     me = service.vault.device.public
-    return web.json_response(device_json(service.vault, request.app[PEERS], me))
+    return web.json_response(device_json(service.vault, api_keys.peers(request), me))
 
 
 async def list_peers(request: web.Request) -> web.Response:
     """GET /peers."""
-    vault = request.app[SERVICE].vault
+    vault = api_keys.service(request).vault
     me = vault.device.public
     keys = sorted((k for k in vault.membership.members if k != me), key=display_id)
-    return web.json_response({"peers": [peer_json(vault, request.app[PEERS], k) for k in keys]})
+    return web.json_response(
+        {"peers": [peer_json(vault, api_keys.peers(request), k) for k in keys]}
+    )
 
 
 def add_routes(app: web.Application) -> None:

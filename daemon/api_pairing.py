@@ -7,7 +7,8 @@ from typing import Any
 from aiohttp import web
 
 from . import api_views, qr
-from .api_app import PAIRING, check_fields, json_body
+from .api_body import check_fields, json_body
+from .api_keys import pairing as _pairing
 from .errors import BadRequest
 from .pairing_record import PairingRecord
 from .pairing_service import join_state
@@ -66,7 +67,7 @@ async def open_offer(request: web.Request) -> web.Response:
     """POST /offers: this device shows a link for a member to scan."""
     body = await json_body(request) if request.can_read_body else {}
     check_fields(body, {"ttl": int, "accept": bool}, set())
-    entry = request.app[PAIRING].offer(_ttl(body), body.get("accept", False))
+    entry = _pairing(request).offer(_ttl(body), body.get("accept", False))
     return web.json_response(invitation_json(entry, with_qr=True), status=201)
 
 
@@ -74,13 +75,13 @@ async def scan(request: web.Request) -> web.Response:
     """POST /pair: add the device whose offer link this is."""
     body = await json_body(request)
     check_fields(body, {"link": str, "accept": bool}, {"link"})
-    scanning = request.app[PAIRING].scan(body["link"], body.get("accept", False))
+    scanning = _pairing(request).scan(body["link"], body.get("accept", False))
     return web.json_response(progress_json(scanning), status=202)
 
 
 async def get_scan(request: web.Request) -> web.Response:
     """GET /pair."""
-    scanning = request.app[PAIRING].scanning
+    scanning = _pairing(request).scanning
     if scanning is None:
         raise web.HTTPNotFound()
     return web.json_response(progress_json(scanning))
@@ -88,50 +89,50 @@ async def get_scan(request: web.Request) -> web.Response:
 
 async def accept_scan(request: web.Request) -> web.Response:
     """POST /pair/accept."""
-    return web.json_response(progress_json(await request.app[PAIRING].decide_scan(True)))
+    return web.json_response(progress_json(await _pairing(request).decide_scan(True)))
 
 
 async def decline_scan(request: web.Request) -> web.Response:
     """POST /pair/decline."""
-    return web.json_response(progress_json(await request.app[PAIRING].decide_scan(False)))
+    return web.json_response(progress_json(await _pairing(request).decide_scan(False)))
 
 
 async def open_invitation(request: web.Request) -> web.Response:
     """POST /invitations."""
     body = await json_body(request) if request.can_read_body else {}
     check_fields(body, {"ttl": int, "accept": bool}, set())
-    entry = request.app[PAIRING].open(_ttl(body), body.get("accept", False))
+    entry = _pairing(request).open(_ttl(body), body.get("accept", False))
     return web.json_response(invitation_json(entry, with_qr=True), status=201)
 
 
 async def list_invitations(request: web.Request) -> web.Response:
     """GET /invitations."""
-    pairing = request.app[PAIRING]
+    pairing = _pairing(request)
     entries = list(pairing.invitations.values())
     return web.json_response({"invitations": [invitation_json(e) for e in entries]})
 
 
 async def get_invitation(request: web.Request) -> web.Response:
     """GET /invitations/{id}."""
-    entry = request.app[PAIRING].get(request.match_info["id"])
+    entry = _pairing(request).get(request.match_info["id"])
     return web.json_response(invitation_json(entry, with_qr=True))
 
 
 async def accept_invitation(request: web.Request) -> web.Response:
     """POST /invitations/{id}/accept."""
-    entry = await request.app[PAIRING].decide(request.match_info["id"], True)
+    entry = await _pairing(request).decide(request.match_info["id"], True)
     return web.json_response(invitation_json(entry))
 
 
 async def decline_invitation(request: web.Request) -> web.Response:
     """POST /invitations/{id}/decline."""
-    entry = await request.app[PAIRING].decide(request.match_info["id"], False)
+    entry = await _pairing(request).decide(request.match_info["id"], False)
     return web.json_response(invitation_json(entry))
 
 
 async def cancel_invitation(request: web.Request) -> web.Response:
     """DELETE /invitations/{id}."""
-    entry = request.app[PAIRING].cancel(request.match_info["id"])
+    entry = _pairing(request).cancel(request.match_info["id"])
     return web.json_response(invitation_json(entry))
 
 
@@ -139,28 +140,28 @@ async def join(request: web.Request) -> web.Response:
     """POST /join."""
     body = await json_body(request)
     check_fields(body, {"link": str, "accept": bool}, {"link"})
-    joining = request.app[PAIRING].join(body["link"], body.get("accept", False))
+    joining = _pairing(request).join(body["link"], body.get("accept", False))
     return web.json_response(progress_json(joining), status=202)
 
 
 async def accept_join(request: web.Request) -> web.Response:
     """POST /join/accept: this device's person compared the code and wants in."""
-    return web.json_response(progress_json(await request.app[PAIRING].decide_join(True)))
+    return web.json_response(progress_json(await _pairing(request).decide_join(True)))
 
 
 async def cancel_join(request: web.Request) -> web.Response:
     """DELETE /join: stop joining; a pairing being decided is declined, so nothing is sent."""
-    return web.json_response(progress_json(await request.app[PAIRING].cancel_join()))
+    return web.json_response(progress_json(await _pairing(request).cancel_join()))
 
 
 async def decline_join(request: web.Request) -> web.Response:
     """POST /join/decline: this device's person does not know that vault or code."""
-    return web.json_response(progress_json(await request.app[PAIRING].decide_join(False)))
+    return web.json_response(progress_json(await _pairing(request).decide_join(False)))
 
 
 async def get_join(request: web.Request) -> web.Response:
     """GET /join."""
-    joining = request.app[PAIRING].joining
+    joining = _pairing(request).joining
     if joining is None:
         raise web.HTTPNotFound()
     return web.json_response(progress_json(joining))

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from twofold.protocol.formats import qr_image
 
-from .api_app import check_fields, json_body
+from .api_body import check_fields, json_body
 from .errors import BadRequest
 
 PREFIX: Final = "/api/v1"

@@ -6,9 +6,10 @@ from aiohttp import web
 
 from twofold.protocol.account import SHOWN_FIELDS, OtpKind, check_shown
 
-from . import api_views
-from .api_app import SERVICE, STARTED, check_fields, json_body
+from . import api_keys, api_views
+from .api_body import check_fields, json_body
 from .api_devices import standing_json
+from .api_keys import STARTED
 from .errors import BadRequest
 from .vault_service import VaultService
 
@@ -25,7 +26,7 @@ _FIELDS = ("issuer", "name", "note", "otp")
 
 
 def _service(request: web.Request) -> VaultService:
-    return request.app[SERVICE]
+    return api_keys.service(request)
 
 
 def _query(request: web.Request) -> str | None:

@@ -19,8 +19,8 @@ from twofold.protocol.formats.entries import MAX_IMPORT_BYTES
 from twofold.protocol.formats.registry import FORMATS
 from twofold.protocol.otpauth import parse_uri
 
-from . import qr
-from .api_app import TRANSFERS, check_fields, json_body
+from . import api_keys, qr
+from .api_body import check_fields, json_body
 from .errors import BadRequest
 from .transfer import EXPORT_FORMATS
 
@@ -47,7 +47,7 @@ async def import_file(request: web.Request) -> web.Response:
     format = body.get("format")
     if format is not None and format not in FORMATS:
         raise BadRequest(f"format must be one of {', '.join(FORMATS)}", "format")
-    report = await request.app[TRANSFERS].import_file(
+    report = await api_keys.transfers(request).import_file(
         data, format=format, password=body.get("password"), dry_run=body.get("dry_run", False)
     )
     return web.json_response(report.to_json())
@@ -62,7 +62,7 @@ async def export(request: web.Request) -> web.Response:
     wants_qr = body.get("qr", False)
     if wants_qr and body["format"] != "otpauth":
         raise BadRequest("qr codes are made of otpauth links: ask for format otpauth", "qr")
-    content, count, left_out = await request.app[TRANSFERS].export(body["format"])
+    content, count, left_out = await api_keys.transfers(request).export(body["format"])
     answer: dict[str, Any] = {
         "format": body["format"],
         "accounts": count,
@@ -95,7 +95,7 @@ async def make_backup(request: web.Request) -> web.Response:
     if wants_key == ("passphrase" in body):
         raise BadRequest("give a passphrase, or ask for a recovery key: one of the two")
     key = backup.new_recovery_key() if wants_key else None
-    sealed, count = await request.app[TRANSFERS].backup(
+    sealed, count = await api_keys.transfers(request).backup(
         passphrase=body.get("passphrase"), recovery_key=key
     )
     answer: dict[str, Any] = {

@@ -18,8 +18,8 @@ from typing import Final
 
 from aiohttp import web
 
-from . import problems
-from .api_app import SERVICE, SESSIONS, own_port, request_session
+from . import api_keys, problems
+from .api_keys import SESSIONS, own_port, request_session
 from .api_views import iso
 from .events import Event
 from .web_sessions import FORM_TYPE, SESSION_TTL_S, cookie_name
@@ -150,7 +150,7 @@ async def get_session(request: web.Request) -> web.Response:
     session = request_session(request)
     if session is None:
         return _no_session()
-    identity = request.app[SERVICE].identity
+    identity = api_keys.service(request).identity
     left = max(session.expires - time.monotonic(), 0)
     return web.json_response(
         {
@@ -175,7 +175,7 @@ async def end_session(request: web.Request) -> web.Response:
 
 async def events(request: web.Request) -> web.StreamResponse:
     """GET /events: server-sent events until the client goes or the daemon stops."""
-    service = request.app[SERVICE]
+    service = api_keys.service(request)
     listener = service.events.subscribe()
     response = web.StreamResponse(
         headers={

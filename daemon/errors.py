@@ -25,6 +25,13 @@ class StoreUnreadable(DaemonError):
     """The vault's database cannot be opened as this version's: the file is left as it was."""
 
 
+class Locked(DaemonError):
+    """The vault is locked: nothing in it can be read or written until it is unlocked."""
+
+    def __init__(self) -> None:
+        super().__init__("the vault is locked: unlock it with its passphrase (twofold unlock)")
+
+
 class BadRequest(DaemonError):
     """A request body or parameter the API cannot take; `field` names the input at fault."""
 

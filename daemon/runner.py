@@ -20,7 +20,9 @@ from . import keystore
 from .api_app import make_app
 from .api_routes import VERSION
 from .discovery import Discovery
+from .door import Door, Parts
 from .errors import HomeInUse
+from .events import EventBus
 from .home import Home, read_private, write_api_file, write_private
 from .key_upkeep import KeyUpkeep
 from .limits import Limits, raise_open_file_limit
@@ -31,6 +33,7 @@ from .quiet_log import Tally, install_accept_error_handler
 from .reach import where_to_dial
 from .storage import Storage
 from .tls import DeviceTls
+from .transfer import Transfers
 from .vault_service import VaultService
 
 log = logging.getLogger(__name__)
@@ -128,7 +131,10 @@ async def _serve(
             store_key = keystore.load(
                 home, settings.store_key, recorded.decode() if recorded else None
             )
-            service = await VaultService.open(storage, store_key, settings.device_name)
+            events = EventBus()
+            service = await VaultService.open(
+                storage, store_key, settings.device_name, events=events
+            )
             stop.check()
             upkeep = service.upkeep = KeyUpkeep(service)
             upkeep.poke()  # a restart may find a key to grant or an epoch to start
@@ -145,7 +151,9 @@ async def _serve(
                 await discovery.start()
                 pairing.joined.append(discovery.announce)
                 service.vault_replaced.append(discovery.announce)
-            app = make_app(service, pairing, api_token(home), time.time())
+            door = Door(events)
+            door.opened(Parts(service, peers, pairing, Transfers(service)))
+            app = make_app(door, api_token(home), time.time())
             # Deadlines for headers and bodies, as on the peer port; no caps: only local
             # programs reach it, and the peer port's caps leave it its share of open files.
             api_gate = Gate(limits, name="local API", capped=False)

@@ -125,7 +125,9 @@ class Identity:
 class VaultService:
     """The one vault of a home, its storage, and the lock that orders writes."""
 
-    def __init__(self, vault: Vault, storage: Storage, name: str) -> None:
+    def __init__(
+        self, vault: Vault, storage: Storage, name: str, events: EventBus | None = None
+    ) -> None:
         self.vault = vault
         self.storage = storage
         self.identity = Identity(display_id(vault.device.public), name, vault.vault.hex())
@@ -142,11 +144,18 @@ class VaultService:
         self.membership_changed: list[Callable[[], None]] = []
         self.vault_replaced: list[Callable[[], Awaitable[None]]] = []
         self.upkeep: KeyUpkeepLike | None = None
-        self.events = EventBus()
+        self.events = events or EventBus()
 
     @classmethod
-    async def open(cls, storage: Storage, store_key: StoreKey, device_name: str) -> VaultService:
-        """Load the vault, or make a new one (device key and genesis) on first start."""
+    async def open(
+        cls,
+        storage: Storage,
+        store_key: StoreKey,
+        device_name: str,
+        events: EventBus | None = None,
+    ) -> VaultService:
+        """Load the vault, or make a new one (device key and genesis) on first start; `events`
+        is the daemon's bus, which outlives the service when the vault locks."""
         wrapped = await storage.get_meta("device_seed")
         if wrapped is None:
             device = DeviceKey.generate()
@@ -163,7 +172,7 @@ class VaultService:
             log.info(
                 "made a new vault %s on device %s", vault.vault.hex(), display_id(device.public)
             )
-            return cls(vault, storage, device_name)
+            return cls(vault, storage, device_name, events)
         device = DeviceKey(store_key.open(wrapped, _SEED_LABEL))
         vault_id = await storage.get_meta("vault_id")
         name = await storage.get_meta("device_name")
@@ -174,7 +183,7 @@ class VaultService:
         _log_replay(report)
         log.info("loaded %d ops in %.3f s", len(vault.by_hash), time.perf_counter() - started)
         gc.freeze()  # the loaded vault lives as long as the daemon: stop rescanning it
-        return cls(vault, storage, name.decode())
+        return cls(vault, storage, name.decode(), events)
 
     async def write(self, make: Callable[[Vault], Op]) -> Op:
         """Make one op under the write lock, store it, push it; membership ops notify too."""
