@@ -369,12 +369,7 @@ def main(
     except SystemExit as exc:  # a usage error found after parsing (parser.error)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     except DaemonNotRunning as exc:
-        problem = {
-            "type": "urn:twofold:cli:daemon-not-running",
-            "title": "No daemon is running",
-            "status": 503,
-            "detail": str(exc),
-        }
+        problem = _problem("daemon-not-running", "No daemon is running", 503, str(exc))
         return _fail(ctx, err, str(exc), problem, EXIT_NO_DAEMON)
     except (ApiError, c.UserError) as exc:
         detail = exc.detail
@@ -382,20 +377,10 @@ def main(
             detail += ": twofold vault new"
         return _fail(ctx, err, detail, exc.to_json(), EXIT_ERROR)
     except InvalidArgument as exc:  # a malformed ID or field name: wrong usage, as argparse's
-        problem = {
-            "type": "urn:twofold:cli:invalid-argument",
-            "title": "Invalid argument",
-            "status": 400,
-            "detail": str(exc),
-        }
+        problem = _problem("invalid-argument", "Invalid argument", 400, str(exc))
         return _fail(ctx, err, str(exc), problem, EXIT_USAGE)
     except SdkError as exc:
-        problem = {
-            "type": f"urn:twofold:cli:{type(exc).__name__}",
-            "title": type(exc).__name__,
-            "status": 502,
-            "detail": str(exc),
-        }
+        problem = _problem(type(exc).__name__, type(exc).__name__, 502, str(exc))
         return _fail(ctx, err, str(exc), problem, EXIT_ERROR)
     except KeyboardInterrupt:
         return 130
@@ -405,6 +390,11 @@ def main(
         return EXIT_SIGPIPE
     finally:
         ctx.close()
+
+
+def _problem(slug: str, title: str, status: int, detail: str) -> dict[str, Any]:
+    """A problem detail for an error the CLI met itself, shaped as the daemon's are."""
+    return {"type": f"urn:twofold:cli:{slug}", "title": title, "status": status, "detail": detail}
 
 
 def _fail(ctx: c.Context, err: TextIO, detail: str, problem: dict[str, Any], code: int) -> int:

@@ -13,7 +13,7 @@ import pytest
 from tests.eventually import eventually
 from tests.integration.daemon import Daemon
 from tests.integration.test_cli import twofold
-from tests.integration.test_pairing import add, final, invite, issuers, join
+from tests.integration.test_pairing import add, issuers, joined
 from twofold.daemon.sync import ANTI_ENTROPY_S
 
 WELL_BEFORE_ANTI_ENTROPY_S = 5.0
@@ -23,14 +23,7 @@ assert WELL_BEFORE_ANTI_ENTROPY_S < ANTI_ENTROPY_S / 4
 @pytest.fixture
 def paired(tmp_path: Path) -> Iterator[tuple[Daemon, Daemon]]:
     a = Daemon(tmp_path / "laptop", config="mdns = false\n").start()
-    b = Daemon(tmp_path / "phone", config="mdns = false\n").start()
-    try:
-        join(b, invite(a, accept=True)["link"])
-        assert final(b)["state"] == "joined"
-        yield a, b
-    finally:
-        a.kill()
-        b.kill()
+    yield from joined(a, Daemon(tmp_path / "phone", config="mdns = false\n").start())
 
 
 def peer(d: Daemon, name: str) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tests.eventually import eventually
 from tests.integration.daemon import Daemon
-from tests.integration.test_pairing import add, final, invite, issuers, join
+from tests.integration.test_pairing import add, issuers, joined
 from tests.integration.thief import open_home
 from twofold.daemon.limits import Limits
 from twofold.protocol.certificate import device_certificate
@@ -243,14 +243,7 @@ def paired(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limits: str
 ) -> Iterator[tuple[Daemon, Daemon]]:
     a = start(tmp_path / "laptop", limits, monkeypatch)
-    b = start(tmp_path / "desktop", limits, monkeypatch)
-    try:
-        join(b, invite(a, accept=True)["link"])
-        assert final(b)["state"] == "joined"
-        yield a, b
-    finally:
-        a.kill()
-        b.kill()
+    yield from joined(a, start(tmp_path / "desktop", limits, monkeypatch))
 
 
 @pytest.fixture

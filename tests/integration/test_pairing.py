@@ -66,6 +66,17 @@ def final(d: Daemon) -> dict[str, Any]:
     )
 
 
+def joined(a: Daemon, b: Daemon) -> Iterator[tuple[Daemon, Daemon]]:
+    """Two started daemons with b joined into a's vault, for a fixture; both killed after."""
+    try:
+        join(b, invite(a, accept=True)["link"])
+        assert final(b)["state"] == "joined"
+        yield a, b
+    finally:
+        a.kill()
+        b.kill()
+
+
 def test_pair_then_edits_flow_both_ways(pair_of: tuple[Daemon, Daemon]) -> None:
     a, b = pair_of
     add(a, "GitHub")

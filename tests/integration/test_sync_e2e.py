@@ -11,22 +11,22 @@ import aiohttp
 import pytest
 
 from tests.integration.daemon import Daemon
-from tests.integration.test_pairing import add, eventually, final, invite, issuers, join, tampered
+from tests.integration.test_pairing import (
+    add,
+    eventually,
+    invite,
+    issuers,
+    join,
+    joined,
+    tampered,
+)
 from twofold.protocol.certificate import device_certificate
 from twofold.protocol.identity import DeviceKey
 
 
 @pytest.fixture
 def paired(tmp_path: Path):  # type: ignore[no-untyped-def]
-    a = Daemon(tmp_path / "laptop").start()
-    b = Daemon(tmp_path / "desktop").start()
-    try:
-        join(b, invite(a, accept=True)["link"])
-        assert final(b)["state"] == "joined"
-        yield a, b
-    finally:
-        a.kill()
-        b.kill()
+    yield from joined(Daemon(tmp_path / "laptop").start(), Daemon(tmp_path / "desktop").start())
 
 
 def test_edits_made_while_apart_merge_into_the_same_conflict(paired) -> None:  # type: ignore[no-untyped-def]
