@@ -6,7 +6,8 @@ the API through DNS rebinding); a request from another origin (its Origin or
 Sec-Fetch-Site says so) is refused, but for the sign-in redirect file's form
 (web_sessions.is_sign_in_from_file), and no CORS preflight is ever granted;
 then an API request needs the bearer token or, from the web page, a session
-cookie, and, to change anything, the session's CSRF token in a header.
+cookie, and, to change anything, the session's CSRF token in a header; last, a
+request that uses the vault puts off the idle lock.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from aiohttp.typedefs import Middleware
 
 from . import (
     api_devices,
+    api_lock,
     api_pairing,
     api_qr,
     api_routes,
@@ -28,12 +30,19 @@ from . import (
     api_web,
     problems,
 )
-from .api_keys import DOOR, SESSION, SESSIONS, STARTED, own_port
-from .door import Door
+from .api_keys import DOOR, KEEPER, SESSION, SESSIONS, STARTED, own_port
+from .keeper import Keeper
 from .web_sessions import Sessions, cookie_name, is_sign_in_from_file
 
 MAX_BODY = 64 * 1024
 CSRF_HEADER: Final = "X-Twofold-CSRF"
+BACKGROUND_HEADER: Final = "X-Twofold-Background"
+# Requests that do not use the vault: asking whether it is locked must not keep it open.
+_NOT_USES: Final = frozenset(
+    f"/api/v1{p}"
+    for p in ("/status", "/events", "/session", "/sessions", "/unlock", "/lock", "/passphrase",
+              "/passphrase/remove")
+)  # fmt: skip
 _SAFE_METHODS: Final = frozenset({"GET", "HEAD"})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -138,6 +147,23 @@ def guard_middleware(token: str, sessions: Sessions) -> Middleware:
     return guard
 
 
+def use_middleware(keeper: Keeper) -> Middleware:
+    """A request that reached the vault's routes is a use, unless its client marks it as
+    one nobody asked for (`X-Twofold-Background: 1`: the page's own refreshes)."""
+
+    @web.middleware
+    async def note_use(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if (
+            request.path.startswith("/api/")
+            and request.path not in _NOT_USES
+            and request.headers.get(BACKGROUND_HEADER) != "1"
+        ):
+            keeper.used()
+        return await handler(request)
+
+    return note_use
+
+
 def header_bytes(value: str) -> bytes:
     """A header's text back as bytes, whatever it holds: aiohttp keeps bytes that are not
     UTF-8 as lone surrogates, which a plain encode() (and compare_digest on str, for
@@ -155,15 +181,21 @@ def _unauthorized() -> web.Response:
     )
 
 
-def make_app(door: Door, token: str, started: float) -> web.Application:
+def make_app(keeper: Keeper, token: str, started: float) -> web.Application:
     """The API application, every route of specs/openapi.yaml under /api/v1."""
     sessions = Sessions()
+    door = keeper.door
     app = web.Application(
-        middlewares=[problem_middleware, guard_middleware(token, sessions)],
+        middlewares=[
+            problem_middleware,
+            guard_middleware(token, sessions),
+            use_middleware(keeper),
+        ],
         client_max_size=MAX_BODY,
     )
     app[SESSIONS] = sessions
     app[DOOR] = door
+    app[KEEPER] = keeper
     app[STARTED] = started
     add_routes(app)
     api_web.add_page_routes(app)
@@ -177,5 +209,7 @@ def make_app(door: Door, token: str, started: float) -> web.Application:
 
 def add_routes(app: web.Application) -> None:
     """Every route of specs/openapi.yaml (a unit test compares the two sets)."""
-    for module in (api_routes, api_transfer, api_pairing, api_devices, api_qr, api_web):
+    for module in (
+        api_routes, api_transfer, api_pairing, api_devices, api_qr, api_web, api_lock
+    ):  # fmt: skip
         module.add_routes(app)

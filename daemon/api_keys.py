@@ -10,6 +10,7 @@ from typing import Final
 from aiohttp import web
 
 from .door import Door
+from .keeper import Keeper
 from .pairing_service import Pairing
 from .peers import Peers
 from .transfer import Transfers
@@ -17,6 +18,7 @@ from .vault_service import VaultService
 from .web_sessions import Session, Sessions
 
 DOOR: web.AppKey[Door] = web.AppKey("door", Door)
+KEEPER: web.AppKey[Keeper] = web.AppKey("keeper", Keeper)
 STARTED: web.AppKey[float] = web.AppKey("started", float)
 SESSIONS: web.AppKey[Sessions] = web.AppKey("sessions", Sessions)
 SESSION: Final = "twofold.session"

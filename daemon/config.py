@@ -17,6 +17,8 @@ from .errors import DaemonError
 from .home import Home, write_private
 
 STORE_KEY_MODES = ("auto", "keyring", "file")
+DEFAULT_LOCK_AFTER = 15  # minutes without use before a vault with a passphrase locks
+LONGEST_LOCK_AFTER = 7 * 24 * 60
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class Config:
     peers: tuple[str, ...] = ()
     mdns: bool = True
     mdns_interfaces: tuple[str, ...] = ()
+    lock_after: int = DEFAULT_LOCK_AFTER
 
 
 class ConfigError(DaemonError):
@@ -83,6 +86,11 @@ def load(home: Home) -> Config:
         raise ConfigError(f"{home.config}: peer_port must be a port number (0 picks a free one)")
     if not isinstance(config.peer_host, str) or not _is_ip(config.peer_host):
         raise ConfigError(f"{home.config}: peer_host must be an IP address to listen on")
+    if type(config.lock_after) is not int or not 0 <= config.lock_after <= LONGEST_LOCK_AFTER:
+        raise ConfigError(
+            f"{home.config}: lock_after must be minutes without use before the vault locks, "
+            f"0 (never) to {LONGEST_LOCK_AFTER}"
+        )
     if config.store_key not in STORE_KEY_MODES:
         raise ConfigError(f"{home.config}: store_key must be one of {', '.join(STORE_KEY_MODES)}")
     return config

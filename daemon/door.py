@@ -9,10 +9,13 @@ decrypted account they held. In the other modes the door opens once, at start.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from .discovery import Discovery
 from .errors import Locked
 from .events import EventBus
+from .key_upkeep import KeyUpkeep
 from .pairing_service import Pairing
 from .peers import Peers
 from .transfer import Transfers
@@ -27,6 +30,14 @@ class Parts:
     peers: Peers
     pairing: Pairing
     transfers: Transfers
+    upkeep: KeyUpkeep
+    discovery: Discovery | None
+    peer_port: int
+
+    def stops(self) -> list[Callable[[], Awaitable[None]]]:
+        """How each running part is stopped, in the order to stop them."""
+        running = (self.discovery, self.pairing, self.upkeep, self.peers)
+        return [part.stop for part in running if part is not None]
 
 
 class Door:

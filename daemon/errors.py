@@ -32,6 +32,16 @@ class Locked(DaemonError):
         super().__init__("the vault is locked: unlock it with its passphrase (twofold unlock)")
 
 
+class NoPassphrase(DaemonError):
+    """Locking, or removing a passphrase, asked of a home that has none."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this home has no passphrase, so its vault cannot lock: set one with "
+            "twofold passphrase set"
+        )
+
+
 class BadRequest(DaemonError):
     """A request body or parameter the API cannot take; `field` names the input at fault."""
 

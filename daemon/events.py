@@ -17,7 +17,7 @@ from typing import Any, Final
 log = logging.getLogger(__name__)
 
 QUEUE_LIMIT: Final = 256
-KINDS: Final = ("accounts", "devices", "peers", "sync", "pairing")
+KINDS: Final = ("accounts", "devices", "peers", "sync", "pairing", "lock")
 
 
 @dataclass(frozen=True, slots=True)

@@ -99,8 +99,8 @@ def read_private(path: Path) -> bytes:
         os.close(fd)
 
 
-def write_api_file(home: Home, host: str, port: int, version: str, peer_port: int) -> None:
-    """Tell clients where this daemon listens."""
+def write_api_file(home: Home, host: str, port: int, version: str, peer_port: int | None) -> None:
+    """Tell clients where this daemon listens (`peer_port` None: locked, never opened)."""
     data = {
         "host": host,
         "port": port,

@@ -1,9 +1,11 @@
 """The local store key: what keeps the device key and vault keys encrypted at rest.
 
 It comes from the OS keyring where one works (the secret then never touches
-the home), else from a 0600 key file in the home. Which one was used is
-recorded in the database, so a later start that cannot reach the same source
-says so instead of failing to decrypt.
+the home), else from a 0600 key file in the home, else (passphrase mode,
+daemon/passphrase.py) from the person's passphrase, in which case neither of
+the first two holds it. Which one was used is recorded in the database, so a
+later start that cannot reach the same source says so instead of failing to
+decrypt.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ class StoreKeyUnavailable(DaemonError):
 
 @dataclass(frozen=True)
 class StoreKey:
-    """The 32-byte key and where it lives ("keyring" or "file")."""
+    """The 32-byte key and where it lives ("keyring", "file" or "passphrase")."""
 
     key: bytes
     source: str
@@ -109,3 +111,50 @@ def _from_file(home: Home, *, create: bool) -> bytes:
     if len(key) != KEY_SIZE:
         raise StoreKeyUnavailable(f"{home.store_key} is damaged: it must hold 32 bytes")
     return key
+
+
+def keep(home: Home, mode: str, key: bytes) -> str:
+    """Keep a new store key in the keyring or the key file, as `mode` allows; where it went.
+
+    Used when a passphrase is removed: the key that replaces the sealed one goes where a
+    home without a passphrase keeps it.
+    """
+    backend = _usable_keyring() if mode in ("auto", "keyring") else None
+    if backend is not None:
+        try:
+            backend.set_password(_SERVICE, f"store-key:{home.path}", key.hex())
+        except keyring.errors.KeyringError as exc:
+            log.warning("OS keyring unusable (%s); using a key file in the home", exc)
+        else:
+            home.store_key.unlink(missing_ok=True)
+            return "keyring"
+    if mode == "keyring":
+        raise StoreKeyUnavailable(
+            "config.toml says store_key = keyring, and no OS keyring is available now: "
+            "unlock the keyring (log in to the desktop session) and try again"
+        )
+    write_private(home.store_key, key)
+    return "file"
+
+
+def forget(home: Home) -> None:
+    """No copy of a store key left in the keyring or the key file (a passphrase was set).
+
+    The file is overwritten before it is unlinked; on a copy-on-write or journaling file
+    system the old blocks may survive that, which the threat model says.
+    """
+    backend = _usable_keyring()
+    if backend is not None:
+        try:
+            backend.delete_password(_SERVICE, f"store-key:{home.path}")
+        except keyring.errors.PasswordDeleteError:
+            pass  # there was none
+        except keyring.errors.KeyringError as exc:
+            log.warning("could not delete the store key from the OS keyring: %s", exc)
+    path = home.store_key
+    if path.exists():
+        with path.open("r+b") as file:
+            file.write(os.urandom(max(KEY_SIZE, path.stat().st_size)))
+            file.flush()
+            os.fsync(file.fileno())
+        path.unlink()

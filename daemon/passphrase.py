@@ -40,14 +40,17 @@ _KEY: Final = 32
 
 
 class WrongPassphrase(DaemonError):
-    """The passphrase does not open this home's store key."""
+    """The passphrase does not open this home's store key; `field` names the input."""
 
-    def __init__(self) -> None:
+    def __init__(self, field: str = "passphrase") -> None:
+        self.field = field
         super().__init__("the passphrase is wrong")
 
 
 class WeakPassphrase(DaemonError):
     """Too short to hold up once a copy of the home is out of the person's hands."""
+
+    field = "passphrase"
 
     def __init__(self) -> None:
         super().__init__(f"a passphrase needs at least {MIN_CHARS} characters")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -27,14 +28,18 @@ from twofold.protocol.errors import (
 )
 from twofold.protocol.invitation import InvalidInvitation
 
+from . import passphrase
 from .errors import (
     Ambiguous,
     BadRequest,
     DuplicateAccount,
+    Locked,
     NoCurrentCode,
+    NoPassphrase,
     StorageFailed,
     TooLarge,
 )
+from .unlock_attempts import TooSoon
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +78,8 @@ _MAP: list[tuple[type[Exception], int, str, str]] = [
     (WrongPassword, 422, "wrong-password", "The password is wrong"),
     (BadRecoveryKey, 422, "bad-recovery-key", "The recovery key cannot be read"),
     (WeakPassphrase, 422, "weak-passphrase", "The passphrase is too weak"),
+    (passphrase.WeakPassphrase, 422, "weak-passphrase", "The passphrase is too weak"),
+    (passphrase.WrongPassphrase, 422, "wrong-passphrase", "The passphrase is wrong"),
     (UnknownFormat, 422, "unknown-format", "The file's format is not recognised"),
     (UnsafeKdfParameters, 422, "unsafe-file", "The file asks for too costly a key derivation"),
     (UnreadableImport, 422, "unreadable-file", "The file cannot be read"),
@@ -86,7 +93,10 @@ _MAP: list[tuple[type[Exception], int, str, str]] = [
     (VaultClosed, 409, "vault-closed", "The vault is closed"),
     (VaultLocked, 409, "vault-locked", "The vault cannot be changed from this device"),
     (UsageError, 409, "not-allowed", "The change is not allowed"),
+    (NoPassphrase, 409, "no-passphrase", "The home has no passphrase"),
     (TooLarge, 413, "too-large", "The request body is too large"),
+    (Locked, 423, "locked", "The vault is locked"),
+    (TooSoon, 429, "too-soon", "Too many wrong passphrases"),
     (StorageFailed, 503, "storage-failed", "The change could not be saved"),
 ]
 
@@ -109,7 +119,9 @@ def problem(
     if field:
         body["field"] = field
     body.update(extra or {})
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if "retry_after" in body:
+        headers["Retry-After"] = str(body["retry_after"])
     return web.Response(
         status=status, text=json.dumps(body), content_type=CONTENT_TYPE, headers=headers
     )
@@ -129,9 +141,11 @@ def from_error(exc: Exception) -> web.Response:
         if isinstance(exc, cls):
             detail = getattr(exc, "detail", None) or str(exc)
             field = getattr(exc, "field", None)
-            extra: dict[str, object] | None = (
-                {"existing": exc.existing} if isinstance(exc, DuplicateAccount) else None
-            )
+            extra: dict[str, object] | None = None
+            if isinstance(exc, DuplicateAccount):
+                extra = {"existing": exc.existing}
+            elif isinstance(exc, TooSoon):
+                extra = {"retry_after": max(1, math.ceil(exc.wait_s))}
             return problem(status, slug, title, detail, field, extra)
     if isinstance(exc, TwofoldError):
         log.error("unmapped error: %r", exc)

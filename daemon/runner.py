@@ -16,25 +16,18 @@ from pathlib import Path
 from aiohttp import web
 
 from . import config as config_module
-from . import keystore
 from .api_app import make_app
 from .api_routes import VERSION
-from .discovery import Discovery
+from .assembly import Setup
 from .door import Door, Parts
 from .errors import HomeInUse
 from .events import EventBus
 from .home import Home, read_private, write_api_file, write_private
-from .key_upkeep import KeyUpkeep
+from .keeper import Keeper
 from .limits import Limits, raise_open_file_limit
 from .listener import Gate
-from .pairing_service import Pairing
-from .peers import Peers
 from .quiet_log import Tally, install_accept_error_handler
-from .reach import where_to_dial
 from .storage import Storage
-from .tls import DeviceTls
-from .transfer import Transfers
-from .vault_service import VaultService
 
 log = logging.getLogger(__name__)
 HOST = "127.0.0.1"
@@ -119,41 +112,16 @@ async def _serve(
         settings = config_module.load(home)
         static = _static_addresses((*settings.peers, *static_peers))
         storage = await Storage.open(home.database)
+        events = EventBus()
+        setup = Setup(home, settings, limits, static, mdns, events)
+        keeper = Keeper(Door(events), setup, storage)
         runner: web.AppRunner | None = None
-        peers: Peers | None = None
-        service: VaultService | None = None
-        discovery: Discovery | None = None
-        upkeep: KeyUpkeep | None = None
-        pairing: Pairing | None = None
         try:
             stop.check()
-            recorded = await storage.get_meta("store_key_source")
-            store_key = keystore.load(
-                home, settings.store_key, recorded.decode() if recorded else None
-            )
-            events = EventBus()
-            service = await VaultService.open(
-                storage, store_key, settings.device_name, events=events
-            )
+            await keeper.start(stop.check)
             stop.check()
-            upkeep = service.upkeep = KeyUpkeep(service)
-            upkeep.poke()  # a restart may find a key to grant or an epoch to start
-            peers = Peers(service, DeviceTls.prepare(home, service.vault.device, store_key))
-            pairing = Pairing(service, peers, config_module.advertised(settings))
-            peer_port = await _start_peers(peers, storage, settings, limits, home, static)
-            stop.check()
-            for address in static:
-                peers.connect_static(*address)
-            if mdns and settings.mdns:
-                discovery = Discovery(
-                    peers, config_module.advertised(settings), list(settings.mdns_interfaces)
-                )
-                await discovery.start()
-                pairing.joined.append(discovery.announce)
-                service.vault_replaced.append(discovery.announce)
-            door = Door(events)
-            door.opened(Parts(service, peers, pairing, Transfers(service)))
-            app = make_app(door, api_token(home), time.time())
+            keeper.watch_idle()
+            app = make_app(keeper, api_token(home), time.time())
             # Deadlines for headers and bodies, as on the peer port; no caps: only local
             # programs reach it, and the peer port's caps leave it its share of open files.
             api_gate = Gate(limits, name="local API", capped=False)
@@ -166,16 +134,21 @@ async def _serve(
             site = api_gate.site(runner, HOST, settings.api_port if port is None else port)
             await site.start()
             bound = _bound_port(runner)
+            saved = await storage.get_meta("peer_port")
+
+            def tell_clients(parts: Parts | None = None) -> None:
+                peer_port = parts.peer_port if parts else int(saved) if saved else None
+                write_api_file(home, HOST, bound, VERSION, peer_port)
+
             stop.check()  # no await from here to the file: a stop comes before it or removes it
-            write_api_file(home, HOST, bound, VERSION, peer_port)
+            tell_clients(keeper.door.parts() if keeper.door.is_open else None)
+            keeper.on_open.append(tell_clients)
             log.info(
-                "Twofold daemon for %s: API on http://%s:%d, peers on %s:%d, device %s",
+                "Twofold daemon for %s: API on http://%s:%d, %s",
                 home.path,
                 HOST,
                 bound,
-                settings.peer_host,
-                peer_port,
-                service.identity.device_id,
+                _what_opened(keeper, settings.peer_host),
             )
             await stop.wait()
         finally:
@@ -184,41 +157,17 @@ async def _serve(
             steps: list[Callable[[], Awaitable[None]]] = []
             if runner is not None:
                 steps.append(runner.cleanup)
-            for part in (discovery, pairing, upkeep, peers):
-                if part is not None:
-                    steps.append(part.stop)
+            storage_now = keeper.storage
+            steps.extend(keeper.stops())
             stop.stuck = await _wind_down(steps)
-            # joining a vault replaces the service's storage: close the one in use
-            await (service.storage if service is not None else storage).close()
+            await storage_now.close()
 
 
-async def _start_peers(
-    peers: Peers,
-    storage: Storage,
-    settings: config_module.Config,
-    limits: Limits,
-    home: Home,
-    static: list[tuple[str, int]],
-) -> int:
-    """Serve peers on the configured port, else the one used last time; dial known members."""
-    saved = await storage.get_meta("peer_port")
-    picked = int(saved) if saved else 0
-    wanted = settings.peer_port or picked
-    try:
-        bound = await peers.start(settings.peer_host, wanted, limits)
-    except OSError:
-        if settings.peer_port and settings.peer_port != picked:
-            raise  # a port the person chose: say it is taken rather than move
-        bound = await peers.start(settings.peer_host, 0, limits)  # last time's port is taken
-    await storage.set_meta("peer_port", str(bound).encode())
-    if settings.peer_port in (0, picked):  # none chosen, or the one written back last time
-        config_module.keep_peer_port(home, settings, bound)
-    vault = peers.service.vault
-    for device, (host, port) in where_to_dial(
-        vault.membership.members, vault.device.public, await storage.peers(), peers.contacts, static
-    ).items():
-        peers.connect(device, host, port, found_by="remembered")
-    return bound
+def _what_opened(keeper: Keeper, peer_host: str) -> str:
+    if not keeper.door.is_open:
+        return "the vault is locked (twofold unlock opens it)"
+    parts = keeper.door.parts()
+    return f"peers on {peer_host}:{parts.peer_port}, device {parts.service.identity.device_id}"
 
 
 def _static_addresses(texts: tuple[str, ...]) -> list[tuple[str, int]]:

@@ -113,6 +113,7 @@ async def _upgrade(db: aiosqlite.Connection, path: Path) -> None:
         await db.execute("PRAGMA journal_mode=WAL")
         await db.execute("PRAGMA synchronous=FULL")
         await db.execute("PRAGMA busy_timeout=5000")
+        await db.execute("PRAGMA secure_delete=ON")  # a replaced sealed key leaves no trace
         row = await (await db.execute("PRAGMA user_version")).fetchone()
         version = 0 if row is None else int(row[0])
         if version > SCHEMA_VERSION:
@@ -223,6 +224,22 @@ class Storage:
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
+
+    async def replace_meta(self, values: dict[str, bytes], remove: tuple[str, ...] = ()) -> None:
+        """Set and remove metadata in one transaction, then leave no old copy in the WAL.
+
+        For sealed keys: secure_delete zeroes the replaced values in their pages, and the
+        checkpoint copies the new pages into the file and truncates the WAL, which held the
+        old ones too.
+        """
+        async with self._transaction():
+            await self._db.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                list(values.items()),
+            )
+            await self._db.executemany("DELETE FROM meta WHERE key = ?", [(k,) for k in remove])
+        await self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     async def save_peer(self, device: bytes, host: str, port: int) -> None:
         """Remember where a member was last reached."""

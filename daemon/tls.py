@@ -9,14 +9,14 @@ would accept yet, and the pairing routes check it by other means. Whether a
 verified client is still a member is checked on every request.
 
 The private key has to reach OpenSSL as a file; it is written encrypted
-(PKCS#8, AES-256) under a password derived from the local store key, so the
-home never holds it in the clear.
+(PKCS#8, AES-256) under a random password that only the running daemon holds,
+and written afresh each time the vault opens: the file is useless to anyone
+who copies the home, whatever its mode, and locking the vault deletes it.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import secrets
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +28,6 @@ from twofold.protocol.certificate import device_certificate, fingerprint
 from twofold.protocol.identity import DeviceKey
 
 from .home import Home, write_private
-from .keystore import StoreKey
 
 
 @dataclass(frozen=True)
@@ -46,13 +45,12 @@ class DeviceTls:
         return fingerprint(self.cert_der)
 
     @classmethod
-    def prepare(cls, home: Home, device: DeviceKey, store_key: StoreKey) -> DeviceTls:
-        """Write the certificate and the encrypted key into the home (rewritten at each start)."""
+    def prepare(cls, home: Home, device: DeviceKey) -> DeviceTls:
+        """Write the certificate and the encrypted key into the home (rewritten at each open)."""
         folder = home.path / "tls"
         folder.mkdir(mode=0o700, exist_ok=True)
         cert = device_certificate(device)
-        password = hmac.new(store_key.key, b"twofold/tls-key-password/v1", hashlib.sha256)
-        secret = password.hexdigest().encode()
+        secret = secrets.token_hex(32).encode()
         key_pem = Ed25519PrivateKey.from_private_bytes(device.seed).private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
@@ -62,6 +60,10 @@ class DeviceTls:
         write_private(folder / "device.pem", cert_pem)
         write_private(folder / "device.key", key_pem)
         return cls(cert, folder / "device.pem", folder / "device.key", secret)
+
+    def remove_key_file(self) -> None:
+        """The vault locked: the key file goes (its password went with the daemon's parts)."""
+        self.key_file.unlink(missing_ok=True)
 
     def server_context(self, trusted: list[bytes]) -> ssl.SSLContext:
         """For the peer server: TLS 1.3, our certificate, members' certificates as the CA list."""

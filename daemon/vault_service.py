@@ -43,7 +43,14 @@ log = logging.getLogger(__name__)
 _SEED_LABEL = b"twofold/store/device-seed/v1"
 _FREEZE_AFTER = 100
 REFUSAL_LOG_INTERVAL_S = 10.0
-_KEPT_META = ("device_seed", "store_key_source", "device_name", "peer_port")
+_KEPT_META = (
+    "device_seed",
+    "store_key_source",
+    "store_key_sealed",
+    "store_key_cost",
+    "device_name",
+    "peer_port",
+)
 
 
 def _log_replay(report: BatchReport) -> None:
@@ -184,6 +191,10 @@ class VaultService:
         log.info("loaded %d ops in %.3f s", len(vault.by_hash), time.perf_counter() - started)
         gc.freeze()  # the loaded vault lives as long as the daemon: stop rescanning it
         return cls(vault, storage, name.decode(), events)
+
+    def sealed_seed(self, store_key: StoreKey) -> bytes:
+        """This device's key sealed under a store key, as the database keeps it."""
+        return store_key.seal(self.vault.device.seed, _SEED_LABEL)
 
     async def write(self, make: Callable[[Vault], Op]) -> Op:
         """Make one op under the write lock, store it, push it; membership ops notify too."""
