@@ -19,7 +19,7 @@ from typing import Final
 from aiohttp import web
 
 from . import api_keys, problems
-from .api_keys import SESSIONS, own_port, request_session
+from .api_keys import DOOR, KEEPER, SESSIONS, own_port, request_session
 from .api_views import iso
 from .events import Event
 from .web_sessions import FORM_TYPE, SESSION_TTL_S, cookie_name
@@ -175,8 +175,8 @@ async def end_session(request: web.Request) -> web.Response:
 
 async def events(request: web.Request) -> web.StreamResponse:
     """GET /events: server-sent events until the client goes or the daemon stops."""
-    service = api_keys.service(request)
-    listener = service.events.subscribe()
+    door = request.app[DOOR]
+    listener = door.events.subscribe()
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream",
@@ -186,7 +186,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     )
     try:
         await response.prepare(request)
-        hello = {"device": service.identity.device_id, "name": service.identity.name}
+        hello = await _hello(request)
         await response.write(b"retry: 2000\n" + _frame("hello", hello))
         while True:
             try:
@@ -202,6 +202,16 @@ async def events(request: web.Request) -> web.StreamResponse:
     finally:
         listener.close()
     return response
+
+
+async def _hello(request: web.Request) -> dict[str, object]:
+    """Who is speaking: the device ID is known only while the vault is open."""
+    door = request.app[DOOR]
+    if door.is_open:
+        identity = door.parts().service.identity
+        return {"device": identity.device_id, "name": identity.name, "locked": False}
+    name = await request.app[KEEPER].storage.get_meta("device_name")
+    return {"device": None, "name": name.decode() if name else "", "locked": True}
 
 
 def _sse(event: Event) -> bytes:

@@ -3,8 +3,8 @@
 In this mode neither the OS keyring nor a key file holds the store key. The database
 holds it sealed (XChaCha20-Poly1305) under Argon2id(passphrase), with the salt and the
 cost recorded beside it, so a copy of the whole home opens nothing without the
-passphrase. Changing the passphrase seals the same 32 bytes again: the device key, the
-TLS key and the vault stay as they are.
+passphrase. Setting, changing or removing it puts a new store key in place
+(daemon/keeper.py) and seals the device key under that; the vault stays as it is.
 
 The cost follows one rule: 3 passes over 256 MiB on a machine with 2 GiB of memory or
 more (0.44 s here); on a smaller one, an eighth of its memory but at least 64 MiB, with

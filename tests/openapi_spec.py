@@ -38,7 +38,7 @@ def routes() -> set[tuple[str, str]]:
 def check_response(method: str, path: str, status: int, body: Any, content_type: str) -> None:
     """Fail unless the spec allows this status, media type and body for the operation."""
     op = _operation(method, path)
-    response = None if op is None else op["responses"].get(str(status))
+    response = None if op is None else _resolved(op["responses"].get(str(status)))
     if response is None:
         assert status >= 400, f"{method} {path} answered {status}, which the spec lacks"
         if op is None:
@@ -59,6 +59,16 @@ def _operation(method: str, path: str) -> dict[str, Any] | None:
         if re.match(pattern, path) and method.lower() in item:
             return item[method.lower()]  # type: ignore[no-any-return]
     return None
+
+
+def _resolved(response: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A response as written, or the one its $ref names (#/components/responses/...)."""
+    while response is not None and "$ref" in response:
+        node: Any = spec()
+        for part in response["$ref"].removeprefix("#/").split("/"):
+            node = node[part]
+        response = node
+    return response
 
 
 def _rebase(node: Any) -> Any:

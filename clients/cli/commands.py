@@ -436,26 +436,50 @@ def cmd_resolve(ctx: Context) -> int:
 
 
 def cmd_status(ctx: Context) -> int:
-    """Show the daemon, this device and the vault at a glance."""
+    """Show the daemon, this device and the vault at a glance; a locked vault shows only
+    that it is locked, since the rest is behind its passphrase."""
     s = ctx.client.status()
     if ctx.json:
         dump_json(s.to_json(), ctx.out)
         return 0
+    daemon = ("daemon", f"{s.version}, up since {s.started_at.astimezone():%Y-%m-%d %H:%M}")
+    if s.locked:
+        rows = [
+            ("home", str(ctx.home)),
+            daemon,
+            ("device", s.device.name),
+            ("vault", "Locked (unlock it with: twofold unlock)"),
+            ("passphrase", "on"),
+            ("locking", lock_line(s.lock_after)),
+        ]
+        ctx.say(fields(rows))
+        return 0
     conflicts = f"{s.conflicts} (see: twofold conflicts)" if s.conflicts else "none"
     rows = [
         ("home", str(ctx.home)),
-        ("daemon", f"{s.version}, up since {s.started_at.astimezone():%Y-%m-%d %H:%M}"),
+        daemon,
         ("device", f"{s.device.name} ({s.device.id})"),
-        ("vault", s.vault_id),
+        ("vault", s.vault_id or ""),
         ("members", f"{s.members} device{'s' if s.members != 1 else ''}"),
         ("accounts", f"{s.accounts} ({s.trash} in the trash)"),
         ("conflicts", conflicts),
     ]
-    standing = standing_line(s.standing)
+    if s.passphrase:
+        rows += [("passphrase", "on"), ("locking", lock_line(s.lock_after))]
+    else:
+        rows.append(("passphrase", "off: the vault never locks (set one: twofold passphrase set)"))
+    standing = None if s.standing is None else standing_line(s.standing)
     if standing:
         rows.insert(4, ("standing", standing))
     ctx.say(fields(rows))
     return 0
+
+
+def lock_line(lock_after: int) -> str:
+    """When a vault with a passphrase locks, for the status."""
+    if lock_after:
+        return f"Locks after {lock_after} minute{'s' if lock_after != 1 else ''} without use"
+    return "Locks only when the daemon restarts or on twofold lock"
 
 
 def standing_line(standing: Standing) -> str | None:

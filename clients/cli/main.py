@@ -9,8 +9,17 @@ from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, TextIO
 
-from ..sdk import ApiError, DaemonNotRunning, InvalidArgument, SdkError, resolve_home
-from . import browser, devices, pairing, prompts, transfer
+from ..sdk import (
+    ApiError,
+    DaemonNotRunning,
+    InvalidArgument,
+    Locked,
+    SdkError,
+    TooSoon,
+    WrongPassphrase,
+    resolve_home,
+)
+from . import browser, devices, locking, pairing, prompts, transfer
 from . import commands as c
 from .output import dump_json
 
@@ -31,6 +40,7 @@ DESCRIPTION = "Your two-factor codes on all of your own devices, end-to-end encr
 EPILOG = """\
 The home folder is --home, else $TWOFOLD_HOME, else the platform's data folder.
 Exit status: 0 ok, 1 refused or not found, 2 bad usage, 3 no daemon running.
+A locked vault (see twofold passphrase) opens with: twofold unlock
 --json prints the API's objects for scripts (and the problem detail on errors)."""
 ADD_EPILOG = """\
 Quote a URI, since it holds '&' and may hold '#':
@@ -85,6 +95,22 @@ twofold restore ID brings an account back from the trash.
 twofold restore FILE adds a backup's accounts to this vault (a fresh home gets them
 all; an existing vault skips those it already has) and asks for its passphrase
 or recovery key."""
+LOCKING_EPILOG = """\
+With a passphrase, the daemon starts locked, and the vault locks again after some
+minutes without use (lock_after in the home's config.toml: 15 by default, 0 never)
+and with twofold lock. While it is locked, a command that needs the vault says so:
+run twofold unlock (twofold status still answers).
+  twofold passphrase set                  (asks twice, not echoed)
+  twofold passphrase change               (asks the current one, then the new one twice)
+  twofold passphrase remove               (asks the current one)
+For scripts, --passphrase-stdin reads it from standard input instead: one line,
+or for change two, the current passphrase then the new one.
+A forgotten passphrase cannot be recovered: the vault then comes back only from
+another device of it, or from a backup (twofold backup)."""
+UNLOCK_EPILOG = """\
+  twofold unlock                          (asks for the passphrase, not echoed)
+  twofold unlock --passphrase-stdin < file
+After wrong passphrases in a row the daemon makes you wait (1, 2, 4 ... 600 s)."""
 DEVICES_EPILOG = """\
 A lost or stolen device: revoke it from another one, by its ID or the start of it:
   twofold devices revoke JD3A-ZZQ3-T5K3-7EJC
@@ -316,7 +342,52 @@ def build_parser() -> argparse.ArgumentParser:
         help="print a one-time link instead of opening the browser (whoever sees the terminal "
         "can use it until it is spent)",
     )
-    add("status", c.cmd_status, "show the daemon, this device and the vault")
+    add("status", c.cmd_status, "show the daemon, this device and the vault (or that it is locked)")
+    p = add(
+        "unlock",
+        locking.cmd_unlock,
+        "open the locked vault with its passphrase",
+        epilog=UNLOCK_EPILOG,
+    )
+    p.add_argument("--passphrase-stdin", action="store_true", help="read the passphrase from stdin")
+    add("lock", locking.cmd_lock, "lock the vault now (it needs a passphrase to open again)")
+    p = add(
+        "passphrase",
+        locking.cmd_passphrase,
+        "put the vault under a passphrase, change it, or remove it",
+        epilog=LOCKING_EPILOG,
+    )
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for action, handler, text, stdin_help in (
+        (
+            "set",
+            locking.cmd_passphrase_set,
+            "set a passphrase: the daemon then starts locked and locks after some idle minutes",
+            "read the passphrase from stdin (one line)",
+        ),
+        (
+            "change",
+            locking.cmd_passphrase_change,
+            "change the passphrase (asks the current one first)",
+            "read the current passphrase, then the new one, from stdin (two lines)",
+        ),
+        (
+            "remove",
+            locking.cmd_passphrase_remove,
+            "remove the passphrase: the vault then never locks",
+            "read the current passphrase from stdin (one line)",
+        ),
+    ):
+        p = actions.add_parser(
+            action,
+            parents=[common],
+            help=text,
+            description=text,
+            epilog=LOCKING_EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        p.set_defaults(handler=handler, subparser=p)
+        p.add_argument("--passphrase-stdin", action="store_true", help=stdin_help)
     p = add("daemon", c.cmd_daemon, "run the daemon of this home in the foreground")
     p.add_argument("--port", type=int, metavar="N", help="API port (default: any free one)")
     p.add_argument(
@@ -372,10 +443,7 @@ def main(
         problem = _problem("daemon-not-running", "No daemon is running", 503, str(exc))
         return _fail(ctx, err, str(exc), problem, EXIT_NO_DAEMON)
     except (ApiError, c.UserError) as exc:
-        detail = exc.detail
-        if isinstance(exc, ApiError) and exc.type in _NEW_VAULT_PROBLEMS:
-            detail += ": twofold vault new"
-        return _fail(ctx, err, detail, exc.to_json(), EXIT_ERROR)
+        return _fail(ctx, err, _said(exc), exc.to_json(), EXIT_ERROR)
     except InvalidArgument as exc:  # a malformed ID or field name: wrong usage, as argparse's
         problem = _problem("invalid-argument", "Invalid argument", 400, str(exc))
         return _fail(ctx, err, str(exc), problem, EXIT_USAGE)
@@ -390,6 +458,24 @@ def main(
         return EXIT_SIGPIPE
     finally:
         ctx.close()
+
+
+def _said(exc: ApiError | c.UserError) -> str:
+    """The line a person reads for a refusal: the daemon's detail, or the CLI's own words
+    where it knows the way out (twofold unlock, twofold vault new)."""
+    if isinstance(exc, Locked):
+        return locking.LOCKED_HINT
+    if isinstance(exc, TooSoon):
+        return f"too many wrong passphrases: try again in {exc.retry_after} s"
+    if isinstance(exc, WrongPassphrase):
+        return (
+            "the current passphrase is wrong"
+            if exc.field == "current"
+            else "the passphrase is wrong"
+        )
+    if isinstance(exc, ApiError) and exc.type in _NEW_VAULT_PROBLEMS:
+        return exc.detail + ": twofold vault new"
+    return exc.detail
 
 
 def _problem(slug: str, title: str, status: int, detail: str) -> dict[str, Any]:

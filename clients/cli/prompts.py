@@ -75,24 +75,33 @@ def read_hidden(what: str) -> str:
 
 
 def ask_secret(
-    ctx: Context, what: str, *, from_stdin: bool, twice: bool = False, min_chars: int = 0
+    ctx: Context,
+    what: str,
+    *,
+    from_stdin: bool,
+    twice: bool = False,
+    min_chars: int = 0,
+    flag: str = "--password-stdin",
+    unchanged: str = "nothing was written",
+    line: str = "first",
 ) -> str:
-    """A password from the first line of stdin (for scripts) or typed unechoed at a terminal.
+    """A password from the next line of stdin (for scripts) or typed unechoed at a terminal.
 
     `twice` asks again and compares, for a secret that seals something: a typo
     there would lock the person out of their own file. `min_chars` refuses a
-    shorter one as soon as it is typed, before asking again.
+    shorter one as soon as it is typed, before asking again. `flag` is the option
+    that pipes it in, named when there is no terminal; `unchanged` says what a
+    mismatch left alone; `line`, which line of stdin holds it.
     """
     if from_stdin:
         text = ctx.stdin.readline().rstrip("\r\n")
         if not text:
-            raise UserError(f"expected {what} on the first line of standard input", "empty-input")
+            raise UserError(f"expected {what} on the {line} line of standard input", "empty-input")
         _check_length(what, text, min_chars)
         return text
     if not has_terminal(ctx):
         raise UserError(
-            f"{what} is needed and there is no terminal to ask on: pipe it in with "
-            "--password-stdin",
+            f"{what} is needed and there is no terminal to ask on: pipe it in with {flag}",
             "no-terminal",
         )
     text = read_hidden(what)
@@ -103,11 +112,9 @@ def ask_secret(
         try:
             again = getpass.getpass(f"{what} again: ")
         except EOFError:
-            raise UserError(
-                f"no {what} was typed again: nothing was written", "empty-input"
-            ) from None
+            raise UserError(f"no {what} was typed again: {unchanged}", "empty-input") from None
         if again != text:
-            raise UserError(f"the two {what}s differ: nothing was written", "mismatch")
+            raise UserError(f"the two {what}s differ: {unchanged}", "mismatch")
     return text
 
 

@@ -30,7 +30,9 @@ from .models import (
     Device,
     Invitation,
     Joining,
+    LockState,
     NewVault,
+    PassphraseState,
     Peer,
     Status,
     parse_list,
@@ -118,6 +120,37 @@ class AsyncClient:
     async def status(self) -> Status:
         """getStatus: the daemon, this device and the vault at a glance."""
         return Status.from_json(await self._call("GET", "/status"))
+
+    async def unlock(self, passphrase: str) -> LockState:
+        """unlock: open the vault with this home's passphrase (it takes about half a second,
+        right or wrong). WrongPassphrase if it is not the one; TooSoon, with its
+        `retry_after` seconds, after wrong ones in a row. Unlocked already, or without a
+        passphrase: unlocked, unchecked."""
+        body = await self._call("POST", "/unlock", body={"passphrase": passphrase}, slow=True)
+        return LockState.from_json(body)
+
+    async def lock(self) -> LockState:
+        """lock: close the vault now; NoPassphrase if this home has none to open it with."""
+        return LockState.from_json(await self._call("POST", "/lock"))
+
+    async def set_passphrase(self, passphrase: str, current: str | None = None) -> PassphraseState:
+        """setPassphrase: put the vault under a passphrase (at least 10 characters), or
+        change it, giving the `current` one. From then on the daemon starts locked and
+        locks after `lock_after` minutes without use. WrongPassphrase (field "current") if
+        `current` is not the one; Locked while locked. Forgotten, it cannot be recovered:
+        the vault comes back only from another device or a backup."""
+        body = _without_none({"passphrase": passphrase, "current": current})
+        return PassphraseState.from_json(
+            await self._call("PUT", "/passphrase", body=body, slow=True)
+        )
+
+    async def remove_passphrase(self, current: str) -> PassphraseState:
+        """removePassphrase: take the passphrase away, given the `current` one; the vault
+        then never locks. NoPassphrase if there is none; WrongPassphrase; Locked."""
+        body = {"current": current}
+        return PassphraseState.from_json(
+            await self._call("POST", "/passphrase/remove", body=body, slow=True)
+        )
 
     async def accounts(self, q: str | None = None) -> list[Account]:
         """listAccounts: accounts not in the trash, optionally those whose issuer/name has q."""
@@ -397,7 +430,8 @@ class AsyncClient:
     async def events(self) -> AsyncGenerator[Event, None]:
         """streamEvents: live events for as long as the caller iterates (or the daemon runs).
 
-        The first is `hello`; then accounts, devices, peers, sync and pairing as they happen.
+        The first is `hello`; then accounts, devices, peers, sync, pairing and lock as they
+        happen. The stream stays open while the vault is locked.
         A silence longer than three keep-alives (45 s) is a lost connection.
         """
         endpoint = self.endpoint
@@ -487,12 +521,19 @@ def _decode(method: str, path: str, resp: aiohttp.ClientResponse, raw: bytes) ->
                 body["detail"],
                 field if isinstance(field, str) else None,
                 {k: v for k, v in body.items() if k not in _PROBLEM_MEMBERS},
+                retry_after=resp.headers.get("Retry-After"),
             )
         text = raw.decode("utf-8", "replace").strip()[:200]
         detail = f"the daemon answered {method} {path} with HTTP {resp.status} {resp.reason}"
         if text:
             detail += f": {text}"
-        raise error_for(resp.status, "about:blank", resp.reason or "", detail)
+        raise error_for(
+            resp.status,
+            "about:blank",
+            resp.reason or "",
+            detail,
+            retry_after=resp.headers.get("Retry-After"),
+        )
     if not 200 <= resp.status < 300 or body is None:
         raise ProtocolMismatch(
             f"the daemon answered {method} {path} with HTTP {resp.status} and no JSON body"

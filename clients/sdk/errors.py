@@ -82,6 +82,63 @@ class ServerError(ApiError):
     """5xx: the daemon failed; the request may be retried once it is healthy."""
 
 
+PROBLEM = "urn:twofold:problem:"
+LOCKED = PROBLEM + "locked"
+WRONG_PASSPHRASE = PROBLEM + "wrong-passphrase"
+TOO_SOON = PROBLEM + "too-soon"
+NO_PASSPHRASE = PROBLEM + "no-passphrase"
+
+
+class Locked(ApiError):
+    """423 locked: the vault is locked (passphrase mode); unlock() it with its passphrase.
+    Every route that reads or writes the vault answers so until then."""
+
+
+class WrongPassphrase(ApiError):
+    """422 wrong-passphrase: not this home's passphrase; `field` says which one was wrong
+    ("passphrase" to unlock, "current" to change or remove it)."""
+
+
+class NoPassphrase(ApiError):
+    """409 no-passphrase: this home has no passphrase, so there is nothing to lock with or
+    to remove (set one with set_passphrase())."""
+
+
+class TooSoon(ApiError):
+    """429 too-soon: wrong passphrases came in a row; try again in `retry_after` seconds
+    (the wait doubles with each one: 1, 2, 4 ... 600)."""
+
+    def __init__(
+        self,
+        status: int,
+        type: str,
+        title: str,
+        detail: str,
+        field: str | None = None,
+        extra: dict[str, Any] | None = None,
+        retry_after: str | None = None,
+    ) -> None:
+        super().__init__(status, type, title, detail, field, extra)
+        self.retry_after = _seconds(self.extra.get("retry_after"), retry_after)
+
+
+def _seconds(member: object, header: str | None) -> int:
+    """The wait a too-soon answer asks for: its retry_after member, else its Retry-After
+    header (delta-seconds), else one second."""
+    if isinstance(member, int) and not isinstance(member, bool) and member >= 0:
+        return member
+    if header is not None and header.strip().isdigit():
+        return int(header.strip())
+    return 1
+
+
+_BY_TYPE: dict[str, type[ApiError]] = {
+    LOCKED: Locked,
+    WRONG_PASSPHRASE: WrongPassphrase,
+    NO_PASSPHRASE: NoPassphrase,
+}
+
+
 def error_for(
     status: int,
     problem_type: str,
@@ -89,10 +146,18 @@ def error_for(
     detail: str,
     field: str | None = None,
     extra: dict[str, Any] | None = None,
+    *,
+    retry_after: str | None = None,
 ) -> ApiError:
-    """Pick the ApiError subclass for an HTTP status, so callers can catch by meaning."""
+    """Pick the ApiError subclass for a problem, so callers can catch by meaning: by its
+    type where one has its own class (locked, wrong-passphrase, too-soon, no-passphrase),
+    else by its HTTP status. `retry_after` is the answer's Retry-After header, if any."""
     cls: type[ApiError]
-    if status == 404:
+    if problem_type == TOO_SOON or (status == 429 and problem_type == "about:blank"):
+        return TooSoon(status, problem_type, title, detail, field, extra, retry_after)
+    if problem_type in _BY_TYPE:
+        cls = _BY_TYPE[problem_type]
+    elif status == 404:
         cls = NotFoundError
     elif status == 401:
         cls = Unauthorized

@@ -13,7 +13,8 @@ from .models import JsonObject, _Fields, _mismatch
 
 @dataclass(frozen=True)
 class Event:
-    """One event: `kind` is hello, accounts, devices, peers, sync or pairing (see the spec)."""
+    """One event: `kind` is hello, accounts, devices, peers, sync, pairing or lock (the vault
+    locked or unlocked, in passphrase mode; see the spec)."""
 
     kind: str
     data: JsonObject = field(default_factory=dict)

@@ -286,9 +286,10 @@ class Conflict:
 
 @dataclass(frozen=True)
 class StatusDevice:
-    """This device as Status shows it."""
+    """This device as Status shows it; a locked daemon's status names it without its ID
+    (None then)."""
 
-    id: str
+    id: str | None
     name: str
 
 
@@ -336,26 +337,53 @@ class Standing:
 
 @dataclass(frozen=True)
 class Status:
-    """The daemon, this device and the vault at a glance."""
+    """The daemon, this device and the vault at a glance.
+
+    A locked daemon (passphrase mode) shows only its version, this device's name, when it
+    started and how it locks: the vault's part (`device.id`, `vault_id`, `accounts`,
+    `trash`, `conflicts`, `members`, `standing`) is None until it is unlocked. `lock_after`
+    is the minutes without use after which it locks (0: never, as always without a
+    passphrase)."""
 
     version: str
     device: StatusDevice
-    vault_id: str
-    accounts: int
-    trash: int
-    conflicts: int
-    members: int
-    standing: Standing
+    vault_id: str | None
+    accounts: int | None
+    trash: int | None
+    conflicts: int | None
+    members: int | None
+    standing: Standing | None
     started_at: datetime
+    locked: bool
+    passphrase: bool
+    lock_after: int
 
     @classmethod
     def from_json(cls, obj: object) -> Self:
-        """Parse the API's Status object."""
+        """Parse the API's Status object, locked (its short form) or not."""
         f = _Fields("a status", obj)
         device = _Fields("a status device", f.value("device"))
+        version, started_at = f.text("version"), f.time("started_at")
+        locked, passphrase = f.boolean("locked"), f.boolean("passphrase")
+        lock_after = f.integer("lock_after")
+        if locked:
+            return cls(
+                version=version,
+                device=StatusDevice(id=None, name=device.text("name")),
+                vault_id=None,
+                accounts=None,
+                trash=None,
+                conflicts=None,
+                members=None,
+                standing=None,
+                started_at=started_at,
+                locked=True,
+                passphrase=passphrase,
+                lock_after=lock_after,
+            )
         vault = _Fields("a status vault", f.value("vault"))
         return cls(
-            version=f.text("version"),
+            version=version,
             device=StatusDevice(id=device.text("id"), name=device.text("name")),
             vault_id=vault.text("id"),
             accounts=f.integer("accounts"),
@@ -363,11 +391,23 @@ class Status:
             conflicts=f.integer("conflicts"),
             members=f.integer("members"),
             standing=Standing.from_json(f.value("standing")),
-            started_at=f.time("started_at"),
+            started_at=started_at,
+            locked=False,
+            passphrase=passphrase,
+            lock_after=lock_after,
         )
 
     def to_json(self) -> JsonObject:
         """The API's Status object, for output that mirrors the API."""
+        if self.locked:
+            return {
+                "version": self.version,
+                "locked": True,
+                "passphrase": self.passphrase,
+                "lock_after": self.lock_after,
+                "device": {"name": self.device.name},
+                "started_at": _time_json(self.started_at),
+            }
         return {
             "version": self.version,
             "device": {"id": self.device.id, "name": self.device.name},
@@ -376,9 +416,47 @@ class Status:
             "trash": self.trash,
             "conflicts": self.conflicts,
             "members": self.members,
-            "standing": self.standing.to_json(),
+            "standing": None if self.standing is None else self.standing.to_json(),
             "started_at": _time_json(self.started_at),
+            "locked": False,
+            "passphrase": self.passphrase,
+            "lock_after": self.lock_after,
         }
+
+
+@dataclass(frozen=True)
+class LockState:
+    """Whether the vault is locked, as unlock and lock answer."""
+
+    locked: bool
+
+    @classmethod
+    def from_json(cls, obj: object) -> Self:
+        """Parse the answer of unlock or lock."""
+        return cls(locked=_Fields("a lock state", obj).boolean("locked"))
+
+    def to_json(self) -> JsonObject:
+        """The API's answer, for output that mirrors the API."""
+        return {"locked": self.locked}
+
+
+@dataclass(frozen=True)
+class PassphraseState:
+    """Whether this home has a passphrase, and the minutes without use after which the
+    vault then locks (0: never), as setting, changing or removing one answers."""
+
+    passphrase: bool
+    lock_after: int
+
+    @classmethod
+    def from_json(cls, obj: object) -> Self:
+        """Parse the answer of setPassphrase or removePassphrase."""
+        f = _Fields("a passphrase state", obj)
+        return cls(passphrase=f.boolean("passphrase"), lock_after=f.integer("lock_after"))
+
+    def to_json(self) -> JsonObject:
+        """The API's answer, for output that mirrors the API."""
+        return {"passphrase": self.passphrase, "lock_after": self.lock_after}
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,9 @@ from .models import (
     Device,
     Invitation,
     Joining,
+    LockState,
     NewVault,
+    PassphraseState,
     Peer,
     Status,
 )
@@ -73,6 +75,25 @@ class Client:
     def status(self) -> Status:
         """getStatus: the daemon, this device and the vault at a glance."""
         return self._run(self._async.status())
+
+    def unlock(self, passphrase: str) -> LockState:
+        """unlock: open the vault with this home's passphrase; WrongPassphrase if it is not
+        the one, TooSoon (see its `retry_after`) after wrong ones in a row."""
+        return self._run(self._async.unlock(passphrase))
+
+    def lock(self) -> LockState:
+        """lock: close the vault now; NoPassphrase if this home has none to open it with."""
+        return self._run(self._async.lock())
+
+    def set_passphrase(self, passphrase: str, current: str | None = None) -> PassphraseState:
+        """setPassphrase: put the vault under a passphrase, or change it, giving the
+        `current` one. Forgotten, it cannot be recovered: the vault comes back only from
+        another device or a backup."""
+        return self._run(self._async.set_passphrase(passphrase, current))
+
+    def remove_passphrase(self, current: str) -> PassphraseState:
+        """removePassphrase: take the passphrase away, given the `current` one."""
+        return self._run(self._async.remove_passphrase(current))
 
     def accounts(self, q: str | None = None) -> list[Account]:
         """listAccounts: accounts not in the trash, optionally those whose issuer/name has q."""

@@ -22,17 +22,23 @@ from twofold.clients.sdk import home as home_module
 from .test_sdk_fakedaemon import (
     DEVICES,
     LINK,
+    LOCKED_PROBLEM,
+    NOW,
     OTHER_DECLINED,
     PEERS,
     PHONE,
     TOKEN,
     VAULT,
     FakeDaemon,
+    Problem,
+    problem_response,
     running,
     spec_operations,
 )
 
 VAULT_DEVICES = tuple(VAULT["devices"])
+PASSPHRASE = "old passphrase 1"
+NEW_PASSPHRASE = "new passphrase 2"
 
 
 @pytest.fixture
@@ -46,6 +52,7 @@ def ids(fake: FakeDaemon) -> dict[str, str]:
     fake.add_conflict(github, "name", ["alice@example.com", "alice"])
     invitation = fake.invite("confirming", peer=dict(PHONE))
     fake.start_join(at=1)
+    fake.passphrase = PASSPHRASE  # unlocked: every route answers
     fake.scanning = {
         "state": "confirming", "code": "123456", "peer": None, "vault": None, "error": None,
         "declined_by": None,
@@ -162,6 +169,14 @@ OPERATIONS: list[tuple[str, Op, str, str, str, Any, type]] = [
     ("sign_in_link", lambda c, i: c.sign_in_link(), "POST", "/sessions", "/sessions", None,
      sdk.SignInLink),
     ("events", lambda c, i: first_event(c), "GET", "/events", "/events", None, sdk.Event),
+    ("unlock", lambda c, i: c.unlock(PASSPHRASE), "POST", "/unlock", "/unlock",
+     {"passphrase": PASSPHRASE}, sdk.LockState),
+    ("lock", lambda c, i: c.lock(), "POST", "/lock", "/lock", None, sdk.LockState),
+    ("set_passphrase", lambda c, i: c.set_passphrase(NEW_PASSPHRASE, current=PASSPHRASE),
+     "PUT", "/passphrase", "/passphrase", {"passphrase": NEW_PASSPHRASE, "current": PASSPHRASE},
+     sdk.PassphraseState),
+    ("remove_passphrase", lambda c, i: c.remove_passphrase(PASSPHRASE), "POST",
+     "/passphrase/remove", "/passphrase/remove", {"current": PASSPHRASE}, sdk.PassphraseState),
 ]  # fmt: skip
 
 
@@ -172,7 +187,7 @@ async def first_event(client: sdk.AsyncClient) -> sdk.Event:
 
 
 def test_the_table_covers_every_operation_of_the_spec() -> None:
-    assert {(op[2], op[3]) for op in OPERATIONS} == spec_operations(browser_only=False)
+    assert {(op[2], op[3]) for op in OPERATIONS} == (spec_operations(browser_only=False))
     assert spec_operations() - spec_operations(browser_only=False) == {
         ("GET", "/session"),
         ("DELETE", "/session"),
@@ -221,6 +236,168 @@ def test_answers_are_parsed_into_typed_objects(fake: FakeDaemon, ids: dict[str, 
         1,
     )
     assert status.to_json()["vault"] == {"id": "0f" * 16}
+
+
+# -- locked mode (passphrase) ------------------------------------------------------------------
+
+
+def test_a_locked_status_has_only_its_short_form(fake: FakeDaemon) -> None:
+    fake.passphrase, fake.locked, fake.lock_after = PASSPHRASE, True, 20
+    status = call(fake, lambda c: c.status())
+    assert (status.locked, status.passphrase, status.lock_after) == (True, True, 20)
+    assert status.device == sdk.StatusDevice(id=None, name="laptop")
+    assert (status.vault_id, status.accounts, status.trash, status.conflicts) == (None,) * 4
+    assert (status.members, status.standing) == (None, None)
+    assert status.started_at == datetime(2024, 5, 1, 12, tzinfo=UTC)
+    assert status.to_json() == {
+        "version": "0.1.0",
+        "locked": True,
+        "passphrase": True,
+        "lock_after": 20,
+        "device": {"name": "laptop"},
+        "started_at": "2024-05-01T12:00:00Z",
+    }
+
+
+def test_an_unlocked_status_says_whether_there_is_a_passphrase(fake: FakeDaemon) -> None:
+    plain = call(fake, lambda c: c.status())
+    assert (plain.locked, plain.passphrase, plain.lock_after) == (False, False, 0)
+    assert plain.standing is not None
+    assert plain.members == 2
+    fake.passphrase = PASSPHRASE
+    guarded = call(fake, lambda c: c.status())
+    assert (guarded.locked, guarded.passphrase, guarded.lock_after) == (False, True, 15)
+    assert guarded.to_json()["lock_after"] == 15
+    assert guarded.to_json()["device"] == {"id": "JD3A-ZZQ3-T5K3-7EJC", "name": "laptop"}
+
+
+@pytest.mark.parametrize("missing", ["locked", "passphrase", "lock_after"])
+def test_a_status_without_its_lock_fields_is_a_protocol_mismatch(
+    fake: FakeDaemon, missing: str
+) -> None:
+    answer = call(fake, lambda c: c._call("GET", "/status"))
+    del answer[missing]
+    fake.canned["GET", "/api/v1/status"] = web.json_response(answer)
+    with pytest.raises(sdk.ProtocolMismatch, match=repr(missing)):
+        call(fake, lambda c: c.status())
+
+
+def test_only_a_locked_status_may_leave_the_vault_out(fake: FakeDaemon) -> None:
+    fake.canned["GET", "/api/v1/status"] = web.json_response(
+        {"version": "0.1.0", "locked": False, "passphrase": True, "lock_after": 15,
+         "device": {"name": "laptop"}, "started_at": NOW}
+    )  # fmt: skip
+    with pytest.raises(sdk.ProtocolMismatch, match="without 'vault'"):
+        call(fake, lambda c: c.status())
+
+
+def test_unlock_and_lock_round_trip(fake: FakeDaemon) -> None:
+    fake.passphrase, fake.locked = PASSPHRASE, True
+    with sdk.Client(fake.home) as client:
+        with pytest.raises(sdk.Locked):
+            client.accounts()
+        assert client.unlock(PASSPHRASE) == sdk.LockState(locked=False)
+        assert client.accounts() == []
+        assert client.lock() == sdk.LockState(locked=True)
+        assert client.status().locked
+        assert fake.locked
+
+
+def test_a_locked_vault_raises_locked_with_the_daemons_words(fake: FakeDaemon) -> None:
+    fake.passphrase, fake.locked = PASSPHRASE, True
+    with pytest.raises(sdk.Locked) as caught:
+        call(fake, lambda c: c.codes())
+    assert isinstance(caught.value, sdk.ApiError)
+    assert caught.value.status == 423
+    assert caught.value.to_json() == LOCKED_PROBLEM
+    assert str(caught.value) == LOCKED_PROBLEM["detail"]
+
+
+def test_a_wrong_passphrase_raises_wrong_passphrase(fake: FakeDaemon) -> None:
+    fake.passphrase, fake.locked = PASSPHRASE, True
+    with pytest.raises(sdk.WrongPassphrase) as caught:
+        call(fake, lambda c: c.unlock("not the one"))
+    assert (caught.value.status, caught.value.field) == (422, "passphrase")
+    assert fake.locked
+    fake.locked = False
+    with pytest.raises(sdk.WrongPassphrase) as caught:
+        call(fake, lambda c: c.remove_passphrase("not the one"))
+    assert caught.value.field == "current"
+    assert fake.passphrase == PASSPHRASE
+
+
+def test_too_soon_carries_the_wait_from_the_problem(fake: FakeDaemon) -> None:
+    fake.passphrase, fake.locked, fake.wait = PASSPHRASE, True, 8
+    with pytest.raises(sdk.TooSoon) as caught:
+        call(fake, lambda c: c.unlock(PASSPHRASE))
+    assert (caught.value.status, caught.value.retry_after) == (429, 8)
+    assert caught.value.to_json()["retry_after"] == 8
+    assert fake.locked
+
+
+def test_too_soon_falls_back_to_the_retry_after_header(fake: FakeDaemon) -> None:
+    body = {"type": "urn:twofold:problem:too-soon", "title": "Too soon", "status": 429,
+            "detail": "wait"}  # fmt: skip
+    fake.canned["POST", "/api/v1/unlock"] = problem_response(429, body, {"Retry-After": "32"})
+    with pytest.raises(sdk.TooSoon) as caught:
+        call(fake, lambda c: c.unlock(PASSPHRASE))
+    assert caught.value.retry_after == 32
+    fake.canned["POST", "/api/v1/unlock"] = problem_response(429, body)
+    with pytest.raises(sdk.TooSoon) as caught:
+        call(fake, lambda c: c.unlock(PASSPHRASE))
+    assert caught.value.retry_after == 1, "no word on the wait: one second"
+
+
+def test_locking_without_a_passphrase_raises_no_passphrase(fake: FakeDaemon) -> None:
+    with pytest.raises(sdk.NoPassphrase) as caught:
+        call(fake, lambda c: c.lock())
+    assert caught.value.status == 409
+    assert "twofold passphrase set" in str(caught.value)
+    with pytest.raises(sdk.NoPassphrase):
+        call(fake, lambda c: c.remove_passphrase(PASSPHRASE))
+
+
+def test_setting_changing_and_removing_the_passphrase(fake: FakeDaemon) -> None:
+    with sdk.Client(fake.home) as client:
+        assert client.set_passphrase(PASSPHRASE) == sdk.PassphraseState(True, 15)
+        assert fake.seen[-1].body == {"passphrase": PASSPHRASE}, "no current: none to send"
+        changed = client.set_passphrase(NEW_PASSPHRASE, current=PASSPHRASE)
+        assert changed.to_json() == {"passphrase": True, "lock_after": 15}
+        assert fake.passphrase == NEW_PASSPHRASE
+        assert client.remove_passphrase(NEW_PASSPHRASE) == sdk.PassphraseState(False, 0)
+        assert fake.passphrase is None
+        assert not client.status().passphrase
+
+
+def test_a_weak_passphrase_is_an_api_error_with_its_field(fake: FakeDaemon) -> None:
+    with pytest.raises(sdk.ApiError) as caught:
+        call(fake, lambda c: c.set_passphrase("short"))
+    assert type(caught.value) is sdk.ApiError
+    assert (caught.value.status, caught.value.field) == (422, "passphrase")
+
+
+@pytest.mark.parametrize(
+    ("status", "slug", "error"),
+    [
+        (423, "locked", sdk.Locked),
+        (422, "wrong-passphrase", sdk.WrongPassphrase),
+        (429, "too-soon", sdk.TooSoon),
+        (409, "no-passphrase", sdk.NoPassphrase),
+        (422, "weak-passphrase", sdk.ApiError),
+        (409, "duplicate-account", sdk.ApiError),
+        (404, "locked", sdk.Locked),  # the type decides where it has a class of its own
+    ],
+)
+def test_the_problem_type_picks_the_error(
+    fake: FakeDaemon, status: int, slug: str, error: type[sdk.ApiError]
+) -> None:
+    fake.canned["GET", "/api/v1/status"] = problem_response(
+        status, Problem(status, slug, "said so").body
+    )
+    with pytest.raises(sdk.ApiError) as caught:
+        call(fake, lambda c: c.status())
+    assert type(caught.value) is error
+    assert (caught.value.status, str(caught.value)) == (status, "said so")
 
 
 def test_the_query_is_sent_as_q(fake: FakeDaemon, ids: dict[str, str]) -> None:

@@ -102,12 +102,18 @@ class Problem(Exception):
         }
         if field is not None:
             self.body["field"] = field
+        self.headers: dict[str, str] = {}
 
 
-def problem_response(status: int, body: Json) -> web.Response:
+def problem_response(
+    status: int, body: Json, headers: dict[str, str] | None = None
+) -> web.Response:
     """A problem detail with its media type."""
     return web.Response(
-        status=status, text=json.dumps(body), content_type="application/problem+json"
+        status=status,
+        text=json.dumps(body),
+        content_type="application/problem+json",
+        headers=headers,
     )
 
 
@@ -150,6 +156,13 @@ class FakeDaemon:
     peers: list[Json] = field(default_factory=lambda: [dict(p) for p in PEERS])
     standing: Json = field(default_factory=lambda: dict(MEMBER_STANDING))
     events: list[str] = field(default_factory=list)  # raw text/event-stream after the hello
+    # passphrase mode: with a `passphrase` the vault may be `locked`, and then every route
+    # but those of LOCKED_OPEN answers 423; `wait` > 0 answers an unlock or a passphrase
+    # change 429 too-soon, as after wrong passphrases in a row (it never counts them itself)
+    passphrase: str | None = None
+    locked: bool = False
+    lock_after: int = 15
+    wait: int = 0
     _pairing: dict[str, Json] = field(default_factory=dict)
     _join_step: int = 0
     _join_accept: bool = False  # joining with accept: the daemon says this device's yes
@@ -242,6 +255,10 @@ class FakeDaemon:
         r.add_get(p + "/session", self.get_session)
         r.add_delete(p + "/session", self.end_session)
         r.add_get(p + "/events", self.stream_events)
+        r.add_post(p + "/unlock", self.unlock)
+        r.add_post(p + "/lock", self.lock)
+        r.add_put(p + "/passphrase", self.set_passphrase)
+        r.add_post(p + "/passphrase/remove", self.remove_passphrase)
         return app
 
     @web.middleware
@@ -265,10 +282,12 @@ class FakeDaemon:
         canned = self.canned.pop((request.method, request.path), None)
         if canned is not None:
             return canned
+        if self.locked and request.path.removeprefix("/api/v1") not in LOCKED_OPEN:
+            return problem_response(423, LOCKED_PROBLEM)
         try:
             return await handler(request)
         except Problem as exc:
-            return problem_response(exc.body["status"], exc.body)
+            return problem_response(exc.body["status"], exc.body, exc.headers)
 
     # -- state helpers -------------------------------------------------------------------
 
@@ -432,6 +451,18 @@ class FakeDaemon:
 
     async def get_status(self, request: web.Request) -> web.Response:
         live = [a for a in self.accounts.values() if not a["deleted"]]
+        lock_after = self.lock_after if self.passphrase is not None else 0
+        if self.locked:
+            return web.json_response(
+                {
+                    "version": "0.1.0",
+                    "locked": True,
+                    "passphrase": True,
+                    "lock_after": lock_after,
+                    "device": {"name": "laptop"},
+                    "started_at": NOW,
+                }
+            )
         return web.json_response(
             {
                 "version": "0.1.0",
@@ -443,6 +474,9 @@ class FakeDaemon:
                 "members": 2,
                 "standing": self.standing,
                 "started_at": NOW,
+                "locked": False,
+                "passphrase": self.passphrase is not None,
+                "lock_after": lock_after,
             }
         )
 
@@ -822,7 +856,70 @@ class FakeDaemon:
         await response.write_eof()
         return response
 
+    # passphrase mode: unlock, lock, and setting, changing or removing the passphrase
 
+    def too_soon(self) -> None:
+        """429 while `wait` says wrong passphrases came in a row, as the daemon answers."""
+        if self.wait:
+            problem = Problem(429, "too-soon", f"wait {self.wait} s before trying again")
+            problem.body["retry_after"] = self.wait
+            problem.headers["Retry-After"] = str(self.wait)
+            raise problem
+
+    def check_current(self, body: Json) -> None:
+        """A change or removal names the current passphrase; 422 if it is not the one."""
+        self.too_soon()
+        if "current" not in body:
+            raise Problem(400, "bad-request", "give the current passphrase", "current")
+        if body["current"] != self.passphrase:
+            raise Problem(422, "wrong-passphrase", "the passphrase is wrong", "current")
+
+    async def unlock(self, request: web.Request) -> web.Response:
+        body = await self.body(request, {"passphrase"})
+        if self.locked:
+            self.too_soon()
+            if body.get("passphrase") != self.passphrase:
+                raise Problem(422, "wrong-passphrase", "the passphrase is wrong", "passphrase")
+            self.locked = False
+        return web.json_response({"locked": False})
+
+    async def lock(self, request: web.Request) -> web.Response:
+        if self.passphrase is None:
+            raise Problem(
+                409,
+                "no-passphrase",
+                "this home has no passphrase: set one with twofold passphrase set",
+            )
+        self.locked = True
+        return web.json_response({"locked": True})
+
+    async def set_passphrase(self, request: web.Request) -> web.Response:
+        body = await self.body(request, {"passphrase", "current"})
+        if self.passphrase is not None:
+            self.check_current(body)
+        if len(body.get("passphrase", "")) < PASSPHRASE_MIN:
+            raise Problem(422, "weak-passphrase", "give at least 10 characters", "passphrase")
+        self.passphrase = body["passphrase"]
+        return web.json_response({"passphrase": True, "lock_after": self.lock_after})
+
+    async def remove_passphrase(self, request: web.Request) -> web.Response:
+        body = await self.body(request, {"current"})
+        if self.passphrase is None:
+            raise Problem(409, "no-passphrase", "this home has no passphrase")
+        self.check_current(body)
+        self.passphrase = None
+        return web.json_response({"passphrase": False, "lock_after": 0})
+
+
+PASSPHRASE_MIN = 10
+LOCKED_OPEN = {"/status", "/events", "/sessions", "/session", "/unlock", "/lock"}
+"""The routes a locked daemon still answers; every other one is 423 locked."""
+LOCKED_PROBLEM = {
+    "type": "urn:twofold:problem:locked",
+    "title": "The vault is locked",
+    "status": 423,
+    "detail": "the vault is locked: unlock it with its passphrase (twofold unlock)",
+}
 QR = {"qr_svg": "<svg/>", "qr_png": "iVBORw0KGgo="}
 BACKUP_PASSWORD = "correct horse battery"
 RECOVERY_KEY = "AAAA-BBBB-CCCC-DDDD-EEEE-FFFF-GGGG-HHHH"
