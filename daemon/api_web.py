@@ -18,7 +18,7 @@ from typing import Final
 
 from aiohttp import web
 
-from . import api_keys, problems
+from . import problems
 from .api_keys import DOOR, KEEPER, SESSIONS, own_port, request_session
 from .api_views import iso
 from .events import Event
@@ -150,12 +150,12 @@ async def get_session(request: web.Request) -> web.Response:
     session = request_session(request)
     if session is None:
         return _no_session()
-    identity = api_keys.service(request).identity
+    hello = await _hello(request)
     left = max(session.expires - time.monotonic(), 0)
     return web.json_response(
         {
             "csrf_token": session.csrf,
-            "device": {"id": identity.device_id, "name": identity.name},
+            "device": {"id": hello["device"], "name": hello["name"]},
             "expires_at": iso(time.time() + left),
         },
         headers={"Cache-Control": "no-store"},

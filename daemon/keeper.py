@@ -21,6 +21,8 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 
+from twofold.protocol import codes
+
 from . import keystore, memory
 from . import passphrase as passphrases
 from .assembly import Setup, assemble, take_down
@@ -240,10 +242,12 @@ class Keeper:
 
 
 def _forget_what_was_freed() -> None:
-    """Let the dropped vault be collected now, and its pages go back to the system.
+    """Let the dropped vault be collected now, with the cache of codes (keyed by secrets),
+    and its pages go back to the system.
 
     VaultService.open froze the loaded vault out of the collector's sight (gc.freeze), so
     it must be thawed first, or its reference cycles would stay in memory until exit.
     """
+    codes.forget_codes()
     gc.unfreeze()
     memory.give_back()

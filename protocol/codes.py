@@ -71,6 +71,11 @@ def _code_for_step(otp: OtpParams, step: int) -> Code:
     return Code(value, float(step * otp.period), float((step + 1) * otp.period))
 
 
+def forget_codes() -> None:
+    """Drop the cache of codes, whose keys hold the accounts' secrets (a vault locked)."""
+    _code_for_step.cache_clear()
+
+
 def seconds_left(otp: OtpParams, now: float) -> int | None:
     """Whole seconds until the code changes (1..period), or None for counter-based HOTP."""
     if otp.kind is OtpKind.HOTP:

@@ -25,6 +25,14 @@ export function initAccounts(options) {
   }
 }
 
+/** Locked or signed out: let go of the account the edit dialog held. */
+export function forgetEdit() {
+  editing = null;
+  $("#edit-form")?.reset();
+  $("#edit-summary")?.replaceChildren();
+  $("#edit-conflicts")?.replaceChildren();
+}
+
 export function describe(account) {
   const parts = [KIND_NAMES[account.kind] ?? account.kind];
   if (account.kind !== "steam") parts.push(account.algorithm, `${account.digits} digits`);

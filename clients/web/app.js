@@ -1,15 +1,15 @@
 // Twofold's local web page: the session, the views, and live events.
-import { initAccounts, openEdit, refreshTrash } from "./accounts.js";
+import { forgetEdit, initAccounts, openEdit, refreshTrash } from "./accounts.js";
 import { initAdd, openAdd } from "./add.js";
-import { api, setCsrf, whenSignedOut } from "./api.js";
+import { api, lockChanged, setCsrf, whenLocked, whenSignedOut } from "./api.js";
 import { clearSearch, forget, highlight, initCodes, refreshCodes } from "./codes.js";
 import { initConflicts, refreshConflicts } from "./conflicts.js";
 import { hasPairing, initDevices, refreshDevices, refreshPair } from "./devices.js";
-import { $, $$, h, icon, shown } from "./dom.js";
-import { initJoin, onJoinEvent } from "./join.js";
+import { $, $$, clearError, h, icon, showError, shown } from "./dom.js";
+import { initJoin, onJoinEvent, stopJoinCamera } from "./join.js";
 import { initPairing, onPairingEvent, openInvite } from "./pairing.js";
 import { initStanding, refreshStanding } from "./standing.js";
-import { initToasts, toast } from "./toast.js";
+import { dismiss, initToasts, toast } from "./toast.js";
 import { forgetTransfer, initTransfer, refreshTransfer } from "./transfer.js";
 
 const VIEWS = ["codes", "conflicts", "trash", "devices", "backup"];
@@ -18,6 +18,9 @@ let session = null;
 let events = null;
 let signedOut = false;
 let started = false;
+let locked = false; // the vault is locked: the unlock screen shows, nothing of the vault is held
+let deviceName = "";
+let retryTimer = null;
 
 function showSignedOut() {
   if (signedOut) return;
@@ -31,7 +34,11 @@ function showSignedOut() {
   if (started) {
     forget();
     forgetTransfer();
+    forgetEdit();
   }
+  clearInterval(retryTimer);
+  $("#locked").hidden = true;
+  $("#unlock-form").reset();
   $("#app")?.remove();
   $("#toasts").replaceChildren();
   $("#loading").hidden = true;
@@ -40,6 +47,152 @@ function showSignedOut() {
 }
 
 whenSignedOut(showSignedOut);
+whenLocked(() => showLocked());
+
+// Locked mode: the vault shut until its passphrase opens it again.
+
+/** Take everything of the vault off the page (and out of the modules' state), then ask. */
+function showLocked() {
+  if (locked || signedOut || !started) return;
+  locked = true;
+  lockChanged(); // answers still on their way are dropped
+  clearTimeout(devicesTimer);
+  devicesTimer = null;
+  stopJoinCamera();
+  for (const dialog of $$("dialog[open]")) dialog.close();
+  forget();
+  forgetTransfer();
+  forgetEdit();
+  for (const form of $$("#app form, dialog form")) form.reset();
+  for (const id of ["#conflict-list", "#trash-list", "#device-list", "#invite-body"]) $(id).replaceChildren();
+  for (const id of ["#pair-status", "#join-status", "#join-camera", "#import-report", "#standing-banner"]) {
+    $(id).replaceChildren();
+    $(id).hidden = true;
+  }
+  $("#this-device-id").textContent = "";
+  setConflictCount(0);
+  $('[data-testid="trash-count"]').hidden = true;
+  dismiss();
+  $("#toasts").hidden = true; // what fails after this is about the lock: no news
+  $("#app").hidden = true;
+  $("#unlock-form").reset();
+  clearError($("#unlock-error"), $("#unlock-form"));
+  $("#unlock-username").value = deviceName;
+  $('[data-testid="locked-device"]').textContent = shown(deviceName);
+  $("#locked").hidden = false;
+  document.title = "Twofold: locked";
+  $("#unlock-passphrase").focus();
+}
+
+/** The vault opened (here, or elsewhere: the CLI): show it again, fetched afresh. */
+function showUnlocked() {
+  if (!locked || signedOut) return;
+  locked = false;
+  lockChanged();
+  clearInterval(retryTimer);
+  retryTimer = null;
+  $("#unlock-form").reset();
+  clearError($("#unlock-error"), $("#unlock-form"));
+  $('[data-testid="unlock-submit"]').disabled = false;
+  $("#locked").hidden = true;
+  dismiss();
+  $("#toasts").hidden = false;
+  $("#app").hidden = false;
+  showView();
+  refreshAll();
+  $("#main").focus({ preventScroll: true });
+}
+
+async function unlock(event) {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const input = form.elements.passphrase;
+  const error = $("#unlock-error");
+  const button = $('[data-testid="unlock-submit"]', form);
+  if (button.disabled) return;
+  clearError(error, form);
+  if (!input.value) {
+    showError(error, { detail: "Type the passphrase.", field: "passphrase" }, form);
+    return;
+  }
+  button.disabled = true;
+  button.setAttribute("aria-busy", "true");
+  let waiting = false;
+  try {
+    await api("POST", "/unlock", { passphrase: input.value });
+    showUnlocked();
+  } catch (err) {
+    if (err.status === 401 || signedOut) return;
+    if (err.type === "urn:twofold:problem:wrong-passphrase") {
+      showError(error, { detail: "The passphrase is wrong.", field: "passphrase" }, form);
+      input.select();
+    } else if (err.status === 429) {
+      waiting = true;
+      countDown(Number(err.retryAfter) || 1);
+    } else {
+      showError(error, err);
+    }
+  } finally {
+    button.removeAttribute("aria-busy");
+    if (!waiting) button.disabled = false;
+  }
+}
+
+// Too many wrong passphrases: the daemon says when it takes the next one.
+function countDown(seconds) {
+  const error = $("#unlock-error");
+  const button = $('[data-testid="unlock-submit"]');
+  let left = Math.ceil(seconds);
+  const say = () => {
+    error.textContent = `Too many wrong passphrases: try again in ${left} s.`;
+  };
+  clearInterval(retryTimer);
+  button.disabled = true;
+  say();
+  error.hidden = false;
+  retryTimer = setInterval(() => {
+    left -= 1;
+    if (left > 0) {
+      say();
+      return;
+    }
+    clearInterval(retryTimer);
+    retryTimer = null;
+    clearError(error);
+    button.disabled = false;
+    const input = $("#unlock-passphrase");
+    input.focus();
+    input.select();
+  }, 1000);
+}
+
+async function lockNow(event) {
+  const button = event.currentTarget;
+  button.disabled = true;
+  try {
+    await api("POST", "/lock");
+    showLocked();
+  } catch (err) {
+    if (err.status === 401) return;
+    if (err.status === 409) button.hidden = true; // no passphrase (any more)
+    toast(err.detail, { kind: "error" });
+  } finally {
+    button.disabled = false;
+  }
+}
+
+/** What GET /status says of the lock: the Lock button, and the screen to show. */
+function applyStatus(status) {
+  if (!status || signedOut) return;
+  $("#lock").hidden = !status.passphrase;
+  if (status.locked) showLocked();
+  else showUnlocked();
+}
+
+const refreshStatus = () =>
+  refreshStanding()
+    .then(applyStatus)
+    .catch(report);
 
 function currentView() {
   const name = location.hash.replace(/^#/, "");
@@ -68,9 +221,9 @@ function refreshView(view) {
   work().catch(report);
 }
 
-/** Errors of background fetches: 401 is handled already; the rest shows once. */
+/** Errors of background fetches: 401 and 423 are handled already; the rest shows once. */
 function report(err) {
-  if (err?.status === 401 || signedOut) return;
+  if (err?.status === 401 || err?.status === 423 || signedOut || locked) return;
   toast(err?.detail || String(err), { kind: "error" });
 }
 
@@ -83,6 +236,7 @@ function setConflictCount(n) {
 
 // Something changed in the vault: refetch what shows it.
 function accountsChanged(ids = []) {
+  if (locked) return;
   refreshCodes()
     .then(() => {
       if (ids.length === 1) highlight(ids[0]);
@@ -93,14 +247,15 @@ function accountsChanged(ids = []) {
 }
 
 function refreshAll() {
+  refreshStatus();
+  if (locked) return;
   accountsChanged();
-  refreshStanding().catch(report);
   if (currentView() === "devices") refreshDevices().catch(report);
 }
 
 let devicesTimer = null;
 function devicesChanged() {
-  if (currentView() !== "devices") return;
+  if (locked || currentView() !== "devices") return;
   // sync events can come in bursts: one refetch per half second at most.
   if (devicesTimer) return;
   devicesTimer = setTimeout(() => {
@@ -154,16 +309,21 @@ function connectEvents() {
       } catch {
         data = {};
       }
-      handler(data);
+      if (!locked || name === "lock") handler(data);
     });
+  on("lock", (data) => {
+    if (data.locked === true) showLocked();
+    else if (data.locked === false) showUnlocked();
+  });
   on("accounts", () => accountsChanged());
   on("devices", () => {
     devicesChanged();
-    refreshStanding().catch(report);
+    refreshStatus();
     refreshConflicts().catch(report);
     // This device may have been renamed elsewhere (the CLI): keep the header right.
     api("GET", "/session")
       .then((fresh) => {
+        deviceName = fresh.device.name;
         $('[data-testid="session-device"]').textContent = shown(fresh.device.name);
       })
       .catch(() => {});
@@ -201,6 +361,7 @@ function wire() {
   initConflicts({ onResolved: (ids) => accountsChanged(ids), onCount: setConflictCount });
   initDevices({
     onRenamed: (device) => {
+      deviceName = device.name;
       $('[data-testid="session-device"]').textContent = shown(device.name);
     },
   });
@@ -218,6 +379,11 @@ function wire() {
   $("#add-device-button").addEventListener("click", () => openInvite());
   $("#sign-out").prepend(icon("signout", "icon icon-sm"));
   $("#sign-out").addEventListener("click", signOut);
+  $("#lock").prepend(icon("lock", "icon icon-sm"));
+  $("#lock").addEventListener("click", lockNow);
+  $("#unlock-form").addEventListener("submit", unlock);
+  $("#unlock-passphrase").addEventListener("input", (e) => e.target.removeAttribute("aria-invalid"));
+  $("#locked-sign-out").addEventListener("click", signOut);
   window.addEventListener("hashchange", () => {
     showView();
     $("#main").focus({ preventScroll: true });
@@ -233,7 +399,7 @@ function wire() {
   });
   // The tab came back (laptop woke up): codes went stale while it slept.
   document.addEventListener("visibilitychange", () => {
-    if (document.visibilityState === "visible" && !signedOut) refreshCodes().catch(report);
+    if (document.visibilityState === "visible" && !signedOut && !locked) refreshCodes().catch(report);
   });
 }
 
@@ -294,14 +460,26 @@ async function start() {
   watchExpiry(session.expires_at);
   wire();
   started = true;
+  deviceName = session.device.name;
   $('[data-testid="session-device"]').textContent = shown(session.device.name);
-  $("#loading").hidden = true;
-  $("#app").hidden = false;
   connectEvents();
+  let status = null;
+  try {
+    status = await refreshStanding();
+  } catch (err) {
+    report(err);
+  }
+  if (signedOut) return;
+  $("#loading").hidden = true;
+  $("#lock").hidden = !status?.passphrase;
+  if (status?.locked) {
+    showLocked();
+    return;
+  }
+  $("#app").hidden = false;
   showView();
   refreshConflicts().catch(report);
   refreshTrash().catch(report);
-  refreshStanding().catch(report);
 }
 
 start();

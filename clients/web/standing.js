@@ -10,9 +10,11 @@ export function initStanding({ onNewVault }) {
   onMoved = onNewVault;
 }
 
+/** Fetch GET /status and show where this device stands; resolves to the status. */
 export async function refreshStanding() {
   const status = await api("GET", "/status");
-  show(status.standing);
+  if (status.standing) show(status.standing); // a locked vault's status says nothing of it
+  return status;
 }
 
 function show(standing) {

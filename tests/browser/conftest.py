@@ -112,8 +112,15 @@ class Pages:
     contexts: list[BrowserContext] = field(default_factory=list)
 
     def open(
-        self, d: Daemon, *, viewport: ViewportSize | None = None, sign_in: bool = True
+        self,
+        d: Daemon,
+        *,
+        viewport: ViewportSize | None = None,
+        sign_in: bool = True,
+        ready: str = "app",
     ) -> Page:
+        """A new page, signed in unless told not to; `ready` is the screen to wait for (the
+        unlock screen, "locked", when the vault is locked)."""
         origin = f"http://127.0.0.1:{d.port}"
         context = self.browser.new_context(
             viewport=viewport or DESKTOP, color_scheme="light", locale="en-GB", timezone_id="UTC"
@@ -125,7 +132,7 @@ class Pages:
         self.watch.attach(page)
         if sign_in:
             page.goto(redirect_file(d).as_uri())
-            page.get_by_test_id("app").wait_for(state="visible")
+            page.get_by_test_id(ready).wait_for(state="visible")
             assert page.url == f"{origin}/"
         else:
             page.goto(f"{origin}/")

@@ -26,6 +26,7 @@ from twofold.daemon.home import Home
 from twofold.daemon.keeper import Keeper
 from twofold.daemon.limits import Limits
 from twofold.daemon.storage import Storage
+from twofold.protocol import codes
 
 TOKEN = "t" * 64
 PASSPHRASE = "correct horse battery staple"
@@ -127,6 +128,7 @@ def test_the_vault_locks_after_lock_after_minutes_without_use(tmp_path: Path) ->
                 gc.collect()
                 assert service() is None  # nothing holds the service or the vault any more
                 assert vault() is None
+                assert codes._code_for_step.cache_info().currsize == 0  # keyed by secrets
                 kinds = []
                 while (event := await asyncio.wait_for(listener.get(), 1)) is not None:
                     kinds.append((event.kind, event.data))
