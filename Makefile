@@ -39,3 +39,4 @@ bench: $(VENV)/.installed
 	$(VENV)/bin/python bench/fold_bench.py
 	$(VENV)/bin/python bench/daemon_bench.py
 	$(VENV)/bin/python bench/import_bench.py
+	$(VENV)/bin/python bench/unlock_bench.py

@@ -7,9 +7,10 @@ passphrase. Setting, changing or removing it puts a new store key in place
 (daemon/keeper.py) and seals the device key under that; the vault stays as it is.
 
 The cost follows one rule: 3 passes over 256 MiB on a machine with 2 GiB of memory or
-more (0.44 s here); on a smaller one, an eighth of its memory but at least 64 MiB, with
-the passes raised so memory times passes stays at 768 MiB. An attacker's cost per guess
-is then the same everywhere; only the time to unlock grows on small machines.
+more (0.75 s here, bench/RESULTS.md); on a smaller one, an eighth of its memory but at
+least 64 MiB, with the passes raised so memory times passes stays at 768 MiB. An
+attacker's cost per guess is then the same everywhere; only the time to unlock grows on
+small machines.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """How often a wrong passphrase may be tried: each failure doubles the wait before the next.
 
-Argon2id already costs every guess about half a second; this adds a wait that grows
-with each failure in a row (1 s, 2 s, 4 s ... at most 10 minutes), so a program of
-the person's that found the API token still cannot guess at any useful speed. A right
-passphrase clears the count. A restart clears it too; a copy of the home is guessed
-offline anyway, which is what the Argon2id cost is for.
+Argon2id already costs every guess most of a second (0.75 s here, bench/RESULTS.md);
+this adds a wait that grows with each failure in a row (1 s, 2 s, 4 s ... at most 10
+minutes), so a program of the person's that found the API token still cannot guess at
+any useful speed. A right passphrase clears the count. A restart clears it too; a copy
+of the home is guessed offline anyway, which is what the Argon2id cost is for.
 """
 
 from __future__ import annotations
