@@ -6,8 +6,8 @@ import { clearSearch, forget, highlight, initCodes, refreshCodes } from "./codes
 import { initConflicts, refreshConflicts } from "./conflicts.js";
 import { hasPairing, initDevices, refreshDevices, refreshPair } from "./devices.js";
 import { $, $$, clearError, h, icon, showError, shown } from "./dom.js";
-import { initJoin, onJoinEvent, stopJoinCamera } from "./join.js";
-import { initPairing, onPairingEvent, openInvite } from "./pairing.js";
+import { forgetJoin, initJoin, onJoinEvent } from "./join.js";
+import { forgetPairing, initPairing, onPairingEvent, openInvite } from "./pairing.js";
 import { initStanding, refreshStanding } from "./standing.js";
 import { dismiss, initToasts, toast } from "./toast.js";
 import { forgetTransfer, initTransfer, refreshTransfer } from "./transfer.js";
@@ -19,6 +19,7 @@ let events = null;
 let signedOut = false;
 let started = false;
 let locked = false; // the vault is locked: the unlock screen shows, nothing of the vault is held
+let lockAfter = 0; // minutes without use before the vault locks by itself (status.lock_after)
 let deviceName = "";
 let retryTimer = null;
 
@@ -51,14 +52,22 @@ whenLocked(() => showLocked());
 
 // Locked mode: the vault shut until its passphrase opens it again.
 
-/** Take everything of the vault off the page (and out of the modules' state), then ask. */
-function showLocked() {
+/** Take everything of the vault off the page (and out of the modules' state), then ask;
+ * `reason` is the lock event's ("idle" says why the vault locked by itself). */
+function showLocked(reason) {
   if (locked || signedOut || !started) return;
   locked = true;
+  const why = $('[data-testid="locked-reason"]');
+  why.textContent =
+    reason === "idle" && lockAfter
+      ? `It locked after ${lockAfter} minute${lockAfter === 1 ? "" : "s"} without use.`
+      : "";
+  why.hidden = !why.textContent;
   lockChanged(); // answers still on their way are dropped
   clearTimeout(devicesTimer);
   devicesTimer = null;
-  stopJoinCamera();
+  forgetJoin();
+  forgetPairing();
   for (const dialog of $$("dialog[open]")) dialog.close();
   forget();
   forgetTransfer();
@@ -184,6 +193,7 @@ async function lockNow(event) {
 /** What GET /status says of the lock: the Lock button, and the screen to show. */
 function applyStatus(status) {
   if (!status || signedOut) return;
+  lockAfter = status.lock_after ?? 0;
   $("#lock").hidden = !status.passphrase;
   if (status.locked) showLocked();
   else showUnlocked();
@@ -312,7 +322,7 @@ function connectEvents() {
       if (!locked || name === "lock") handler(data);
     });
   on("lock", (data) => {
-    if (data.locked === true) showLocked();
+    if (data.locked === true) showLocked(data.reason);
     else if (data.locked === false) showUnlocked();
   });
   on("accounts", () => accountsChanged());
@@ -471,6 +481,7 @@ async function start() {
   }
   if (signedOut) return;
   $("#loading").hidden = true;
+  lockAfter = status?.lock_after ?? 0;
   $("#lock").hidden = !status?.passphrase;
   if (status?.locked) {
     showLocked();

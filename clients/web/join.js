@@ -351,7 +351,13 @@ function offerView(stopButton) {
   ];
 }
 
-export function stopJoinCamera() {
+/** The vault locked: stop following the join and drop what it knew of the other device. */
+export function forgetJoin() {
+  clearTimeout(pollTimer);
+  pollTimer = null;
+  joining = null;
+  offer = null;
+  rendered = null;
   stopCamera();
 }
 

@@ -22,6 +22,14 @@ export function initPairing(options) {
   dialog.addEventListener("close", onClose);
 }
 
+/** The vault locked: stop following the invitation and drop it. */
+export function forgetPairing() {
+  clearInterval(ticker);
+  ticker = null;
+  invitation = null;
+  rendered = null;
+}
+
 export async function openInvite() {
   invitation = null;
   rendered = null;

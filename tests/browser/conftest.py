@@ -26,6 +26,7 @@ from playwright.sync_api import (
 )
 
 from tests.integration.daemon import Daemon
+from tests.integration.test_pairing import add
 from twofold.clients.cli.browser import split_link, write_redirect_file
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -176,3 +177,17 @@ def screenshot(page: Page, name: str) -> Path:
     # Written here, not by Playwright: its file writes start a thread that outlives the test.
     path.write_bytes(page.screenshot(animations="disabled"))
     return path
+
+
+@pytest.fixture
+def two(tmp_path: Path) -> Iterator[tuple[Daemon, Daemon]]:
+    """A member with an account, and a newcomer with its own, to join it."""
+    member = Daemon(tmp_path / "laptop").start()
+    newcomer = Daemon(tmp_path / "desktop").start()
+    try:
+        add(member, "GitHub")
+        add(newcomer, "Brought along")
+        yield member, newcomer
+    finally:
+        member.kill()
+        newcomer.kill()

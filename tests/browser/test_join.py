@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, Playwright, expect
 from tests.browser.conftest import CHROMIUM, FLAGS, PHONE, Pages, Watch, screenshot
 from tests.eventually import eventually
 from tests.integration.daemon import Daemon
-from tests.integration.test_pairing import add, invite, issuers
+from tests.integration.test_pairing import invite, issuers
 
 WIDTH, HEIGHT = 640, 480
 
@@ -29,19 +29,6 @@ def camera_film(qr_png: bytes, path: Path) -> Path:
     header = f"YUV4MPEG2 W{WIDTH} H{HEIGHT} F10:1 Ip A1:1 C420jpeg\n".encode()
     path.write_bytes(header + b"".join(b"FRAME\n" + frame.tobytes() + chroma * 2 for _ in range(3)))
     return path
-
-
-@pytest.fixture
-def two(tmp_path: Path) -> Iterator[tuple[Daemon, Daemon]]:
-    member = Daemon(tmp_path / "laptop").start()
-    newcomer = Daemon(tmp_path / "desktop").start()
-    try:
-        add(member, "GitHub")
-        add(newcomer, "Brought along")
-        yield member, newcomer
-    finally:
-        member.kill()
-        newcomer.kill()
 
 
 @pytest.fixture(scope="module")

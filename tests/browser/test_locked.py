@@ -5,15 +5,18 @@ they are background ones once the person has left it alone for a minute."""
 
 from __future__ import annotations
 
+import base64
 import re
+from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, Request, ViewportSize, expect
+from playwright.sync_api import Page, Request, Route, ViewportSize, expect
 
 from tests.browser.conftest import DESKTOP, PHONE, Pages, screenshot
 from tests.browser.helpers import OTHER_SECRET, SECRET, add, row, shown_code, totp_near_now
 from tests.browser.test_page_fit import LONG_DEVICE
 from tests.integration.daemon import Daemon
+from tests.integration.test_pairing import invite
 
 # An unlock runs Argon2id (256 MiB, 3 passes): about a second on a slow machine.
 expect.set_options(timeout=15_000)
@@ -143,6 +146,7 @@ def test_a_lock_elsewhere_reaches_an_open_page_through_the_event_stream(
 
     assert daemon.request("POST", "/lock").status == 200
     assert_nothing_of_the_vault(page, codes)
+    expect(page.get_by_test_id("locked-reason")).to_be_hidden()  # asked for: no reason to give
 
     # ...and an unlock elsewhere (the CLI) brings the codes back.
     page.get_by_test_id("unlock-passphrase").fill("half typed")
@@ -151,6 +155,30 @@ def test_a_lock_elsewhere_reaches_an_open_page_through_the_event_stream(
     expect(page.get_by_test_id("locked")).to_be_hidden()
     codes_shown(page, ids)
     assert page.get_by_test_id("unlock-passphrase").input_value() == ""
+
+
+def test_an_idle_lock_says_why(pages: Pages, daemon: Daemon) -> None:
+    # The one stand-in here is the event stream, which tells of an idle lock: a real one
+    # comes after a minute at least (tests/integration/test_idle_lock.py moves a clock).
+    ids = with_passphrase(daemon)
+    idle = {"said": False}
+
+    def stream(route: Route) -> None:
+        body = "retry: 200\n\n"  # each answer ends at once: the page's stream reconnects
+        if idle["said"]:
+            body += 'event: lock\ndata: {"locked": true, "reason": "idle"}\n\n'
+        route.fulfill(status=200, headers={"Content-Type": "text/event-stream"}, body=body)
+
+    page = pages.open(daemon)
+    page.route("**/api/v1/events", stream)
+    page.reload()
+    codes = codes_shown(page, ids)
+    assert daemon.request("POST", "/lock").status == 200  # what the page refetches agrees
+    idle["said"] = True
+    expect(page.get_by_test_id("locked-reason")).to_have_text(
+        "It locked after 15 minutes without use."
+    )
+    assert_nothing_of_the_vault(page, codes)
 
 
 def test_a_call_answered_423_locks_the_page(pages: Pages, daemon: Daemon) -> None:
@@ -230,3 +258,26 @@ def test_the_pages_own_refreshes_say_when_nobody_is_there(pages: Pages, daemon: 
     with page.expect_request(codes_call) as soon:
         page.clock.fast_forward(31_000)
     assert background(soon.value) is None
+
+
+def test_a_lock_stops_following_a_join(
+    two: tuple[Daemon, Daemon], pages: Pages, tmp_path: Path
+) -> None:
+    member, newcomer = two
+    r = newcomer.request("PUT", "/passphrase", {"passphrase": PASSPHRASE})
+    assert r.status == 200, r.body
+    shown = invite(member, accept=True)
+    picture = tmp_path / "the-code.png"
+    picture.write_bytes(base64.b64decode(shown["qr_png"]))
+    page = pages.open(newcomer)
+    page.get_by_test_id("nav-devices").click()
+    page.get_by_test_id("join-file").set_input_files(str(picture))
+    expect(page.get_by_test_id("join-code")).to_be_visible(timeout=20_000)
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    assert newcomer.request("POST", "/lock").status == 200
+    expect(page.get_by_test_id("locked")).to_be_visible()
+    seen = len(asked)
+    page.wait_for_timeout(4_500)  # the join's poll, were it still going, comes every 2 s
+    assert [url for url in asked[seen:] if url.endswith("/api/v1/join")] == []
+    expect(page.get_by_test_id("join-code")).to_have_count(0)

@@ -330,3 +330,29 @@ def test_the_cli_walks_the_whole_path(daemon: Daemon, tmp_path: Path) -> None:
     assert r.returncode == 1
     assert "no passphrase" in r.stderr
     assert twofold(daemon, "code", "GitHub").stdout.strip().isdigit()
+
+
+def test_a_device_with_a_passphrase_keeps_it_when_it_joins_a_vault(tmp_path: Path) -> None:
+    a = Daemon(tmp_path / "laptop").start()
+    b = Daemon(tmp_path / "desktop").start()
+    add(b, "Brought along")
+    set_passphrase(b)
+    pair = joined(a, b)  # b's database is set aside for the vault it joins
+    next(pair)
+    try:
+        add(a, "From the vault")
+        eventually(lambda: sorted(issuers(b)) == ["Brought along", "From the vault"])
+        assert list(b.home.glob("twofold-left-*.db"))
+        with sqlite3.connect(b.home / "twofold.db") as db:
+            meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+        assert meta["store_key_source"] == b"passphrase"
+        assert not (b.home / "store.key").exists()
+        assert b.request("POST", "/lock").status == 200
+        unlock(b)
+        assert b.stop() == 0
+        b.start()
+        assert_locked(b)
+        unlock(b)
+        eventually(lambda: sorted(issuers(b)) == ["Brought along", "From the vault"])
+    finally:
+        pair.close()
