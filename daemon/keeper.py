@@ -77,11 +77,13 @@ class Keeper:
 
     async def start(self, check: Callable[[], None]) -> None:
         """Open the vault with the keyring's or the key file's store key; in passphrase mode
-        leave it locked (and make sure no stale key file from before is left)."""
+        leave it locked. A key file left by a set cut short (the database sealed anew, the
+        file not yet gone) opens nothing any more; it goes now. The keyring is not asked:
+        at each start that could make a desktop keyring prompt for its password."""
         recorded = await self._storage.get_meta("store_key_source")
         if recorded == PASSPHRASE.encode():
             self._passphrase_on()
-            keystore.forget(self.setup.home)
+            keystore.forget(self.setup.home, in_keyring=False)  # a set cut short left it
             log.info("the vault is locked: it opens with its passphrase")
             return
         store_key = keystore.load(
@@ -112,9 +114,9 @@ class Keeper:
 
     async def lock(self, reason: str = "asked") -> None:
         """Shut the vault and drop its keys; NoPassphrase when nothing could open it again."""
-        if not self.has_passphrase:
-            raise NoPassphrase
         async with self._busy:
+            if not self.has_passphrase:  # checked under the lock: a removal may be under way
+                raise NoPassphrase
             await self._shut(reason)
 
     async def lock_if_idle(self) -> bool:
@@ -231,8 +233,9 @@ class Keeper:
             await asyncio.sleep(_LONGEST_NAP_S if left is None else min(left, _LONGEST_NAP_S))
             try:
                 await self.lock_if_idle()
-            except Exception:  # the watch must outlive one failed lock, and try again
+            except Exception:  # the watch must outlive one failed lock, and try again later
                 log.exception("could not lock the idle vault")
+                await asyncio.sleep(_LONGEST_NAP_S)
 
     async def _stop_watching(self) -> None:
         if self._watching is not None:

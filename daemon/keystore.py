@@ -137,13 +137,14 @@ def keep(home: Home, mode: str, key: bytes) -> str:
     return "file"
 
 
-def forget(home: Home) -> None:
-    """No copy of a store key left in the keyring or the key file (a passphrase was set).
+def forget(home: Home, *, in_keyring: bool = True) -> None:
+    """No copy of a store key left in the key file, nor (`in_keyring`) in the keyring: a
+    passphrase was set.
 
     The file is overwritten before it is unlinked; on a copy-on-write or journaling file
     system the old blocks may survive that, which the threat model says.
     """
-    backend = _usable_keyring()
+    backend = _usable_keyring() if in_keyring else None
     if backend is not None:
         try:
             backend.delete_password(_SERVICE, f"store-key:{home.path}")

@@ -109,3 +109,35 @@ def test_sealed_secrets_open_only_with_their_key_and_label(home: Home) -> None:
         key.open(blob, b"label-b")
     with pytest.raises(keystore.StoreKeyUnavailable):
         keystore.StoreKey(bytes(32), "file").open(blob, b"label-a")
+
+
+def test_keep_puts_a_new_key_in_the_keyring_and_removes_the_file(
+    home: Home, os_keyring: MemoryKeyring
+) -> None:
+    home.store_key.write_bytes(b"\x01" * 32)
+    home.store_key.chmod(0o600)
+    assert keystore.keep(home, "auto", b"\x02" * 32) == "keyring"
+    assert not home.store_key.exists()
+    assert keystore.load(home, "auto", "keyring").key == b"\x02" * 32
+
+
+def test_keep_falls_back_to_the_file_only_where_the_mode_allows(home: Home) -> None:
+    assert keystore.keep(home, "auto", b"\x03" * 32) == "file"
+    assert keystore.load(home, "auto", "file").key == b"\x03" * 32
+    with pytest.raises(keystore.StoreKeyUnavailable, match="keyring"):
+        keystore.keep(home, "keyring", b"\x04" * 32)
+    assert keystore.load(home, "auto", "file").key == b"\x03" * 32  # left as it was
+
+
+def test_forget_leaves_no_copy_in_the_file_or_the_keyring(
+    home: Home, os_keyring: MemoryKeyring
+) -> None:
+    keystore.keep(home, "file", b"\x05" * 32)
+    keystore.keep(home, "keyring", b"\x06" * 32)
+    home.store_key.write_bytes(b"\x05" * 32)  # a file beside the keyring entry, say left over
+    keystore.forget(home, in_keyring=False)
+    assert not home.store_key.exists()
+    assert os_keyring.items  # not asked
+    keystore.forget(home)
+    assert os_keyring.items == {}
+    keystore.forget(home)  # nothing left to forget: no error
