@@ -62,6 +62,7 @@ class Keeper:
         self.has_passphrase = False
         self.on_open: list[Callable[[Parts], None]] = []
         self._busy = asyncio.Lock()
+        self._closing = False
         self._watching: asyncio.Task[None] | None = None
 
     @property
@@ -99,6 +100,7 @@ class Keeper:
 
     def stops(self) -> list[Callable[[], Awaitable[None]]]:
         """What to stop, in order, when the daemon stops: the idle watch, then the parts."""
+        self._closing = True  # an unlock still on its way must not open the vault again
         parts = self.door.shut()
         steps: list[Callable[[], Awaitable[None]]] = [self._stop_watching]
         return steps + (parts.stops() if parts is not None else [])
@@ -109,8 +111,8 @@ class Keeper:
             if self.door.is_open:
                 return
             key = await self._open_sealed(passphrase, "passphrase")
-            await self._open(StoreKey(key, PASSPHRASE), lambda: None)
-            log.info("the vault was unlocked")
+            if await self._open(StoreKey(key, PASSPHRASE), lambda: None):
+                log.info("the vault was unlocked")
 
     async def lock(self, reason: str = "asked") -> None:
         """Shut the vault and drop its keys; NoPassphrase when nothing could open it again."""
@@ -206,14 +208,19 @@ class Keeper:
             raise SealDamaged("the database says passphrase mode but holds no sealed store key")
         return SealedStoreKey(record, sealed)
 
-    async def _open(self, store_key: StoreKey, check: Callable[[], None]) -> None:
+    async def _open(self, store_key: StoreKey, check: Callable[[], None]) -> bool:
+        """Build the parts and open the door; False if the daemon began to stop meanwhile."""
         parts = await assemble(self.setup, self._storage, store_key, check)
         del store_key  # the parts hold the keys they need, and only them
+        if self._closing:
+            await take_down(parts.stops())
+            return False
         self.door.opened(parts)
         self.idle.used()
         for callback in self.on_open:
             callback(parts)
         self.setup.events.publish("lock", locked=False, reason="unlocked")
+        return True
 
     async def _shut(self, reason: str) -> None:
         parts = self.door.shut()

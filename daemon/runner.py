@@ -152,6 +152,7 @@ async def _serve(
             )
             await stop.wait()
         finally:
+            keeper.on_open.clear()  # an unlock that ends during the stop writes no api.json
             with contextlib.suppress(FileNotFoundError):
                 home.api.unlink()
             steps: list[Callable[[], Awaitable[None]]] = []

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import shutil
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -356,3 +358,36 @@ def test_a_device_with_a_passphrase_keeps_it_when_it_joins_a_vault(tmp_path: Pat
         eventually(lambda: sorted(issuers(b)) == ["Brought along", "From the vault"])
     finally:
         pair.close()
+
+
+def rss_mib(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return next(int(line.split()[1]) >> 10 for line in status.splitlines() if "VmRSS" in line)
+
+
+def test_a_stop_during_an_unlock_leaves_no_api_file_and_a_locked_home(
+    locked_home: tuple[Daemon, dict[str, dict[str, Any]], list[bytes]],
+) -> None:
+    d, made, _ = locked_home
+    assert d.stop() == 0
+    d.start()
+    process = d.process
+    assert process is not None
+
+    def ask_to_unlock() -> None:
+        with contextlib.suppress(OSError):  # the answer may never come
+            d.request("POST", "/unlock", {"passphrase": PASSPHRASE})
+
+    unlocking = threading.Thread(target=ask_to_unlock)
+    calm = rss_mib(process.pid)
+    unlocking.start()
+    eventually(  # Argon2id's 256 MiB are taken: it runs (or it has run)
+        lambda: rss_mib(process.pid) > calm + 128 or "the vault was unlocked" in d.stderr()
+    )
+    assert d.stop() == 0  # during Argon2id, or just after: either way a clean stop
+    unlocking.join(15)
+    assert not (d.home / "api.json").exists()
+    d.start()
+    assert_locked(d)
+    unlock(d)
+    assert set(codes(d)) == set(made)
