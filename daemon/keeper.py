@@ -99,11 +99,18 @@ class Keeper:
         self._watching = asyncio.create_task(self._watch(), name="idle lock")
 
     def stops(self) -> list[Callable[[], Awaitable[None]]]:
-        """What to stop, in order, when the daemon stops: the idle watch, then the parts."""
+        """What to stop, in order, when the daemon stops: the idle watch, then the parts, then
+        the TLS key file (useless without the password the parts held, but not left behind)."""
         self._closing = True  # an unlock still on its way must not open the vault again
         parts = self.door.shut()
         steps: list[Callable[[], Awaitable[None]]] = [self._stop_watching]
-        return steps + (parts.stops() if parts is not None else [])
+        if parts is None:
+            return steps
+
+        async def remove_key_file() -> None:
+            parts.peers.tls.remove_key_file()
+
+        return [*steps, *parts.stops(), remove_key_file]
 
     async def unlock(self, passphrase: str) -> None:
         """Open the vault with its passphrase; TooSoon during the wait after a wrong one."""

@@ -159,7 +159,9 @@ def test_unlock_after_a_restart_gives_every_code(
     d, made, _ = locked_home
     before = codes(d)
     assert set(before) == set(made)
+    assert (d.home / "tls" / "device.key").exists()
     assert d.stop() == 0
+    assert not (d.home / "tls" / "device.key").exists()  # its password went with the daemon
     d.start()
     assert_locked(d)
     assert "the vault is locked" in d.stderr()
