@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -41,6 +42,7 @@ class Setup:
     static: list[tuple[str, int]]
     mdns: bool
     events: EventBus
+    clock: Callable[[], float] = time.time  # Unix seconds: invitations' lifetimes
 
 
 async def assemble(
@@ -62,8 +64,11 @@ async def assemble(
         upkeep.poke()  # a restart may find a key to grant or an epoch to start
         tls = DeviceTls.prepare(setup.home, service.vault.device)
         peers = Peers(service, tls)
+        service.on_membership_changed(peers.membership_changed)
         stops.append(peers.stop)
-        pairing = Pairing(service, peers, config_module.advertised(setup.settings))
+        pairing = Pairing(
+            service, peers, config_module.advertised(setup.settings), clock=setup.clock
+        )
         stops.insert(0, pairing.stop)
         peer_port = await _start_peers(peers, storage, setup)
         check()
@@ -78,8 +83,8 @@ async def assemble(
             )
             stops.insert(0, discovery.stop)
             await discovery.start()
-            pairing.joined.append(discovery.announce)
-            service.vault_replaced.append(discovery.announce)
+            pairing.on_joined(discovery.announce)
+            service.on_vault_replaced(discovery.announce)
         return Parts(service, peers, pairing, Transfers(service), upkeep, discovery, peer_port)
     except BaseException:
         await take_down(stops)

@@ -60,7 +60,7 @@ class Keeper:
         self.attempts = UnlockAttempts(clock)
         self.idle = IdleTimer(0, clock)
         self.has_passphrase = False
-        self.on_open: list[Callable[[Parts], None]] = []
+        self._on_open: list[Callable[[Parts], None]] = []
         self._busy = asyncio.Lock()
         self._closing = False
         self._watching: asyncio.Task[None] | None = None
@@ -93,6 +93,14 @@ class Keeper:
             recorded.decode() if recorded else None,
         )
         await self._open(store_key, check)
+
+    def when_open(self, callback: Callable[[Parts], None]) -> None:
+        """Call this each time the vault opens (the runner rewrites api.json)."""
+        self._on_open.append(callback)
+
+    def stop_telling(self) -> None:
+        """Call nothing more at openings: the daemon is stopping."""
+        self._on_open.clear()
 
     def watch_idle(self) -> None:
         """Lock the vault once it has gone `lock_after` minutes without use."""
@@ -224,7 +232,7 @@ class Keeper:
             return False
         self.door.opened(parts)
         self.idle.used()
-        for callback in self.on_open:
+        for callback in self._on_open:
             callback(parts)
         self.setup.events.publish("lock", locked=False, reason="unlocked")
         return True

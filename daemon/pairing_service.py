@@ -71,17 +71,28 @@ MAX_BODY = 64 * 1024
 class Pairing:
     """Open invitations and offers, the peer routes that serve them, joining and scanning."""
 
-    def __init__(self, service: VaultService, peers: Peers, advertise: list[str]) -> None:
+    def __init__(
+        self,
+        service: VaultService,
+        peers: Peers,
+        advertise: list[str],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.service = service
         self.peers = peers
         self.advertise = advertise
+        self.clock = clock  # unix seconds: every expiry is decided by it (a test moves it)
         self.invitations: dict[bytes, PairingRecord] = {}  # shown: invitations and offers
         self.joining: PairingRecord | None = None  # this device joining: a join or an offer
         self.scanning: PairingRecord | None = None  # this member adding a scanned offer
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopped = False  # stop() began: no pairing step starts
-        self.joined: list[Callable[[], Awaitable[None]]] = []
-        peers.extra_routes.append(self._routes)
+        self._joined: list[Callable[[], Awaitable[None]]] = []
+        peers.add_routes(self._routes)
+
+    def on_joined(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Await this once this device has joined a vault (the composition root wires it)."""
+        self._joined.append(callback)
 
     def _routes(self, app: web.Application) -> None:
         app.router.add_post("/peer/v1/pair/hello", self._serve_hello)
@@ -125,7 +136,7 @@ class Pairing:
     def open(self, ttl: int, auto_accept: bool) -> PairingRecord:
         """A new invitation for a device to join this vault."""
         invitation = Invitation.new(
-            "member", self.cert, self.advertise, self.peers.port, int(time.time()), ttl
+            "member", self.cert, self.advertise, self.peers.port, self._now(), ttl
         )
         hs = Handshake.shower(
             invitation,
@@ -141,7 +152,7 @@ class Pairing:
         """Newcomer: show a link for a member to scan."""
         self._make_room_to_join()
         invitation = Invitation.new(
-            "newcomer", self.cert, self.advertise, self.peers.port, int(time.time()), ttl
+            "newcomer", self.cert, self.advertise, self.peers.port, self._now(), ttl
         )
         hs = Handshake.shower(invitation, self.cert, self._own_name, "newcomer")
         record = self._show(self._record("offer", invitation, hs, auto_accept))
@@ -151,9 +162,31 @@ class Pairing:
     def _show(self, record: PairingRecord) -> PairingRecord:
         self._forget_old()
         self.invitations[record.invitation.invitation_id] = record
-        left = max(0.0, record.invitation.expires_at - time.time())
-        record.timer = asyncio.get_running_loop().call_later(left, self._expire, record)
+        self._arm_expiry(record)
         return record
+
+    def _now(self) -> int:
+        """The clock's unix time in whole seconds, as invitations count it."""
+        return int(self.clock())
+
+    def _arm_expiry(self, record: PairingRecord) -> None:
+        """Wait (really) until the clock says the invitation runs out, then look again."""
+        left = max(0.0, record.invitation.expires_at - self.clock())
+        record.timer = asyncio.get_running_loop().call_later(left, self._expiry_due, record)
+
+    def _expiry_due(self, record: PairingRecord) -> None:
+        """The expiry timer fired: the clock decides; one it says is not due yet waits on."""
+        self.expire_due()
+        if record.handshake.state is State.LISTENING and not record.ended:
+            self._arm_expiry(record)  # the clock was set back meanwhile
+
+    def expire_due(self) -> None:
+        """Close every shown invitation nobody answered whose time ran out by the clock; one
+        being decided has its own limit."""
+        now = self._now()
+        for record in list(self.invitations.values()):
+            if record.invitation.expired(now):
+                self._expire(record)
 
     def _expire(self, record: PairingRecord) -> None:
         """An invitation nobody answered in time closes; one being decided has its own limit."""
@@ -180,7 +213,7 @@ class Pairing:
 
     def _forget_old(self) -> None:
         """Drop invitations that ended over an hour ago, so the list stays short."""
-        cutoff = int(time.time()) - 3600
+        cutoff = self._now() - 3600
         for key, entry in list(self.invitations.items()):
             if entry.invitation.expires_at < cutoff and entry.ended:
                 del self.invitations[key]
@@ -339,10 +372,10 @@ class Pairing:
             why = record.error or f"this invitation is {record.state}: open a new one"
             return _PeerRefusal(403, "invitation-closed", why).response()
         try:
-            reply = record.act(lambda hs: hs.on_hello(hello, int(time.time())))
+            reply = record.act(lambda hs: hs.on_hello(hello, self._now()))
         except TwofoldError as exc:
             if record.handshake.state is State.FAILED:
-                expired = record.invitation.expired(int(time.time()))
+                expired = record.invitation.expired(self._now())
                 record.move(Phase.EXPIRED if expired else Phase.FAILED, str(exc))
             return _PeerRefusal(403, type(exc).__name__, str(exc)).response()
         record.hello_mac = hello.mac
@@ -399,7 +432,7 @@ class Pairing:
     def join(self, link: str, auto_accept: bool = False) -> PairingRecord:
         """Start joining the vault an invitation link names."""
         invitation = Invitation.from_link(link)
-        if invitation.expired(int(time.time())):
+        if invitation.expired(self._now()):
             raise BadRequest("this invitation has expired: ask for a new one", "link")
         if invitation.shower_role != "member":
             raise BadRequest(
@@ -427,7 +460,7 @@ class Pairing:
     def scan(self, link: str, auto_accept: bool) -> PairingRecord:
         """Member: add the device whose offer link this is."""
         invitation = Invitation.from_link(link)
-        if invitation.expired(int(time.time())):
+        if invitation.expired(self._now()):
             raise BadRequest("this link has expired: ask for a new one", "link")
         if invitation.shower_role != "newcomer":
             raise BadRequest(
@@ -504,7 +537,7 @@ class Pairing:
             return
         record.brought = brought.to_json()  # before JOINED is published, so readers see it
         record.move(Phase.JOINED)
-        for callback in self.joined:
+        for callback in self._joined:
             await callback()
         log.info(
             "joined: pulled %d ops in %.3f s, brought %d accounts along, %d were in the vault "

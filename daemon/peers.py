@@ -122,7 +122,7 @@ class Peers:
         self._saved: dict[bytes, float] = {}  # when each contact was last written
         self.sessions: dict[bytes, set[SyncSession]] = {}
         self.static: list[tuple[str, int]] = []
-        self.extra_routes: list[Callable[[web.Application], None]] = []
+        self._extra_routes: list[Callable[[web.Application], None]] = []
         self._server_ctx = tls.server_context(self._known_certs())
         self._trusted = set(self._known_certs())
         self._dialers: dict[bytes, asyncio.Task[None]] = {}
@@ -134,7 +134,6 @@ class Peers:
         self._runner: web.AppRunner | None = None
         self._gate: Gate | None = None
         self.port = 0
-        service.membership_changed.append(self._on_membership)
 
     def _known_certs(self) -> list[bytes]:
         """Members and removed devices: TLS lets both in, so a removed one can be told."""
@@ -159,7 +158,7 @@ class Peers:
         app.middlewares.insert(0, self._gate.middleware)
         app[SERVICE] = self.service
         app.router.add_get("/peer/v1/sync", self._serve_sync)
-        for add in self.extra_routes:
+        for add in self._extra_routes:
             add(app)
         self._runner = web.AppRunner(
             app, access_log=None, shutdown_timeout=2.0, keepalive_timeout=limits.idle_s
@@ -249,7 +248,12 @@ class Peers:
         """Until a session with this peer has pulled everything the peer had."""
         await self._caught_up.setdefault(peer, asyncio.Event()).wait()
 
-    def _on_membership(self) -> None:
+    def add_routes(self, add: Callable[[web.Application], None]) -> None:
+        """More routes for the peer port (pairing's), added when it starts."""
+        self._extra_routes.append(add)
+
+    def membership_changed(self) -> None:
+        """The vault's members changed: trust whom it added, leave or redial as it says."""
         for cert in self._known_certs():
             if cert not in self._trusted:
                 trust(self._server_ctx, cert)

@@ -142,7 +142,7 @@ async def _serve(
 
             stop.check()  # no await from here to the file: a stop comes before it or removes it
             tell_clients(keeper.door.parts() if keeper.door.is_open else None)
-            keeper.on_open.append(tell_clients)
+            keeper.when_open(tell_clients)
             log.info(
                 "Twofold daemon for %s: API on http://%s:%d, %s",
                 home.path,
@@ -152,7 +152,7 @@ async def _serve(
             )
             await stop.wait()
         finally:
-            keeper.on_open.clear()  # an unlock that ends during the stop writes no api.json
+            keeper.stop_telling()  # an unlock that ends during the stop writes no api.json
             with contextlib.suppress(FileNotFoundError):
                 home.api.unlink()
             steps: list[Callable[[], Awaitable[None]]] = []

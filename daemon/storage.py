@@ -175,6 +175,15 @@ class Storage:
         if worker is not None:
             worker.join(1.0)  # it has already been told to stop: this is its last instant
 
+    async def set_aside(self, aside: Path) -> Storage:
+        """Close this file, move it (and nothing of its WAL: closing checkpointed it) to
+        `aside`, and open a new, empty database where it was; the new one."""
+        await self.close()
+        self.path.rename(aside)
+        for suffix in ("-wal", "-shm"):
+            self.path.with_name(self.path.name + suffix).unlink(missing_ok=True)
+        return await Storage.open(self.path)
+
     async def get_meta(self, key: str) -> bytes | None:
         """One metadata value."""
         row = await (

@@ -148,8 +148,8 @@ class VaultService:
         self._open_sources: set[Source] = set()
         self._draining: asyncio.Task[None] | None = None
         self._refusals = Tally(log, "refused ops from peers", REFUSAL_LOG_INTERVAL_S)
-        self.membership_changed: list[Callable[[], None]] = []
-        self.vault_replaced: list[Callable[[], Awaitable[None]]] = []
+        self._membership_changed: list[Callable[[], None]] = []
+        self._vault_replaced: list[Callable[[], Awaitable[None]]] = []
         self.upkeep: KeyUpkeepLike | None = None
         self.events = events or EventBus()
 
@@ -191,6 +191,14 @@ class VaultService:
         log.info("loaded %d ops in %.3f s", len(vault.by_hash), time.perf_counter() - started)
         gc.freeze()  # the loaded vault lives as long as the daemon: stop rescanning it
         return cls(vault, storage, name.decode(), events)
+
+    def on_membership_changed(self, callback: Callable[[], None]) -> None:
+        """Call this after every change of the vault's members (the composition root wires it)."""
+        self._membership_changed.append(callback)
+
+    def on_vault_replaced(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Await this after this device starts a new vault."""
+        self._vault_replaced.append(callback)
 
     def sealed_seed(self, store_key: StoreKey) -> bytes:
         """This device's key sealed under a store key, as the database keeps it."""
@@ -255,7 +263,7 @@ class VaultService:
 
     def _membership_moved(self) -> None:
         self.events.publish("devices")
-        for callback in self.membership_changed:
+        for callback in self._membership_changed:
             callback()
         if self.upkeep is not None:
             self.upkeep.poke()
@@ -446,7 +454,7 @@ class VaultService:
             await self.storage.append(Op(raw) for raw in fresh.log())
         brought = (await self.bring_along()).added
         self._membership_moved()
-        for callback in self.vault_replaced:
+        for callback in self._vault_replaced:
             await callback()
         log.info("started vault %s with %d accounts", fresh.vault.hex(), brought)
         return brought
@@ -460,12 +468,8 @@ class VaultService:
         ]
         meta = {k: await self.storage.get_meta(k) for k in _KEPT_META}
         path = self.storage.path
-        await self.storage.close()
         aside = path.with_name(f"{path.stem}-left-{old.vault.hex()[:8]}{path.suffix}")
-        path.rename(aside)
-        for suffix in ("-wal", "-shm"):
-            path.with_name(path.name + suffix).unlink(missing_ok=True)
-        self.storage = await Storage.open(path)
+        self.storage = await self.storage.set_aside(aside)
         kept = {k: v for k, v in meta.items() if v is not None}
         await self.storage.initialise({**kept, "vault_id": new.vault}, [])
         self.vault = new

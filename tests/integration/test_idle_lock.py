@@ -8,98 +8,27 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import time
 import weakref
 from pathlib import Path
-from typing import Any
 
-import aiohttp
-from aiohttp import web
-
-from tests.unit.test_passphrase import CHEAP
-from twofold.daemon import config
-from twofold.daemon.api_app import make_app
-from twofold.daemon.assembly import Setup
-from twofold.daemon.door import Door
-from twofold.daemon.events import EventBus
-from twofold.daemon.home import Home
+from tests.integration.in_process import Api, Clock, close, open_keeper
 from twofold.daemon.keeper import Keeper
-from twofold.daemon.limits import Limits
-from twofold.daemon.storage import Storage
 from twofold.protocol import codes
 
-TOKEN = "t" * 64
 PASSPHRASE = "correct horse battery staple"
 SECRET = "JBSWY3DPEHPK3PXP"
 
 
-class Clock:
-    """Seconds that move only when the test says."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Api:
-    """The daemon's API application on a loopback port, and a client with its token."""
-
-    def __init__(self, keeper: Keeper) -> None:
-        self.runner = web.AppRunner(make_app(keeper, TOKEN, time.time()))
-        self.base = ""
-        self.session: aiohttp.ClientSession | None = None
-
-    async def __aenter__(self) -> Api:
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.base = f"http://127.0.0.1:{port}/api/v1"
-        self.session = aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"})
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        assert self.session is not None
-        await self.session.close()
-        await self.runner.cleanup()
-
-    async def call(
-        self, method: str, path: str, body: Any = None, background: bool = False
-    ) -> tuple[int, Any]:
-        assert self.session is not None
-        headers = {"X-Twofold-Background": "1"} if background else {}
-        async with self.session.request(method, self.base + path, json=body, headers=headers) as r:
-            return r.status, await r.json()
-
-
-async def open_keeper(tmp_path: Path, clock: Clock, lock_after: int = 5) -> Keeper:
-    home = Home(tmp_path / "home")
-    home.prepare()
-    home.config.write_text(
-        'device_name = "laptop"\npeer_host = "127.0.0.1"\nmdns = false\n'
-        f"lock_after = {lock_after}\n"
+async def idle_keeper(tmp_path: Path, clock: Clock, lock_after: int = 5) -> Keeper:
+    return await open_keeper(
+        tmp_path / "laptop", clock=clock, config_lines=f"lock_after = {lock_after}\n"
     )
-    home.config.chmod(0o600)
-    events = EventBus()
-    setup = Setup(home, config.load(home), Limits.from_env(), [], False, events)
-    keeper = Keeper(Door(events), setup, await Storage.open(home.database), clock, CHEAP)
-    await keeper.start(lambda: None)
-    return keeper
-
-
-async def close(keeper: Keeper) -> None:
-    storage = keeper.storage
-    for stop in keeper.stops():
-        await stop()
-    await storage.close()
 
 
 def test_the_vault_locks_after_lock_after_minutes_without_use(tmp_path: Path) -> None:
     async def run() -> None:
         clock = Clock()
-        keeper = await open_keeper(tmp_path, clock)
+        keeper = await idle_keeper(tmp_path, clock)
         listener = keeper.setup.events.subscribe()
         try:
             async with Api(keeper) as api:
@@ -154,7 +83,7 @@ def test_the_vault_locks_after_lock_after_minutes_without_use(tmp_path: Path) ->
 def test_lock_after_zero_never_locks(tmp_path: Path) -> None:
     async def run() -> None:
         clock = Clock()
-        keeper = await open_keeper(tmp_path, clock, lock_after=0)
+        keeper = await idle_keeper(tmp_path, clock, lock_after=0)
         try:
             async with Api(keeper) as api:
                 status, body = await api.call("PUT", "/passphrase", {"passphrase": PASSPHRASE})
@@ -173,7 +102,7 @@ def test_lock_after_zero_never_locks(tmp_path: Path) -> None:
 def test_a_home_without_a_passphrase_never_locks(tmp_path: Path) -> None:
     async def run() -> None:
         clock = Clock()
-        keeper = await open_keeper(tmp_path, clock)
+        keeper = await idle_keeper(tmp_path, clock)
         try:
             async with Api(keeper) as api:
                 clock.now += 3600

@@ -1,9 +1,12 @@
-"""Two real daemons on loopback: pairing by invitation link, then live sync."""
+"""Two real daemons on loopback: pairing by invitation link, then live sync.
+
+Expiry runs in one process instead, with the pairings' clock moved rather than slept through.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import base64
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +16,7 @@ import pytest
 
 from tests.eventually import eventually
 from tests.integration.daemon import Daemon
+from tests.integration.in_process import Api, Clock, close, open_keeper
 
 SECRET = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
 
@@ -174,14 +178,35 @@ def test_an_invitation_is_single_use(tmp_path: Path, pair_of: tuple[Daemon, Daem
         c.kill()
 
 
-def test_an_expired_invitation_is_refused(pair_of: tuple[Daemon, Daemon]) -> None:
-    a, b = pair_of
-    inv = invite(a, accept=True, ttl=5)
-    time.sleep(5.5)
-    r = b.request("POST", "/join", {"link": inv["link"]})
-    assert (r.status, r.body["field"]) == (400, "link")
-    assert "expired" in r.body["detail"]
-    assert a.request("GET", f"/invitations/{inv['id']}").body["state"] == "expired"
+def test_an_expired_invitation_is_refused(tmp_path: Path) -> None:
+    """In one process, both devices' invitations on one moved clock: nothing sleeps
+    through the TTL."""
+    clock = Clock(1_790_000_000.0)
+
+    async def run() -> None:
+        a = await open_keeper(tmp_path / "laptop", wall_clock=clock)
+        b = await open_keeper(tmp_path / "desktop", wall_clock=clock)
+        try:
+            async with Api(a) as laptop, Api(b) as desktop:
+                status, inv = await laptop.call("POST", "/invitations", {"accept": True, "ttl": 5})
+                assert status == 201, inv
+                shown = f"/invitations/{inv['id']}"
+                pairing = a.door.parts().pairing
+                clock.now += 4.9
+                pairing.expire_due()  # as its timer would: not yet
+                assert (await laptop.call("GET", shown))[1]["state"] == "open"
+                clock.now += 0.1
+                status, body = await desktop.call("POST", "/join", {"link": inv["link"]})
+                assert (status, body["field"]) == (400, "link")
+                assert "expired" in body["detail"]
+                assert b.door.parts().pairing.joining is None  # it never began
+                pairing.expire_due()
+                assert (await laptop.call("GET", shown))[1]["state"] == "expired"
+        finally:
+            await close(a)
+            await close(b)
+
+    asyncio.run(run())
 
 
 def test_the_reverse_flow_the_new_device_shows_the_code(pair_of: tuple[Daemon, Daemon]) -> None:
