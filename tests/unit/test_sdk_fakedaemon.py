@@ -4,9 +4,10 @@ It is not the daemon and holds no crypto: accounts live in a dict, codes are mad
 it answers each route of specs/openapi.yaml with just enough behaviour (ID prefixes, the
 trash, HOTP counters, a conflict, pairing played from a script, devices to list and revoke)
 to show whether a client sends the right request and reads the answer right. It runs on
-127.0.0.1, port 0, in a thread with its own event loop, because the sync Client runs a loop
-of its own in the test's thread. The integration tests in tests/integration run the real
-daemon instead.
+127.0.0.1, port 0, in a thread with its own event loop, so that the test's thread is free
+to block: in asyncio.run for the AsyncClient, or in a call of the sync Client (which waits
+for the loop it runs in a thread of its own). The integration tests in tests/integration
+run the real daemon instead.
 
 The test at the end keeps the stand-in honest: it serves exactly the spec's operations.
 """
