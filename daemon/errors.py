@@ -25,6 +25,14 @@ class StoreUnreadable(DaemonError):
     """The vault's database cannot be opened as this version's: the file is left as it was."""
 
 
+class PeerRefused(DaemonError):
+    """Another device answered, and refused (or answered what cannot be read): 502."""
+
+
+class PeerUnreachable(DaemonError):
+    """Another device could not be reached, or did not answer in time: 504."""
+
+
 class Locked(DaemonError):
     """The vault is locked: nothing in it can be read or written until it is unlocked."""
 

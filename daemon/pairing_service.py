@@ -40,7 +40,7 @@ from aiohttp import web
 
 from twofold.protocol import cbor
 from twofold.protocol.certificate import device_certificate, fingerprint
-from twofold.protocol.errors import MalformedPayload, NotFound, TwofoldError, UsageError
+from twofold.protocol.errors import MalformedPayload, NotFound, Refused, TwofoldError
 from twofold.protocol.invitation import Invitation
 from twofold.protocol.pairing import (
     Decision,
@@ -55,8 +55,9 @@ from twofold.protocol.pairing import (
 )
 from twofold.protocol.vault import certificate_key
 
-from .errors import BadRequest
+from .errors import BadRequest, PeerRefused, PeerUnreachable
 from .pairing_record import Flow, PairingRecord, Phase
+from .peer_errors import UNREACHABLE, talking_to
 from .peers import Peers
 from .vault_service import VaultService, now_ms
 
@@ -238,19 +239,19 @@ class Pairing:
         """The member's person, on the invitation it shows, compared the codes."""
         record = self.get(id_hex)
         if record.flow != "invitation":
-            raise UsageError("this is an offer: decide on it with /join/accept or /join/decline")
+            raise Refused("this is an offer: decide on it with /join/accept or /join/decline")
         return await self._decide(record, accept)
 
     async def decide_join(self, accept: bool) -> PairingRecord:
         """This device's person, joining (by a link or by an offer), compared the codes."""
         if self.joining is None:
-            raise UsageError("this device is not joining a vault")
+            raise Refused("this device is not joining a vault")
         return await self._decide(self.joining, accept)
 
     async def decide_scan(self, accept: bool) -> PairingRecord:
         """The member's person, adding the device of a scanned offer, compared the codes."""
         if self.scanning is None:
-            raise UsageError("there is no device waiting for a decision")
+            raise Refused("there is no device waiting for a decision")
         return await self._decide(self.scanning, accept)
 
     async def cancel_join(self) -> PairingRecord:
@@ -269,7 +270,7 @@ class Pairing:
         """This side's person's verdict; a yes may be taken back while the other side has not
         answered it."""
         if record.state not in (("confirming",) if accept else ("confirming", "waiting")):
-            raise UsageError(f"the pairing is {record.state}: there is nothing to decide")
+            raise Refused(f"the pairing is {record.state}: there is nothing to decide")
         told = record.act(lambda hs: hs.decide(accept))
         if not accept:
             record.declined_by = "this device"
@@ -307,13 +308,14 @@ class Pairing:
         url = f"https://{_netloc(record.host, record.invitation.port)}/peer/v1/pair/decide"
         pin = aiohttp.Fingerprint(record.invitation.fingerprint)
         try:
-            async with (
-                aiohttp.ClientSession() as http,
-                http.post(url, data=cbor.dumps(body), ssl=pin, timeout=_CONNECT) as resp,
-            ):
-                if resp.status != 200:
-                    raise UsageError(await _refusal(resp))
-        except (aiohttp.ClientError, OSError, TimeoutError, UsageError) as exc:
+            with talking_to("the other device"):
+                async with (
+                    aiohttp.ClientSession() as http,
+                    http.post(url, data=cbor.dumps(body), ssl=pin, timeout=_CONNECT) as resp,
+                ):
+                    if resp.status != 200:
+                        raise PeerRefused(await _refusal(resp))
+        except (PeerRefused, PeerUnreachable) as exc:
             if decision.accepted and record.handshake.role == "newcomer":
                 record.move(Phase.FAILED, f"the other device could not be told: {exc}")
             else:  # a decline, or the member's yes after its op is written
@@ -346,7 +348,7 @@ class Pairing:
         else:
             try:
                 added = (await self.service.add_device(hs.peer_cert, hs.peer_name)).hash
-            except UsageError as exc:  # a removed device never comes back with its old key
+            except Refused as exc:  # a removed device never comes back with its old key
                 record.move(Phase.FAILED, str(exc))
                 return
         decision = hs.added(added)
@@ -455,7 +457,7 @@ class Pairing:
         if old.state in ("open", "connecting"):
             old.move(Phase.CANCELLED)
             return
-        raise UsageError("this device is already joining a vault")
+        raise Refused("this device is already joining a vault")
 
     def scan(self, link: str, auto_accept: bool) -> PairingRecord:
         """Member: add the device whose offer link this is."""
@@ -471,7 +473,7 @@ class Pairing:
         old = self.scanning
         if old is not None and not old.ended:
             if old.state != "connecting":
-                raise UsageError("this device is already adding a device: decide on it first")
+                raise Refused("this device is already adding a device: decide on it first")
             old.move(Phase.CANCELLED)
         hs = Handshake.scanner(
             invitation,
@@ -491,30 +493,38 @@ class Pairing:
         inv = record.invitation
         pin = aiohttp.Fingerprint(inv.fingerprint)
         try:
-            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None)) as http:
-                hello = record.act(lambda hs: hs.hello())
-                record.hello_mac = hello.mac
-                record.host, reply, cert = await self._hello(http, inv, hello, pin)
-                if record.ended:  # cancelled meanwhile
-                    return
-                record.act(lambda hs: hs.on_reply(reply, cert))
-                self._verified(record)
-                body = cbor.dumps({"i": inv.invitation_id, "m": hello.mac})
-                async with http.post(
-                    f"https://{_netloc(record.host, inv.port)}/peer/v1/pair/await",
-                    data=body,
-                    ssl=pin,
-                    timeout=aiohttp.ClientTimeout(total=AWAIT_LIMIT_S + 30),
-                ) as resp:
-                    if resp.status != 200:
-                        raise UsageError(await _refusal(resp))
-                    decision = Decision.decode(await resp.read())
-            if not record.ended and record.handshake.state not in (State.DECLINED,):
+            with talking_to("the inviting device"):
+                decision = await self._exchange(record, inv, pin)
+            if decision is not None and record.handshake.state not in (State.DECLINED,):
                 await self._heard(record, decision)
-        except (TwofoldError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+        except TwofoldError as exc:
             if record.handshake.state not in (State.ACCEPTED, State.DECLINED):
                 record.move(Phase.FAILED, str(exc) or type(exc).__name__)
             log.warning("pairing (%s) failed: %s", record.flow, record.error)
+
+    async def _exchange(
+        self, record: PairingRecord, inv: Invitation, pin: aiohttp.Fingerprint
+    ) -> Decision | None:
+        """Hello, its reply, then the shower's verdict; None if the pairing ended meanwhile."""
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None)) as http:
+            hello = record.act(lambda hs: hs.hello())
+            record.hello_mac = hello.mac
+            record.host, reply, cert = await self._hello(http, inv, hello, pin)
+            if record.ended:  # cancelled meanwhile
+                return None
+            record.act(lambda hs: hs.on_reply(reply, cert))
+            self._verified(record)
+            body = cbor.dumps({"i": inv.invitation_id, "m": hello.mac})
+            async with http.post(
+                f"https://{_netloc(record.host, inv.port)}/peer/v1/pair/await",
+                data=body,
+                ssl=pin,
+                timeout=aiohttp.ClientTimeout(total=AWAIT_LIMIT_S + 30),
+            ) as resp:
+                if resp.status != 200:
+                    raise PeerRefused(await _refusal(resp))
+                decision = Decision.decode(await resp.read())
+        return None if record.ended else decision
 
     async def _move_in(self, record: PairingRecord) -> None:
         """Both accepted: leave this device's vault, pull the joined one, bring the accounts."""
@@ -527,11 +537,16 @@ class Pairing:
             await self.service.move_into(hs.vault)
             await self.service.storage.save_peer(member, host, port)
             self.peers.connect(member, host, port, cert=hs.peer_cert)
-            async with asyncio.timeout(PULL_LIMIT_S):
-                await self.peers.wait_caught_up(member)
+            try:
+                async with asyncio.timeout(PULL_LIMIT_S):
+                    await self.peers.wait_caught_up(member)
+            except TimeoutError:
+                raise PeerUnreachable(
+                    f"the vault did not arrive from the member within {PULL_LIMIT_S:.0f} s"
+                ) from None
             pulled = time.perf_counter() - started
             brought = await self.service.bring_along()
-        except (TwofoldError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+        except (TwofoldError, OSError) as exc:  # OSError: this home's files
             record.move(Phase.FAILED, str(exc) or type(exc).__name__)
             log.warning("joining failed: %s", record.error)
             return
@@ -582,15 +597,16 @@ class Pairing:
                     continue
                 async with http.post(url, data=hello.encode(), ssl=pin, timeout=_CONNECT) as resp:
                     if resp.status != 200:
-                        raise UsageError(await _refusal(resp))
+                        raise PeerRefused(await _refusal(resp))
                     return host, HelloReply.decode(await resp.read()), cert
             except aiohttp.ServerFingerprintMismatch:
                 impostor = True
-            except (aiohttp.ClientConnectionError, TimeoutError, OSError, ssl.SSLError) as exc:
+            except UNREACHABLE as exc:  # the next address may answer
                 last = exc
         if impostor:
             raise WrongDevice()
-        raise UsageError(f"cannot reach the inviting device at {', '.join(inv.addresses)}: {last}")
+        where = ", ".join(inv.addresses)
+        raise PeerUnreachable(f"cannot reach the inviting device at {where}: {last}")
 
 
 def join_state(record: PairingRecord) -> str:
@@ -653,7 +669,7 @@ async def _server_cert(host: str, port: int) -> bytes:
         with contextlib.suppress(OSError, ssl.SSLError):
             await writer.wait_closed()
     if not cert:
-        raise UsageError("the inviting device presented no certificate")
+        raise PeerRefused("the inviting device presented no certificate")
     return bytes(cert)
 
 

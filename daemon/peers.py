@@ -15,7 +15,6 @@ import contextlib
 import logging
 import random
 import sqlite3
-import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -27,8 +26,10 @@ from twofold.protocol.certificate import fingerprint
 from twofold.protocol.errors import OpRefused
 from twofold.protocol.identity import display_id
 
+from .errors import PeerRefused, PeerUnreachable
 from .limits import Limits
 from .listener import Gate
+from .peer_errors import talking_to
 from .storage import Contact
 from .sync import SyncSession
 from .tls import DeviceTls, peer_certificate, trust
@@ -313,7 +314,8 @@ class Peers:
             return
 
         async def tell() -> None:
-            with contextlib.suppress(TimeoutError, aiohttp.ClientError, ConnectionError):
+            who = display_id(session.peer)
+            with contextlib.suppress(PeerRefused, PeerUnreachable), talking_to(who):
                 async with asyncio.timeout(5):
                     await session.send_removal()
             await channel.close()
@@ -346,7 +348,7 @@ class Peers:
             await self._run_session(peer, WebSocketChannel(ws), via=via)
         elif removed is not None:  # it hands over what it wrote and hears why it is out
             session = SyncSession(self.service, WebSocketChannel(ws), removed, restricted=True)
-            with contextlib.suppress(TimeoutError, aiohttp.ClientError, ConnectionError):
+            with contextlib.suppress(PeerRefused, PeerUnreachable), talking_to(display_id(removed)):
                 try:
                     await session.run()
                 except OpRefused as exc:
@@ -365,11 +367,12 @@ class Peers:
         announce = asyncio.create_task(self._announce_caught_up(peer, session))
         remember = asyncio.create_task(self._remember_while_connected(peer, session))
         try:
-            await session.run()
-        except (TimeoutError, aiohttp.ClientError, ConnectionError) as exc:
+            with talking_to(display_id(peer)):
+                await session.run()
+        except (PeerRefused, PeerUnreachable) as exc:
             log.info("connection to %s ended: %s", display_id(peer), exc)
         except OpRefused as exc:
-            with contextlib.suppress(TimeoutError, aiohttp.ClientError, ConnectionError):
+            with contextlib.suppress(PeerRefused, PeerUnreachable), talking_to(display_id(peer)):
                 await _unreadable(channel_ws=channel.ws, peer=peer, exc=exc)
         finally:
             announce.cancel()
@@ -449,10 +452,11 @@ class Peers:
         while not self._stopping and (where := target()) is not None:
             host, port, expected = where
             try:
-                if expected and await self._session_with(host, port, expected, found_by):
-                    delay = BACKOFF_MIN_S
-            except (TimeoutError, aiohttp.ClientError, OSError, ssl.SSLError) as exc:
-                log.debug("cannot reach %s:%d: %s", host, port, exc)
+                with talking_to(f"{host}:{port}"):
+                    if expected and await self._session_with(host, port, expected, found_by):
+                        delay = BACKOFF_MIN_S
+            except (PeerRefused, PeerUnreachable) as exc:
+                log.debug("%s", exc)
             pause = OUT_KNOCK_S if out_of_vault(self.service) else delay
             await asyncio.sleep(pause * (0.5 + random.random() / 2))  # noqa: S311 - jitter
             delay = min(delay * 2, BACKOFF_MAX_S)

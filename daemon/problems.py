@@ -1,4 +1,10 @@
-"""The one place errors become RFC 9457 problem details, with their HTTP status."""
+"""The one place errors become RFC 9457 problem details, with their HTTP status.
+
+Five families (protocol/errors.py): input the person can fix (4xx, each its problem
+type), a refusal by the vault's rules or where things stand (409), a remote device's
+refusal (502) or absence (504), a failure to store (503), and our bug: anything else,
+UsageError included, is logged with its traceback and answered 500 `internal`.
+"""
 
 from __future__ import annotations
 
@@ -16,12 +22,11 @@ from twofold.protocol.errors import (
     InvalidUri,
     NotFound,
     PasswordRequired,
+    Refused,
     RemovedFromVault,
-    TwofoldError,
     UnknownFormat,
     UnreadableImport,
     UnsafeKdfParameters,
-    UsageError,
     VaultClosed,
     VaultLocked,
     WrongPassword,
@@ -36,6 +41,8 @@ from .errors import (
     Locked,
     NoCurrentCode,
     NoPassphrase,
+    PeerRefused,
+    PeerUnreachable,
     StorageFailed,
     TooLarge,
 )
@@ -92,12 +99,14 @@ _MAP: list[tuple[type[Exception], int, str, str]] = [
     (RemovedFromVault, 409, "removed-from-vault", "This device was removed from the vault"),
     (VaultClosed, 409, "vault-closed", "The vault is closed"),
     (VaultLocked, 409, "vault-locked", "The vault cannot be changed from this device"),
-    (UsageError, 409, "not-allowed", "The change is not allowed"),
+    (Refused, 409, "not-allowed", "The change is not allowed"),
     (NoPassphrase, 409, "no-passphrase", "The home has no passphrase"),
     (TooLarge, 413, "too-large", "The request body is too large"),
     (Locked, 423, "locked", "The vault is locked"),
     (TooSoon, 429, "too-soon", "Too many wrong passphrases"),
+    (PeerRefused, 502, "peer-refused", "The other device refused"),
     (StorageFailed, 503, "storage-failed", "The change could not be saved"),
+    (PeerUnreachable, 504, "peer-unreachable", "The other device cannot be reached"),
 ]
 
 
@@ -147,10 +156,7 @@ def from_error(exc: Exception) -> web.Response:
             elif isinstance(exc, TooSoon):
                 extra = {"retry_after": max(1, math.ceil(exc.wait_s))}
             return problem(status, slug, title, detail, field, extra)
-    if isinstance(exc, TwofoldError):
-        log.error("unmapped error: %r", exc)
-    else:
-        log.exception("internal error", exc_info=exc)
+    log.error("internal error (a bug of ours): %r", exc, exc_info=exc)
     return problem(500, "internal", "Internal error", "the daemon failed; its log says why")
 
 

@@ -23,7 +23,7 @@ from twofold.protocol.account import AccountDraft, OtpKind, OtpParams, base32_se
 from twofold.protocol.account_write import ACCOUNT_ID_SIZE
 from twofold.protocol.codes import Code, code_at
 from twofold.protocol.envelope import Op
-from twofold.protocol.errors import InvalidAccount, NotFound, UsageError
+from twofold.protocol.errors import InvalidAccount, NotFound, Refused
 from twofold.protocol.identity import DeviceKey, display_id
 from twofold.protocol.otpauth import parse_uri
 from twofold.protocol.replica import BatchReport, Source
@@ -413,7 +413,7 @@ class VaultService:
         """Revoke a device: remove it and rotate to a key it never sees."""
         key = self.find_device(text)
         if key == self.vault.device.public:
-            raise UsageError("a device cannot revoke itself here: revoke it from another device")
+            raise Refused("a device cannot revoke itself here: revoke it from another device")
         await self._write(lambda v: v.remove_device(key, now_ms()))
         return key
 
@@ -443,7 +443,7 @@ class VaultService:
         or its vault closed; the old database is kept aside. Returns the accounts brought."""
         removal = self.vault.removal_of_me()
         if removal is None and not self.vault.membership.closed:
-            raise UsageError(
+            raise Refused(
                 "this device is a member of its vault: a new vault is for a device that was "
                 "removed or whose vault closed"
             )

@@ -1,10 +1,15 @@
-"""Every error the protocol core raises, in three families.
+"""Every error the protocol core raises, in four families.
 
 `InputError`: what a person or a file handed us is wrong; the message says
-what to fix and names the field. `OpRefused`: an op from a peer cannot be
-accepted; the vault is left exactly as it was. `UsageError`: the caller (our
-own daemon) did something the core does not allow; that is our bug. The
-daemon maps these families to REST problem details in one place.
+what to fix and names the field (4xx). `Refused`: the request is well formed,
+but the vault's rules or where things stand refuse it (this device is not a
+member, a device cannot remove itself, a pairing is past that step); nothing
+changed (409). `OpRefused`: an op from a peer cannot be accepted; the vault is
+left exactly as it was (it never reaches the local API: the session that
+brought it counts it). `UsageError`: the caller (our own code) did something
+the core does not allow; that is our bug (500). The daemon adds a fifth, a
+remote device's refusal or absence (daemon/errors.py: 502 and 504), and maps
+them all to problem details in one place.
 """
 
 from __future__ import annotations
@@ -35,7 +40,11 @@ class UsageError(TwofoldError):
     """The caller broke a rule of the core's API: a bug on our side."""
 
 
-class VaultLocked(UsageError):
+class Refused(TwofoldError):
+    """The vault's rules, or where things stand, refuse the request; nothing changed."""
+
+
+class VaultLocked(Refused):
     """An operation needs a vault key this device does not hold."""
 
 

@@ -134,7 +134,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from . import cbor
 from .certificate import MAX_CERT_SIZE, check_certificate, fingerprint
-from .errors import MalformedPayload, TwofoldError, UsageError
+from .errors import MalformedPayload, Refused, TwofoldError, UsageError
 from .invitation import INVITATION_ID_SIZE, InvalidInvitation, Invitation, Role
 from .text import neutralise, strip_hidden, visible
 
@@ -217,8 +217,9 @@ class WrongDevice(PairingError):
     )
 
 
-class PairingStateError(UsageError):
-    """The caller asked the handshake for a step its state does not allow: our bug."""
+class PairingStateError(Refused):
+    """The handshake was asked for a step its state does not allow: a request that came
+    too late (the other side decided first), or our bug."""
 
 
 class State(Enum):

@@ -23,6 +23,7 @@ from .errors import (
     InvalidAccount,
     MalformedPayload,
     NotFound,
+    Refused,
     RemovedFromVault,
     UsageError,
     VaultClosed,
@@ -191,13 +192,13 @@ class Vault(Replica):
         """Add the device a certificate names, sealing every epoch key held here to it."""
         public_key = certificate_key(cert)
         if public_key in self.membership.removals:
-            raise UsageError(
+            raise Refused(
                 f"device {display_id(public_key)} was removed from this vault and cannot come "
                 "back with the same key: start a new vault on it (twofold vault new) and pair "
                 "this device into that one instead"
             )
         if public_key in self.membership.added:
-            raise UsageError(f"device {display_id(public_key)} is a member already")
+            raise Refused(f"device {display_id(public_key)} is a member already")
         wraps = {e: seal(k, public_key) for e, k in self.epoch_keys.items()}
         body = DeviceAdded(public_key, _device_name(name), cert, wraps)
         return self._append(OpKind.DEVICE_ADDED, membership_bodies.encode(body), now_ms)
@@ -212,7 +213,7 @@ class Vault(Replica):
         if public_key not in members:
             raise NotFound(f"device {display_id(public_key)} is not a member")
         if public_key == self.device.public:
-            raise UsageError("a device cannot remove itself: remove it from another device")
+            raise Refused("a device cannot remove itself: remove it from another device")
         rest = [m for m in members if m != public_key]
         heads = self._heads_of(public_key)
         key = new_epoch_key()
@@ -281,7 +282,7 @@ class Vault(Replica):
         lacking = self.missing_keys().get(public_key, [])
         wraps = {e: seal(self.epoch_keys[e], public_key) for e in lacking if e in self.epoch_keys}
         if not wraps:
-            raise UsageError(f"device {display_id(public_key)} lacks no key this device holds")
+            raise Refused(f"device {display_id(public_key)} lacks no key this device holds")
         body = KeysGranted(public_key, wraps)
         return self._append(OpKind.KEYS_GRANTED, membership_bodies.encode(body), now_ms)
 

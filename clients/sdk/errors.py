@@ -87,6 +87,22 @@ LOCKED = PROBLEM + "locked"
 WRONG_PASSPHRASE = PROBLEM + "wrong-passphrase"
 TOO_SOON = PROBLEM + "too-soon"
 NO_PASSPHRASE = PROBLEM + "no-passphrase"
+NOT_ALLOWED = PROBLEM + "not-allowed"
+PEER_REFUSED = PROBLEM + "peer-refused"
+PEER_UNREACHABLE = PROBLEM + "peer-unreachable"
+
+
+class NotAllowed(ApiError):
+    """409 not-allowed: the vault's rules, or where things stand, refuse the request (a
+    device cannot remove itself, a pairing is past that step); nothing changed."""
+
+
+class PeerRefused(ServerError):
+    """502 peer-refused: another device answered, and refused."""
+
+
+class PeerUnreachable(ServerError):
+    """504 peer-unreachable: another device could not be reached, or did not answer."""
 
 
 class Locked(ApiError):
@@ -136,6 +152,9 @@ _BY_TYPE: dict[str, type[ApiError]] = {
     LOCKED: Locked,
     WRONG_PASSPHRASE: WrongPassphrase,
     NO_PASSPHRASE: NoPassphrase,
+    NOT_ALLOWED: NotAllowed,
+    PEER_REFUSED: PeerRefused,
+    PEER_UNREACHABLE: PeerUnreachable,
 }
 
 
@@ -150,8 +169,9 @@ def error_for(
     retry_after: str | None = None,
 ) -> ApiError:
     """Pick the ApiError subclass for a problem, so callers can catch by meaning: by its
-    type where one has its own class (locked, wrong-passphrase, too-soon, no-passphrase),
-    else by its HTTP status. `retry_after` is the answer's Retry-After header, if any."""
+    type where one has its own class (locked, wrong-passphrase, too-soon, no-passphrase,
+    not-allowed, peer-refused, peer-unreachable), else by its HTTP status. `retry_after`
+    is the answer's Retry-After header, if any."""
     cls: type[ApiError]
     if problem_type == TOO_SOON or (status == 429 and problem_type == "about:blank"):
         return TooSoon(status, problem_type, title, detail, field, extra, retry_after)

@@ -30,8 +30,8 @@ from twofold.protocol.envelope import OpKind
 from twofold.protocol.errors import (
     MalformedOp,
     NotFound,
+    Refused,
     RemovedFromVault,
-    UsageError,
     VaultClosed,
     VaultLocked,
 )
@@ -244,7 +244,7 @@ def test_a_removed_device_keeps_what_it_typed_readable_and_is_told_who_removed_i
 
 def test_a_device_cannot_remove_itself_nor_cut_below_its_own_standing() -> None:
     a, b, c = fleet(3)
-    with pytest.raises(UsageError, match="itself"):
+    with pytest.raises(Refused, match="itself"):
         a.remove_device(key(1), NOW)
     self_removal = removal_body(b, key(2))
     with pytest.raises(MalformedOp, match="itself"):
@@ -258,7 +258,7 @@ def test_a_device_cannot_remove_itself_nor_cut_below_its_own_standing() -> None:
 def test_removals_of_a_member_that_is_not_one_are_refused_locally() -> None:
     a, _b = fleet(2)
     a.remove_device(key(2), NOW + 1)
-    with pytest.raises(UsageError, match="was removed"):
+    with pytest.raises(Refused, match="was removed"):
         a.add_device(cert(2), "back", NOW + 2)
     with pytest.raises(NotFound):
         a.remove_device(key(9), NOW + 2)

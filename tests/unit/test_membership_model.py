@@ -38,7 +38,7 @@ from tests.unit.fleet import (
 from twofold.protocol import membership_bodies
 from twofold.protocol.account import AccountDraft, OtpParams
 from twofold.protocol.envelope import ZERO_HASH, Op, OpKind, seal_op
-from twofold.protocol.errors import InvalidAccount, MalformedOp, NotFound, UsageError
+from twofold.protocol.errors import InvalidAccount, MalformedOp, NotFound, Refused
 from twofold.protocol.hlc import pack
 from twofold.protocol.membership_bodies import DeviceAdded, DeviceRemoved
 from twofold.protocol.state import VaultState
@@ -166,7 +166,7 @@ class Fleet(RuleBasedStateMachine):
 
     def attempt(self, write: Callable[[], object]) -> None:
         """A write a UI would refuse (removed, closed, nothing to change) is skipped."""
-        with contextlib.suppress(InvalidAccount, UsageError, NotFound):
+        with contextlib.suppress(InvalidAccount, Refused, NotFound):
             write()
 
     def policy(self, v: Vault) -> None:
@@ -242,7 +242,7 @@ class Fleet(RuleBasedStateMachine):
         v = self.pick(r)
         try:
             v.add_device(cert(k), f"device-{k}", self.tick())
-        except UsageError:
+        except Refused:
             return
         new = Vault(v.vault, device(k))
         self.pull(new, v.log())
@@ -398,7 +398,7 @@ class Fleet(RuleBasedStateMachine):
         describe(m)
         for v in [v for v in self.replicas if v.device.public in m.members]:
             for k in sorted(set(m.removed) & set(NUMBER)):
-                with contextlib.suppress(UsageError):  # the UI refuses one it knows of
+                with contextlib.suppress(Refused):  # the UI refuses one it knows of
                     v.add_device(cert(NUMBER[k]), "back", self.tick())
                 chain = v.chains.get(v.device.public)
                 hlc = chain[-1].hlc + 1 if chain else pack(self.tick(), 0)

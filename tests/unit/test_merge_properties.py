@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from tests.unit.fleet import NOW, device, fleet, snapshot, sync
 from twofold.protocol.account import AccountDraft, OtpParams
 from twofold.protocol.envelope import Op
-from twofold.protocol.errors import InvalidAccount, NotFound, UsageError
+from twofold.protocol.errors import InvalidAccount, NotFound, Refused
 from twofold.protocol.vault import Vault
 
 N = 3
@@ -80,8 +80,8 @@ def run(vaults: list[Vault], actions: list[tuple]) -> None:
                     view = v.account(aid)
                     for name, heads in view.conflicts.items():
                         v.resolve(aid, name, heads[-1].value, now)
-        except (InvalidAccount, UsageError, NotFound):
-            pass  # VaultLocked (a UsageError) once this device was removed
+        except (InvalidAccount, Refused, NotFound):
+            pass  # VaultLocked (a refusal) once this device was removed
 
 
 @settings(suppress_health_check=[HealthCheck.too_slow])

@@ -385,6 +385,10 @@ def test_a_weak_passphrase_is_an_api_error_with_its_field(fake: FakeDaemon) -> N
         (409, "no-passphrase", sdk.NoPassphrase),
         (422, "weak-passphrase", sdk.ApiError),
         (409, "duplicate-account", sdk.ApiError),
+        (409, "not-allowed", sdk.NotAllowed),
+        (502, "peer-refused", sdk.PeerRefused),
+        (504, "peer-unreachable", sdk.PeerUnreachable),
+        (500, "internal", sdk.ServerError),
         (404, "locked", sdk.Locked),  # the type decides where it has a class of its own
     ],
 )
