@@ -137,6 +137,14 @@ async def _upgrade(db: aiosqlite.Connection, path: Path) -> None:
         ) from exc
 
 
+async def _close(db: aiosqlite.Connection) -> None:
+    """Close, and let aiosqlite's worker thread finish: a refused file leaves no thread."""
+    await db.close()
+    worker = getattr(db, "_thread", None)
+    if worker is not None:
+        worker.join(1.0)  # it has already been told to stop: this is its last instant
+
+
 @dataclass
 class Contact:
     """What this device remembers of another member across restarts."""
@@ -164,16 +172,13 @@ class Storage:
         try:
             await _upgrade(db, path)
         except BaseException:
-            await db.close()
+            await _close(db)
             raise
         return cls(db, path)
 
     async def close(self) -> None:
         """Checkpoint and close, and let aiosqlite's worker thread finish."""
-        await self._db.close()
-        worker = getattr(self._db, "_thread", None)
-        if worker is not None:
-            worker.join(1.0)  # it has already been told to stop: this is its last instant
+        await _close(self._db)
 
     async def set_aside(self, aside: Path) -> Storage:
         """Close this file, move it (and nothing of its WAL: closing checkpointed it) to
