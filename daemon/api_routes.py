@@ -53,7 +53,7 @@ async def status(request: web.Request) -> web.Response:
             {"version": VERSION, **lock, "device": device, "started_at": started}
         )
     s = _service(request)
-    views = s.vault.state.views()
+    views = s.views()
     return web.json_response(
         {
             "version": VERSION,
@@ -63,7 +63,7 @@ async def status(request: web.Request) -> web.Response:
             "accounts": sum(not v.deleted for v in views),
             "trash": sum(v.deleted for v in views),
             "conflicts": sum(bool(v.conflicts) for v in views),
-            "members": len(s.vault.membership.members),
+            "members": len(s.members()),
             "standing": standing_json(s.vault),
             "started_at": api_views.iso(request.app[STARTED]),
         }

@@ -30,7 +30,6 @@ import asyncio
 import contextlib
 import hmac
 import logging
-import ssl
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -39,7 +38,7 @@ import aiohttp
 from aiohttp import web
 
 from twofold.protocol import cbor
-from twofold.protocol.certificate import device_certificate, fingerprint
+from twofold.protocol.certificate import device_certificate
 from twofold.protocol.errors import MalformedPayload, NotFound, Refused, TwofoldError
 from twofold.protocol.invitation import Invitation
 from twofold.protocol.pairing import (
@@ -129,7 +128,7 @@ class Pairing:
         return shown_name(self.service.identity.name)
 
     def _vault_devices(self) -> list[str]:
-        members = self.service.vault.membership.members
+        members = self.service.members()
         return sorted(m.name for m in members.values())
 
     # -- showing: an invitation (member) or an offer (newcomer) --------------------------
@@ -342,7 +341,7 @@ class Pairing:
     async def _add(self, record: PairingRecord) -> None:
         """Both said yes: write device_added, then tell the new device its hash."""
         hs = record.handshake
-        member = self.service.vault.membership.members.get(certificate_key(hs.peer_cert))
+        member = self.service.members().get(certificate_key(hs.peer_cert))
         if member is not None:  # added before, by a pairing that failed on its side
             added = member.added_in
         else:
@@ -557,7 +556,7 @@ class Pairing:
         log.info(
             "joined: pulled %d ops in %.3f s, brought %d accounts along, %d were in the vault "
             "already (%d of those in its trash)",
-            len(self.service.vault.by_hash),
+            self.service.op_count(),
             pulled,
             brought.added,
             brought.already_there,
@@ -591,11 +590,8 @@ class Pairing:
         for host in inv.addresses:
             url = f"https://{_netloc(host, inv.port)}/peer/v1/pair/hello"
             try:
-                cert = await _server_cert(host, inv.port)
-                if fingerprint(cert) != inv.fingerprint:
-                    impostor = True
-                    continue
                 async with http.post(url, data=hello.encode(), ssl=pin, timeout=_CONNECT) as resp:
+                    cert = _peer_cert(resp)  # the pin held: this is the shown certificate
                     if resp.status != 200:
                         raise PeerRefused(await _refusal(resp))
                     return host, HelloReply.decode(await resp.read()), cert
@@ -655,19 +651,15 @@ async def _refusal(resp: aiohttp.ClientResponse) -> str:
     return f"the inviting device refused ({resp.status})"
 
 
-async def _server_cert(host: str, port: int) -> bytes:
-    """The certificate a peer presents; the pinned request that follows checks it is the same."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE  # only to read it: the fingerprint pin decides trust
-    async with asyncio.timeout(15):
-        _, writer = await asyncio.open_connection(host, port, ssl=ctx)
-    try:
-        cert = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
-    finally:
-        writer.close()
-        with contextlib.suppress(OSError, ssl.SSLError):
-            await writer.wait_closed()
+def _peer_cert(resp: aiohttp.ClientResponse) -> bytes:
+    """The certificate the answering device presented on this (pinned) connection.
+
+    Read from the connection the request went over, not from a second one: what the
+    handshake binds is what the pin checked, with no window for another device to answer.
+    """
+    transport = resp.connection.transport if resp.connection is not None else None
+    tls = transport.get_extra_info("ssl_object") if transport is not None else None
+    cert = tls.getpeercert(binary_form=True) if tls is not None else None
     if not cert:
         raise PeerRefused("the inviting device presented no certificate")
     return bytes(cert)

@@ -88,7 +88,7 @@ def member_for(service: VaultService, cert: bytes | None) -> bytes | None:
     """The current member whose exact certificate this is."""
     if cert is None:
         return None
-    for key, member in service.vault.membership.members.items():
+    for key, member in service.members().items():
         if member.cert == cert:
             return key
     return None
@@ -96,9 +96,9 @@ def member_for(service: VaultService, cert: bytes | None) -> bytes | None:
 
 def removed_for(service: VaultService, cert: bytes | None) -> bytes | None:
     """The removed device whose exact certificate this is."""
-    membership = service.vault.membership
-    for key in membership.removals:
-        member = membership.added.get(key)
+    devices = service.devices()
+    for key in service.removed():
+        member = devices.get(key)
         if cert is not None and member is not None and member.cert == cert:
             return key
     return None
@@ -106,8 +106,7 @@ def removed_for(service: VaultService, cert: bytes | None) -> bytes | None:
 
 def out_of_vault(service: VaultService) -> bool:
     """This device was removed, or its vault closed: it has no one to sync with."""
-    vault = service.vault
-    return vault.removal_of_me() is not None or vault.membership.closed
+    return service.out_of_vault()
 
 
 class Peers:
@@ -138,7 +137,7 @@ class Peers:
 
     def _known_certs(self) -> list[bytes]:
         """Members and removed devices: TLS lets both in, so a removed one can be told."""
-        return [m.cert for m in self.service.vault.membership.added.values()]
+        return [m.cert for m in self.service.devices().values()]
 
     async def start(self, host: str, port: int, limits: Limits | None = None) -> int:
         """Serve on host:port (0 = a free port); the port bound.
@@ -240,7 +239,7 @@ class Peers:
     async def _dial_static(self, host: str, port: int) -> None:
         def target() -> tuple[str, int, dict[bytes, bytes]] | None:
             me = self.service.vault.device.public
-            members = self.service.vault.membership.members
+            members = self.service.members()
             return host, port, {m.cert: k for k, m in members.items() if k != me}
 
         await self._redial(target, "static")
@@ -266,7 +265,7 @@ class Peers:
         if self._out:  # ops it had not seen reinstated it: sync again now, not at the next knock
             self._out = False
             self._redial_all()
-        members = self.service.vault.membership.members
+        members = self.service.members()
         for peer in list(self._dialers):
             if peer.startswith(b"static:"):
                 continue
@@ -294,7 +293,7 @@ class Peers:
         if any(self.sessions.values()):
             removal = self.service.vault.removal_of_me()
             if removal is not None:
-                remover = self.service.vault.membership.added.get(removal.by)
+                remover = self.service.devices().get(removal.by)
                 log.warning(
                     "this device was removed from the vault by %s (%s): it stops syncing",
                     remover.name if remover else "?",
@@ -433,7 +432,7 @@ class Peers:
 
     async def _dial_forever(self, peer: bytes) -> None:
         def target() -> tuple[str, int, dict[bytes, bytes]] | None:
-            member = self.service.vault.membership.members.get(peer)
+            member = self.service.members().get(peer)
             cert = member.cert if member is not None else self._bootstrap.get(peer)
             if cert is None:
                 return None  # no longer a member: stop dialling it

@@ -180,7 +180,7 @@ class SyncSession:
                 more = machine.stored(
                     [(op.author, op.seq) for op in report.applied],
                     [type(error).__name__ for _, _, error in report.dropped],
-                    self.service.vault.vector(),
+                    self.service.vector(),
                     self._clock(),
                 )
             elif isinstance(action, Progress):

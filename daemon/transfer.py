@@ -68,7 +68,7 @@ class Transfers:
     async def export(self, format: str) -> tuple[str, int, list[dict[str, str]]]:
         """Every account out of the trash, in plaintext: the content, how many it holds, and
         the accounts the format cannot hold with their codes intact (left out, with why)."""
-        views = [view for view in self.service.vault.state.views() if not view.deleted]
+        views = [view for view in self.service.views() if not view.deleted]
         if format == "otpauth":
             return "".join(emit_uri(_draft(v)) + "\n" for v in views), len(views), []
         if format != "aegis":
@@ -93,7 +93,7 @@ class Transfers:
         self, *, passphrase: str | None, recovery_key: str | None
     ) -> tuple[bytes, int]:
         """The whole vault, trash and notes included, sealed; and how many accounts it holds."""
-        views = self.service.vault.state.views()
+        views = self.service.views()
         entries = [backup.BackupEntry(_draft(view), view.deleted) for view in views]
         async with self._one_at_a_time:
             sealed = await asyncio.to_thread(

@@ -15,7 +15,7 @@ import itertools
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -25,12 +25,14 @@ from twofold.protocol.codes import Code, code_at
 from twofold.protocol.envelope import Op
 from twofold.protocol.errors import InvalidAccount, NotFound, Refused
 from twofold.protocol.identity import DeviceKey, display_id
+from twofold.protocol.membership import Member
 from twofold.protocol.otpauth import parse_uri
 from twofold.protocol.replica import BatchReport, Source
 from twofold.protocol.sameness import account_key, find_same, index
 from twofold.protocol.state import AccountView
 from twofold.protocol.text import strip_hidden
 from twofold.protocol.vault import Vault
+from twofold.protocol.vector import VersionVector
 
 from .errors import Ambiguous, BadRequest, DuplicateAccount, NoCurrentCode, StorageFailed
 from .events import EventBus
@@ -191,6 +193,34 @@ class VaultService:
         log.info("loaded %d ops in %.3f s", len(vault.by_hash), time.perf_counter() - started)
         gc.freeze()  # the loaded vault lives as long as the daemon: stop rescanning it
         return cls(vault, storage, name.decode(), events)
+
+    def members(self) -> Mapping[bytes, Member]:
+        """The vault's members now, by public key."""
+        return self.vault.membership.members
+
+    def devices(self) -> Mapping[bytes, Member]:
+        """Every device ever added, removed ones included, by public key."""
+        return self.vault.membership.added
+
+    def removed(self) -> set[bytes]:
+        """The devices removed from the vault."""
+        return set(self.vault.membership.removals)
+
+    def out_of_vault(self) -> bool:
+        """This device was removed, or its vault closed: it has no one to sync with."""
+        return self.vault.removal_of_me() is not None or self.vault.membership.closed
+
+    def vector(self) -> VersionVector:
+        """What this device holds, as a version vector."""
+        return self.vault.vector()
+
+    def views(self) -> list[AccountView]:
+        """Every account as this device shows it, the trash included."""
+        return self.vault.state.views()
+
+    def op_count(self) -> int:
+        """How many ops this device holds."""
+        return len(self.vault.by_hash)
 
     def on_membership_changed(self, callback: Callable[[], None]) -> None:
         """Call this after every change of the vault's members (the composition root wires it)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import pytest
 from tests.eventually import eventually
 from tests.integration.daemon import Daemon
 from tests.integration.in_process import Api, Clock, close, open_keeper
+from twofold.protocol.invitation import Invitation
 
 SECRET = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
 
@@ -252,3 +254,22 @@ def test_a_member_link_scanned_the_wrong_way_says_what_to_do(
     r = a.request("POST", "/join", {"link": offer})
     assert (r.status, r.body["field"]) == (400, "link")
     assert "twofold pair" in r.body["detail"]
+
+
+def test_a_link_pointing_at_another_device_is_refused_as_an_impostor(tmp_path: Path) -> None:
+    """Someone rewrites a shown link's port to their own device: the pinned hello finds a
+    certificate other than the one the code pins, and the join says so and sends nothing."""
+    a = Daemon(tmp_path / "laptop").start()
+    mallory = Daemon(tmp_path / "mallory").start()
+    b = Daemon(tmp_path / "desktop").start()
+    try:
+        shown = Invitation.from_link(invite(a, accept=True)["link"])
+        forged = dataclasses.replace(shown, port=mallory.peer_port).to_link()
+        joined = join(b, forged)
+        assert joined["state"] == "failed", joined
+        assert "not the one that showed the QR code" in joined["error"]
+        assert a.request("GET", "/status").body["members"] == 1
+        assert mallory.request("GET", "/status").body["members"] == 1
+    finally:
+        for d in (a, mallory, b):
+            d.kill()
