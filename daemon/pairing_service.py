@@ -490,7 +490,7 @@ class Pairing:
     async def _scan(self, record: PairingRecord) -> None:
         """Say hello to the shower, then wait for its side's verdict."""
         inv = record.invitation
-        pin = aiohttp.Fingerprint(inv.fingerprint)
+        pin = _Pin(inv.fingerprint)
         try:
             with talking_to("the inviting device"):
                 decision = await self._exchange(record, inv, pin)
@@ -501,9 +501,7 @@ class Pairing:
                 record.move(Phase.FAILED, str(exc) or type(exc).__name__)
             log.warning("pairing (%s) failed: %s", record.flow, record.error)
 
-    async def _exchange(
-        self, record: PairingRecord, inv: Invitation, pin: aiohttp.Fingerprint
-    ) -> Decision | None:
+    async def _exchange(self, record: PairingRecord, inv: Invitation, pin: _Pin) -> Decision | None:
         """Hello, its reply, then the shower's verdict; None if the pairing ended meanwhile."""
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None)) as http:
             hello = record.act(lambda hs: hs.hello())
@@ -581,7 +579,7 @@ class Pairing:
         task.add_done_callback(self._tasks.discard)
 
     async def _hello(
-        self, http: aiohttp.ClientSession, inv: Invitation, hello: Hello, pin: aiohttp.Fingerprint
+        self, http: aiohttp.ClientSession, inv: Invitation, hello: Hello, pin: _Pin
     ) -> tuple[str, HelloReply, bytes]:
         """Try each address of the invitation; a certificate other than the pinned one there
         means someone is in between, which says so rather than "cannot reach"."""
@@ -591,10 +589,9 @@ class Pairing:
             url = f"https://{_netloc(host, inv.port)}/peer/v1/pair/hello"
             try:
                 async with http.post(url, data=hello.encode(), ssl=pin, timeout=_CONNECT) as resp:
-                    cert = _peer_cert(resp)  # the pin held: this is the shown certificate
                     if resp.status != 200:
                         raise PeerRefused(await _refusal(resp))
-                    return host, HelloReply.decode(await resp.read()), cert
+                    return host, HelloReply.decode(await resp.read()), pin.checked()
             except aiohttp.ServerFingerprintMismatch:
                 impostor = True
             except UNREACHABLE as exc:  # the next address may answer
@@ -651,18 +648,31 @@ async def _refusal(resp: aiohttp.ClientResponse) -> str:
     return f"the inviting device refused ({resp.status})"
 
 
-def _peer_cert(resp: aiohttp.ClientResponse) -> bytes:
-    """The certificate the answering device presented on this (pinned) connection.
+class _Pin(aiohttp.Fingerprint):
+    """The invitation's pin, keeping the certificate it accepted.
 
-    Read from the connection the request went over, not from a second one: what the
-    handshake binds is what the pin checked, with no window for another device to answer.
+    aiohttp checks the pin on the connection the request goes over; the certificate the
+    handshake binds is the one that check saw, not one read over a second connection
+    (which another device could have answered).
     """
-    transport = resp.connection.transport if resp.connection is not None else None
-    tls = transport.get_extra_info("ssl_object") if transport is not None else None
-    cert = tls.getpeercert(binary_form=True) if tls is not None else None
-    if not cert:
-        raise PeerRefused("the inviting device presented no certificate")
-    return bytes(cert)
+
+    def __init__(self, fingerprint: bytes) -> None:
+        super().__init__(fingerprint)
+        self._cert: bytes | None = None
+
+    def check(self, transport: asyncio.Transport) -> None:
+        """aiohttp's check, then keep what passed it."""
+        super().check(transport)
+        tls = transport.get_extra_info("ssl_object")
+        cert = tls.getpeercert(binary_form=True) if tls is not None else None
+        if cert:
+            self._cert = bytes(cert)
+
+    def checked(self) -> bytes:
+        """The certificate this pin accepted; PeerRefused if none was shown."""
+        if self._cert is None:
+            raise PeerRefused("the inviting device presented no certificate")
+        return self._cert
 
 
 def _same_mac(expected: bytes | None, given: object) -> bool:

@@ -53,7 +53,7 @@ def member_tls(home: Path, into: Path) -> DeviceTls:
     store_key = keystore.load(Home(home), "file", meta["store_key_source"].decode())
     device = DeviceKey(store_key.open(meta["device_seed"], _SEED_LABEL))
     into.mkdir(mode=0o700)
-    return DeviceTls.prepare(Home(into), device, store_key)
+    return DeviceTls.prepare(Home(into), device)
 
 
 def context(tls: DeviceTls | None) -> ssl.SSLContext:
