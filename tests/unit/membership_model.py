@@ -255,6 +255,21 @@ def model(raws: Iterable[bytes]) -> Model:
     return m
 
 
+def key_holders(m: Model, epoch: bytes) -> set[bytes]:
+    """Every device that holds an epoch's key by the ops here, whether or not the op creating
+    it counts (9.4): its author, the devices it is sealed to there, and every device a
+    device_added or keys_granted seals it to. Only a member grants (9.4), so a member outside
+    this set can get the key only while one inside it is a member."""
+    o, body = m.ops.get(epoch), m.bodies.get(epoch)
+    if o is None or not isinstance(body, Genesis | KeyRotated | DeviceRemoved):
+        return set()
+    out = {o.author, *(body.wraps if isinstance(body, KeyRotated | DeviceRemoved) else ())}
+    for other in m.bodies.values():
+        if isinstance(other, DeviceAdded | KeysGranted) and epoch in other.wraps:
+            out.add(other.device)
+    return out
+
+
 def sealed_to(m: Model, me: bytes) -> set[bytes]:
     """The epochs whose key some op here seals to `me` (section 7.1), whether or not it counts."""
     out = set()

@@ -372,13 +372,20 @@ class Fleet(RuleBasedStateMachine):
             assert not union - set(v.log()), "anti-entropy left a replica lacking ops"
 
     def agree(self) -> membership_model.Model:
-        """Once everyone holds every op: the members show one state and can read it all."""
+        """Once everyone holds every op: the members show one state and can read it all, but
+        what was sealed under a key that only devices which have left ever held (9.4: only a
+        member grants; see test_a_key_only_departed_devices_held_stays_sealed)."""
         m = [check_against_oracle(v) for v in self.replicas][-1]  # all, and one to read
         members = [v for v in self.replicas if v.device.public in m.members]
         assert all(snapshot(v) == snapshot(members[0]) for v in members)
         for v in members:
             sealed = [h for h in m.counting if m.ops[h].kind.encrypted and h in v.sealed]
-            assert not sealed, "an account op that counts stays sealed to a member"
+            lost = [
+                h for h in sealed if not membership_model.key_holders(m, m.ops[h].epoch) & m.members
+            ]
+            if lost:
+                event("account ops that count under a key no member holds")
+            assert sealed == lost, "an account op that counts stays sealed to a member"
         return m
 
     def teardown(self) -> None:
@@ -454,3 +461,34 @@ def test_copies_writing_one_field_at_one_clock_agree() -> None:
         for op in order:
             v.receive(op.raw, NOW + 6)
     assert snapshot(a) == snapshot(c)
+
+
+def test_a_key_only_departed_devices_held_stays_sealed() -> None:
+    """An op that counts can stay sealed to every member: found by the state machine above.
+
+    1 and a copy of its home fork; 1 removes 2, having seen none of 2's ops; 2 removes 3, a
+    new epoch E sealed to 1 and 2 only; the copy, for which E is usable, writes under it;
+    then 2, seeing both of 1's branches, removes 1. 1's and 2's removals form a cycle: both
+    leave, 2's removal of 3 does not count, and 3 is the only member. The copy's op counts
+    (2's removal saw it), but E's key was only ever held by 1 and 2, and in no replica's view
+    was either of them a member while 3 was: none could grant it (9.4), so it is lost."""
+    a, b, c = fleet(3)
+    twin, _ = Vault.restore(a.vault, a.device, a.log())
+    a.remove_device(device(2).public, NOW + 1)
+    e = b.remove_device(device(3).public, NOW + 2)
+    assert not twin.receive_batch(b.log(), NOW + 3).refused
+    assert twin.membership.current_epoch == e.hash
+    _, x = twin.create_account(draft("typed on the copy"), NOW + 4)
+    assert x.epoch == e.hash
+    assert not b.receive_batch([*a.log(), *twin.log()], NOW + 5).refused
+    b.remove_device(device(1).public, NOW + 6)
+    everything = {raw for v in (a, b, c, twin) for raw in v.log()}
+    for v in (a, b, c, twin):
+        assert not v.receive_batch(everything, NOW + 7).refused
+        assert v.grants_due() == []
+    m = check_against_oracle(c)
+    assert m.members == {device(3).public}
+    assert e.hash not in m.epochs  # 2's removal of 3 does not count
+    assert x.hash in m.counting
+    assert x.hash in c.sealed
+    assert membership_model.key_holders(m, e.hash) == {device(1).public, device(2).public}
