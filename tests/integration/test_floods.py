@@ -10,6 +10,7 @@ nothing waits on a clock: every check polls for its condition with a deadline.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import re
 import resource
@@ -93,11 +94,16 @@ def baseline_kib(d: Daemon) -> int:
 
 
 def tcp(port: int, source: str = "127.0.0.1") -> socket.socket:
+    """A plain connection from `source`. One the daemon refuses at once may be reset before
+    connect() returns (with a timeout, connect polls and then reads the socket's error,
+    which the reset has set by then): that socket is returned as it is, and
+    closed_by_daemon() says so of it, as of one reset a moment later."""
     s = socket.socket()
     _OPENED.append(s)
     s.settimeout(5)
     s.bind((source, 0))
-    s.connect(("127.0.0.1", port))
+    with contextlib.suppress(ConnectionResetError):
+        s.connect(("127.0.0.1", port))
     s.setblocking(False)
     return s
 
