@@ -24,6 +24,11 @@ SESSIONS: web.AppKey[Sessions] = web.AppKey("sessions", Sessions)
 SESSION: Final = "twofold.session"
 
 
+def keeper(request: web.Request) -> Keeper:
+    """What opens and shuts the vault: there while the daemon runs, locked or not."""
+    return request.app[KEEPER]
+
+
 def service(request: web.Request) -> VaultService:
     """The vault service, or 423 `locked`."""
     return request.app[DOOR].parts().service

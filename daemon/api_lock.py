@@ -7,16 +7,12 @@ from typing import Any, Final
 from aiohttp import web
 
 from .api_body import check_fields, json_body
-from .api_keys import KEEPER
+from .api_keys import keeper as _keeper
 from .errors import BadRequest
 from .keeper import Keeper
 
 PREFIX: Final = "/api/v1"
 LONGEST_PASSPHRASE: Final = 1024
-
-
-def _keeper(request: web.Request) -> Keeper:
-    return request.app[KEEPER]
 
 
 def _text(body: dict[str, Any], name: str) -> str | None:

@@ -9,7 +9,7 @@ from twofold.protocol.account import SHOWN_FIELDS, OtpKind, check_shown
 from . import api_keys, api_views
 from .api_body import check_fields, json_body
 from .api_devices import standing_json
-from .api_keys import KEEPER, STARTED
+from .api_keys import STARTED
 from .api_lock import lock_json
 from .errors import BadRequest
 from .vault_service import VaultService
@@ -43,11 +43,10 @@ def _matches(q: str | None, issuer: str, name: str) -> bool:
 
 async def status(request: web.Request) -> web.Response:
     """GET /status: while locked, only what needs no key."""
-    keeper = request.app[KEEPER]
+    keeper = api_keys.keeper(request)
     lock = lock_json(keeper)
     if not keeper.door.is_open:
-        name = await keeper.storage.get_meta("device_name")
-        device = {"name": name.decode() if name else keeper.setup.settings.device_name}
+        device = {"name": await keeper.device_name()}
         started = api_views.iso(request.app[STARTED])
         return web.json_response(
             {"version": VERSION, **lock, "device": device, "started_at": started}

@@ -18,8 +18,8 @@ from typing import Final
 
 from aiohttp import web
 
-from . import problems
-from .api_keys import DOOR, KEEPER, SESSIONS, own_port, request_session
+from . import api_keys, problems
+from .api_keys import DOOR, SESSIONS, own_port, request_session
 from .api_views import iso
 from .events import Event
 from .web_sessions import FORM_TYPE, SESSION_TTL_S, cookie_name
@@ -206,12 +206,12 @@ async def events(request: web.Request) -> web.StreamResponse:
 
 async def _hello(request: web.Request) -> dict[str, object]:
     """Who is speaking: the device ID is known only while the vault is open."""
-    door = request.app[DOOR]
-    if door.is_open:
-        identity = door.parts().service.identity
-        return {"device": identity.device_id, "name": identity.name, "locked": False}
-    name = await request.app[KEEPER].storage.get_meta("device_name")
-    return {"device": None, "name": name.decode() if name else "", "locked": True}
+    keeper = api_keys.keeper(request)
+    name = await keeper.device_name()
+    if not keeper.door.is_open:
+        return {"device": None, "name": name, "locked": True}
+    device_id = keeper.door.parts().service.identity.device_id
+    return {"device": device_id, "name": name, "locked": False}
 
 
 def _sse(event: Event) -> bytes:

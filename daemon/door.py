@@ -35,9 +35,14 @@ class Parts:
     peer_port: int
 
     def stops(self) -> list[Callable[[], Awaitable[None]]]:
-        """How each running part is stopped, in the order to stop them."""
+        """How each running part is stopped, in the order to stop them; last, the TLS key
+        file goes (useless without the password the peers held, but not left behind)."""
         running = (self.discovery, self.pairing, self.upkeep, self.peers)
-        return [part.stop for part in running if part is not None]
+
+        async def remove_key_file() -> None:
+            self.peers.tls.remove_key_file()
+
+        return [*(part.stop for part in running if part is not None), remove_key_file]
 
 
 class Door:

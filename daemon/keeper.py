@@ -94,6 +94,13 @@ class Keeper:
         )
         await self._open(store_key, check)
 
+    async def device_name(self) -> str:
+        """This device's name, which needs no key: what a locked daemon may still say."""
+        if self.door.is_open:
+            return self.door.parts().service.identity.name
+        name = await self.storage.get_meta("device_name")
+        return name.decode() if name else self.setup.settings.device_name
+
     def when_open(self, callback: Callable[[Parts], None]) -> None:
         """Call this each time the vault opens (the runner rewrites api.json)."""
         self._on_open.append(callback)
@@ -107,18 +114,11 @@ class Keeper:
         self._watching = asyncio.create_task(self._watch(), name="idle lock")
 
     def stops(self) -> list[Callable[[], Awaitable[None]]]:
-        """What to stop, in order, when the daemon stops: the idle watch, then the parts, then
-        the TLS key file (useless without the password the parts held, but not left behind)."""
+        """What to stop, in order, when the daemon stops: the idle watch, then the parts."""
         self._closing = True  # an unlock still on its way must not open the vault again
         parts = self.door.shut()
         steps: list[Callable[[], Awaitable[None]]] = [self._stop_watching]
-        if parts is None:
-            return steps
-
-        async def remove_key_file() -> None:
-            parts.peers.tls.remove_key_file()
-
-        return [*steps, *parts.stops(), remove_key_file]
+        return steps + (parts.stops() if parts is not None else [])
 
     async def unlock(self, passphrase: str) -> None:
         """Open the vault with its passphrase; TooSoon during the wait after a wrong one."""
@@ -244,7 +244,6 @@ class Keeper:
         self._storage = parts.service.storage
         self.setup.events.publish("lock", locked=True, reason=reason)
         await take_down(parts.stops())
-        parts.peers.tls.remove_key_file()
         del parts
         _forget_what_was_freed()
         log.info("the vault is locked (%s)", reason)

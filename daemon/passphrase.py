@@ -22,12 +22,13 @@ from typing import Any, Final
 from nacl import bindings
 
 from twofold.protocol import cbor
+from twofold.protocol.backup import MIN_PASSPHRASE_CHARS
 from twofold.protocol.errors import MalformedPayload, UnsafeKdfParameters
 from twofold.protocol.formats import kdf
 
 from .errors import DaemonError
 
-MIN_CHARS: Final = 10
+MIN_CHARS: Final = MIN_PASSPHRASE_CHARS  # one rule for the home's and a backup's
 OPS: Final = 3
 MEMORY: Final = 256 << 20
 MIN_MEMORY: Final = 64 << 20

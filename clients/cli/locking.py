@@ -11,10 +11,8 @@ from __future__ import annotations
 from ..sdk import LockState, PassphraseState, Status
 from .commands import Context, UserError
 from .output import dump_json
-from .prompts import ask_secret
+from .prompts import MIN_PASSPHRASE_CHARS, ask_secret
 
-PASSPHRASE_MIN_CHARS = 10
-"""The daemon refuses a shorter passphrase: say so as soon as it is typed."""
 FLAG = "--passphrase-stdin"
 UNCHANGED = "the passphrase was not changed"
 LOCKED_HINT = "the vault is locked: run twofold unlock"
@@ -102,7 +100,7 @@ def _new(ctx: Context, what: str, line: str) -> str:
         what,
         from_stdin=piped,
         twice=not piped,
-        min_chars=PASSPHRASE_MIN_CHARS,
+        min_chars=MIN_PASSPHRASE_CHARS,
         flag=FLAG,
         unchanged=UNCHANGED,
         line=line,

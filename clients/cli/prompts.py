@@ -15,6 +15,9 @@ from typing import TextIO
 from .commands import Context, UserError
 
 TTY = "/dev/tty"
+MIN_PASSPHRASE_CHARS = 10
+"""The daemon refuses a shorter passphrase, for a backup and for the home alike: say so
+as soon as it is typed."""
 
 
 def open_terminal() -> TextIO | None:

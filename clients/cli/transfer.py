@@ -18,7 +18,7 @@ from ..sdk import ApiError, ImportReport
 from . import commands as c
 from .commands import STDIN, Context, UserError
 from .output import clean, dump_json, label
-from .prompts import ask_secret, confirm
+from .prompts import MIN_PASSPHRASE_CHARS, ask_secret, confirm
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
 BACKUP_FORMAT = "twofold-backup"
@@ -26,8 +26,6 @@ _URI_SCHEMES = ("otpauth://", "otpauth-migration://", "motp://")
 _NEEDS_PASSWORD = "urn:twofold:problem:password-required"  # noqa: S105 - a problem type
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._@+-]+")
 _LABELLED = re.compile(r"(.+?) \((.*)\)", re.DOTALL)
-BACKUP_MIN_CHARS = 10
-"""The daemon refuses a shorter backup passphrase (protocol/backup.py): say so at once."""
 
 
 def cmd_import(ctx: Context) -> int:
@@ -115,7 +113,7 @@ def cmd_backup(ctx: Context) -> int:
             "backup passphrase",
             from_stdin=a.password_stdin,
             twice=not a.password_stdin,
-            min_chars=BACKUP_MIN_CHARS,
+            min_chars=MIN_PASSPHRASE_CHARS,
         )
         made = ctx.client.backup(passphrase=passphrase)
     _write_private(path, made.content, force=a.force)

@@ -26,16 +26,6 @@ from twofold.daemon.storage import Storage
 TOKEN = "t" * 64
 
 
-class Clock:
-    """Seconds that move only when the test says."""
-
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 async def open_keeper(
     home_dir: Path,
     *,

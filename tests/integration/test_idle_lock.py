@@ -11,7 +11,8 @@ import gc
 import weakref
 from pathlib import Path
 
-from tests.integration.in_process import Api, Clock, close, open_keeper
+from tests.clock import Clock
+from tests.integration.in_process import Api, close, open_keeper
 from twofold.daemon.keeper import Keeper
 from twofold.protocol import codes
 

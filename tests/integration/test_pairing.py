@@ -15,9 +15,10 @@ from typing import Any
 import cbor2
 import pytest
 
+from tests.clock import Clock
 from tests.eventually import eventually
 from tests.integration.daemon import Daemon
-from tests.integration.in_process import Api, Clock, close, open_keeper
+from tests.integration.in_process import Api, close, open_keeper
 from twofold.protocol.invitation import Invitation
 
 SECRET = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"

@@ -5,16 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.clock import Clock
 from twofold.daemon.idle import IdleTimer
 from twofold.daemon.unlock_attempts import LONGEST_WAIT_S, TooSoon, UnlockAttempts
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_each_failure_doubles_the_wait_up_to_the_cap() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests.clock import Clock
 from twofold.daemon.web_sessions import (
     LOGIN_PATH,
     MAX_SESSIONS,
@@ -11,14 +12,6 @@ from twofold.daemon.web_sessions import (
     Sessions,
     is_sign_in_from_file,
 )
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_a_ticket_is_good_once_and_within_its_minute() -> None:
