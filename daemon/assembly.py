@@ -123,10 +123,9 @@ async def _start_peers(peers: Peers, storage: Storage, setup: Setup) -> int:
     await storage.set_meta("peer_port", str(bound).encode())
     if settings.peer_port in (0, picked):  # none chosen, or the one written back last time
         config_module.keep_peer_port(setup.home, settings, bound)
-    vault = peers.service.vault
     for device, (host, port) in where_to_dial(
-        vault.membership.members,
-        vault.device.public,
+        peers.service.members(),
+        peers.service.vault.device.public,
         await storage.peers(),
         peers.contacts,
         setup.static,

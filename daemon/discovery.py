@@ -110,16 +110,15 @@ class Discovery:
         props = {k.decode(): (v or b"").decode() for k, v in info.properties.items()}
         if props.get("v") != PROTOCOL_VERSION or props.get("vt") != self._tag():
             return
-        vault = self.peers.service.vault
         member = next(
             (
                 key
-                for key in vault.membership.members
+                for key in self.peers.service.members()
                 if display_id(key, groups=13) == props.get("id")
             ),
             None,
         )
-        if member is None or member == vault.device.public or info.port is None:
+        if member is None or member == self.peers.service.vault.device.public or info.port is None:
             return
         addresses = [socket.inet_ntoa(a) for a in info.addresses if len(a) == 4]
         if not addresses:

@@ -122,10 +122,8 @@ class Transfers:
                 if dry_run:
                     report.added.append(_added(item, None))
                     continue
-                account_id, op = vault.create_account(item.draft, now_ms())
+                account_id, op = vault.create_account(item.draft, now_ms(), trashed=item.trashed)
                 ops.append(op)
-                if item.trashed:
-                    ops.append(vault.delete_account(account_id, now_ms()))
                 report.added.append(_added(item, account_id))
             return ops
 

@@ -235,55 +235,66 @@ class VaultService:
         return store_key.seal(self.vault.device.seed, _SEED_LABEL)
 
     async def write(self, make: Callable[[Vault], Op]) -> Op:
-        """Make one op under the write lock, store it, push it; membership ops notify too."""
-        return await self._write(make)
+        """Make one op under the write lock, store it, apply it, push it; membership ops
+        notify too."""
+        _, ops = await self._commit(lambda v: [make(v)])
+        return ops[-1]
 
     async def ensure_writable(self) -> bool:
         """Rotate if every epoch key this member holds is known to a device that left; whether
         it rotated."""
-        async with self._lock:
-            made = self._rotation_due()
-            if not made:
-                return False
-            await self._store(made)
-        self._publish(made, None)
-        self._membership_moved()
-        return True
-
-    def _rotation_due(self) -> list[Op]:
-        """A rotation, made under the write lock, when every key here is known to a device that
-        left; nothing otherwise. Every write starts with it."""
-        if not self.vault.needs_rotation():
-            return []
-        log.info("no key of the vault is safe to write under: rotating")
-        return [self.vault.rotate_key(now_ms())]
-
-    async def _write(self, make: Callable[[Vault], Op]) -> Op:
-        async with self._lock:
-            made = self._rotation_due()
-            made.append(make(self.vault))
-            await self._store(made)
-        self._publish(made, None)
-        if any(not o.kind.encrypted for o in made):
-            self._membership_moved()
-        return made[-1]
+        rotation, _ = await self._commit(lambda v: [])
+        return bool(rotation)
 
     async def write_batch(self, make: Callable[[Vault], list[Op]]) -> list[Op]:
         """Many account ops made and stored in one transaction (an import): one fsync, not
         one per account. `make` runs under the write lock, so what it reads stays true."""
-        async with self._lock:
-            try:
-                rotated = self._rotation_due()
-                ops = make(self.vault)
-            except Exception:
-                await self._reload()  # ops made before the failure are applied in memory only
-                raise
-            if rotated or ops:
-                await self._store(rotated + ops)
-        self._publish(rotated + ops, None)
-        if rotated:
-            self._membership_moved()
+        _, ops = await self._commit(make)
         return ops
+
+    async def _commit(self, make: Callable[[Vault], list[Op]]) -> tuple[list[Op], list[Op]]:
+        """Prepare, store, apply: the ops `make` writes (after a rotation, when one is due) are
+        sealed without touching the vault in memory, stored in one transaction, and applied
+        only once the disk holds them. A refusal by `make` or by the disk changes nothing.
+        The rotation and `make`'s ops."""
+        async with self._lock:
+            (rotation, ops), sealed = self.vault.prepare(lambda v: (self._rotation_due(v), make(v)))
+            if sealed:
+                await self._store(sealed)
+                await self._apply(sealed)
+        self._publish(sealed, None)
+        if any(not o.kind.encrypted for o in sealed):
+            self._membership_moved()
+        return rotation, ops
+
+    @staticmethod
+    def _rotation_due(vault: Vault) -> list[Op]:
+        """A rotation when every key here is known to a device that left; every write starts
+        with it."""
+        if not vault.needs_rotation():
+            return []
+        log.info("no key of the vault is safe to write under: rotating")
+        return [vault.rotate_key(now_ms())]
+
+    async def _store(self, ops: list[Op]) -> None:
+        try:
+            await self.storage.append(ops)
+        except Exception as exc:
+            log.exception("storing ops failed")
+            raise StorageFailed(
+                f"the change could not be saved ({exc}); nothing was changed"
+            ) from exc
+
+    async def _apply(self, ops: list[Op]) -> None:
+        """Apply stored ops this device made. They were made against the state they land on,
+        so a refusal here is a bug; the disk then holds ops memory lacks, and a next write
+        would reuse their place in this device's chain: memory is rebuilt from the disk."""
+        try:
+            self.vault.apply_own(ops)
+        except Exception:
+            log.exception("an op this device made and stored did not apply; reloading")
+            await self._reload()
+            raise
 
     async def _reload(self) -> None:
         self.vault, report = Vault.restore(
@@ -297,17 +308,6 @@ class VaultService:
             callback()
         if self.upkeep is not None:
             self.upkeep.poke()
-
-    async def _store(self, ops: list[Op]) -> None:
-        """Commit ops the vault has applied; if the disk refuses, reload what it holds."""
-        try:
-            await self.storage.append(ops)
-        except Exception as exc:
-            log.exception("storing ops failed; reloading the vault from disk")
-            await self._reload()
-            raise StorageFailed(
-                f"the change could not be saved ({exc}); nothing was changed"
-            ) from exc
 
     def open_session(self, peer: bytes) -> Source:
         """A new source of ops from `peer`: what it makes this device hold back is counted
@@ -369,7 +369,14 @@ class VaultService:
             suspects_before = set(self.vault.suspects)
             report = self.vault.receive_batches(batches, now_ms())
             if report.applied:
-                await self._store(report.applied)
+                try:
+                    await self._store(report.applied)
+                except StorageFailed:
+                    # A peer's ops are checked as they apply (each against the ones before
+                    # it), so these are in memory already: the disk is the truth again, and
+                    # the peer sends them at the next exchange.
+                    await self._reload()
+                    raise
             if len(report.applied) >= _FREEZE_AFTER:
                 gc.freeze()  # the vault's objects live as long as the daemon: stop rescanning them
             for first, second in self.vault.evidence[evidence_before:]:
@@ -421,7 +428,7 @@ class VaultService:
 
     async def add_device(self, cert: bytes, name: str) -> Op:
         """Add the device that paired, with every epoch key this device holds sealed to it."""
-        return await self._write(lambda v: v.add_device(cert, name[:64] or "device", now_ms()))
+        return await self.write(lambda v: v.add_device(cert, name[:64] or "device", now_ms()))
 
     def find_device(self, text: str) -> bytes:
         """A member's key from its device ID as shown ("JD3A-ZZQ3-..."), or a unique start of it."""
@@ -444,12 +451,12 @@ class VaultService:
         key = self.find_device(text)
         if key == self.vault.device.public:
             raise Refused("a device cannot revoke itself here: revoke it from another device")
-        await self._write(lambda v: v.remove_device(key, now_ms()))
+        await self.write(lambda v: v.remove_device(key, now_ms()))
         return key
 
     async def rename(self, name: str) -> None:
         """Give this device a new name, in the vault and in what it shows when pairing."""
-        await self._write(lambda v: v.rename_device(name, now_ms()))
+        await self.write(lambda v: v.rename_device(name, now_ms()))
         self.identity = Identity(self.identity.device_id, name, self.identity.vault_id)
         await self.storage.set_meta("device_name", name.encode())
         from . import config as config_module  # here only: the one setting written back
@@ -520,23 +527,24 @@ class VaultService:
         def make(v: Vault) -> list[Op]:
             held = index(v.state.views())
             ops: list[Op] = []
+            counters: dict[bytes, int] = {}
             for draft, deleted in carried:
                 same = held.get(account_key(draft))
                 if same is None:
                     try:
-                        aid, op = v.create_account(draft, now_ms())
+                        _, op = v.create_account(draft, now_ms(), trashed=deleted)
                     except InvalidAccount as exc:  # older data the vault no longer takes
                         log.error("an account could not be brought along: %s", exc)
                         continue
                     ops.append(op)
-                    if deleted:
-                        ops.append(v.delete_account(aid, now_ms()))
                     counts["added"] += 1
                     continue
                 counts["already_there"] += 1
                 counts["in_trash"] += same.deleted and not deleted
                 if same.otp.kind is OtpKind.HOTP and draft.counter > same.counter:
-                    ops.append(v.update_account(same.id, now_ms(), counter=draft.counter))
+                    counters[same.id] = max(draft.counter, counters.get(same.id, 0))
+            for aid, counter in counters.items():  # one write each: a draft's ops are siblings
+                ops.append(v.update_account(aid, now_ms(), counter=counter))
             return ops
 
         if carried:
@@ -640,25 +648,25 @@ class VaultService:
             holder.append(aid)
             return op
 
-        await self._write(make)
+        await self.write(make)
         return self.vault.account(holder[0])
 
     async def update(self, prefix: str, changes: dict[str, Any]) -> AccountView:
         """Change fields of an account."""
         aid = self.find(prefix)
-        await self._write(lambda v: v.update_account(aid, now_ms(), **changes))
+        await self.write(lambda v: v.update_account(aid, now_ms(), **changes))
         return self.vault.account(aid)
 
     async def delete(self, prefix: str) -> AccountView:
         """Move an account to the trash."""
         aid = self.find(prefix)
-        await self._write(lambda v: v.delete_account(aid, now_ms()))
+        await self.write(lambda v: v.delete_account(aid, now_ms()))
         return self.vault.account(aid)
 
     async def restore(self, prefix: str) -> AccountView:
         """Bring an account back from the trash."""
         aid = self.find(prefix)
-        await self._write(lambda v: v.restore_account(aid, now_ms()))
+        await self.write(lambda v: v.restore_account(aid, now_ms()))
         return self.vault.account(aid)
 
     async def next_code(self, prefix: str) -> tuple[AccountView, Code, int]:
@@ -671,7 +679,7 @@ class VaultService:
             used.append(counter)
             return op
 
-        await self._write(make)
+        await self.write(make)
         view = self.vault.account(aid)
         return view, code_at(view.otp, now=time.time(), counter=used[0]), used[0]
 
@@ -685,5 +693,5 @@ class VaultService:
         chosen = [h for h in heads if h.op.hex() == choice.lower()]
         if not chosen:
             raise BadRequest(f"{choice!r} is not one of the choices of this conflict", "choice")
-        await self._write(lambda v: v.resolve(aid, field, chosen[0].value, now_ms()))
+        await self.write(lambda v: v.resolve(aid, field, chosen[0].value, now_ms()))
         return self.vault.account(aid)

@@ -1,15 +1,20 @@
 """A replica this device writes to: every change a person makes becomes one signed op.
 
 Each method builds an op, runs it through the same `_admit` a peer's op goes
-through, and returns it for the daemon to store and push. Writes name the
-heads they replace, so what the person saw is what they overwrite, and a
-value written concurrently elsewhere survives as a conflict.
+through, and returns it. The daemon writes inside `prepare` instead: the ops
+are sealed but not applied, so it can store them first and apply them only
+once the disk holds them (`apply_own`); a store that fails leaves this replica
+as it was. Writes name the heads they replace, so what the person saw is what
+they overwrite, and a value written concurrently elsewhere survives as a
+conflict.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -29,7 +34,7 @@ from .errors import (
     VaultClosed,
     VaultLocked,
 )
-from .hlc import wall_ms
+from .hlc import Clock, wall_ms
 from .identity import DeviceKey, display_id, x25519_public
 from .keywrap import key_check, new_epoch_key, seal
 from .membership_bodies import (
@@ -49,6 +54,19 @@ from .text import check_visible
 
 _EDITABLE = ("issuer", "name", "note", "otp")
 
+T = TypeVar("T")
+_NO_WALL_CHECK = 1 << 48  # this device's own clock stamped its ops: no wall time to hold them to
+
+
+@dataclass
+class _Draft:
+    """Ops sealed by `prepare` and not applied: where this device's chain and clock stand
+    after them, and the epoch a rotation among them starts."""
+
+    clock: Clock
+    ops: list[Op] = field(default_factory=list)
+    epoch: tuple[bytes, bytes] | None = None
+
 
 class Vault(Replica):
     """The vault as seen and written by this device."""
@@ -57,6 +75,42 @@ class Vault(Replica):
 
     def __init__(self, vault: bytes, device: DeviceKey, clock: int = 0) -> None:
         super().__init__(vault, device, clock)
+        self._draft: _Draft | None = None
+
+    # -- prepare, store, apply -------------------------------------------------
+
+    def prepare(self, make: Callable[[Vault], T]) -> tuple[T, list[Op]]:
+        """What `make` returns, and the ops it wrote, sealed and chained one after another but
+        not applied: nothing here changes, the clock included, until `apply_own` takes them.
+
+        `make` reads the vault as it was before the draft, so no op of a draft may rest on
+        another's effect: a new account goes to the trash in the op that creates it, not in a
+        second one. A rotation is the exception the draft keeps track of: the ops after it are
+        sealed under its key, and a device added after it gets that key too."""
+        if self._draft is not None:
+            raise UsageError("a draft is open already")
+        self._draft = _Draft(Clock(self.clock.last))
+        try:
+            made = make(self)
+            return made, self._draft.ops
+        finally:
+            self._draft = None
+
+    def apply_own(self, ops: list[Op]) -> None:
+        """Apply ops `prepare` sealed, once they are stored, through the same checks as any
+        op. Each must extend this device's chain where it ends now: one made against another
+        state would fork this device's own log, the evidence of a thief's device."""
+        me = self.device.public
+        for op in ops:
+            chain = self.chains.get(me, [])
+            if op.author != me or op.seq != len(chain) + 1 or (chain and op.prev != chain[-1].hash):
+                raise UsageError(
+                    f"op {op.seq} was not prepared where this device's log ends ({len(chain)})"
+                )
+            try:
+                self._admit(op, _NO_WALL_CHECK, authenticated=True)
+            finally:
+                self._settle()
 
     @classmethod
     def found(
@@ -93,7 +147,7 @@ class Vault(Replica):
         reported and the rest still loads: a start never fails on its log.
         """
         replica = cls(vault, device, clock)
-        return replica, replica.receive_batch(log, now_ms=1 << 48)
+        return replica, replica.receive_batch(log, now_ms=_NO_WALL_CHECK)
 
     # -- accounts ------------------------------------------------------------
 
@@ -104,8 +158,9 @@ class Vault(Replica):
         *,
         account_id: bytes | None = None,
         nonce: bytes | None = None,
+        trashed: bool = False,
     ) -> tuple[bytes, Op]:
-        """Add an account; returns its new ID and the op.
+        """Add an account (straight into the trash if `trashed`); returns its new ID and the op.
 
         What a person types is refused before it gets here if it holds characters that
         hide or reorder text (the API and parse_uri check); a draft that still holds some
@@ -119,6 +174,8 @@ class Vault(Replica):
             "note": FieldWrite(draft.note, ()),
             "otp": FieldWrite(draft.otp, ()),
         }
+        if trashed:
+            fields["trash"] = FieldWrite(True, ())
         counter = draft.counter or None
         return aid, self._write(AccountWrite(aid, fields, counter), now_ms, nonce)
 
@@ -199,7 +256,7 @@ class Vault(Replica):
             )
         if public_key in self.membership.added:
             raise Refused(f"device {display_id(public_key)} is a member already")
-        wraps = {e: seal(k, public_key) for e, k in self.epoch_keys.items()}
+        wraps = {e: seal(k, public_key) for e, k in self._keys_held().items()}
         body = DeviceAdded(public_key, _device_name(name), cert, wraps)
         return self._append(OpKind.DEVICE_ADDED, membership_bodies.encode(body), now_ms)
 
@@ -247,7 +304,10 @@ class Vault(Replica):
         """Start a new epoch sealed to every current member."""
         key = new_epoch_key()
         body = KeyRotated({m: seal(key, m) for m in self.membership.members}, key_check(key))
-        return self._append(OpKind.KEY_ROTATED, membership_bodies.encode(body), now_ms)
+        op = self._append(OpKind.KEY_ROTATED, membership_bodies.encode(body), now_ms)
+        if self._draft is not None:
+            self._draft.epoch = (op.hash, key)
+        return op
 
     def needs_rotation(self) -> bool:
         """This member holds the key of no epoch it may write under, and a rotation of its own
@@ -307,12 +367,22 @@ class Vault(Replica):
     def _write(self, write: AccountWrite, now_ms: int, nonce: bytes | None = None) -> Op:
         return self._append(OpKind.ACCOUNT_WRITE, account_write.encode(write), now_ms, nonce)
 
-    def _writing_epoch(self) -> bytes:
-        """The last epoch whose key only members hold, among those this device holds."""
+    def _writing_key(self) -> tuple[bytes, bytes]:
+        """The last epoch whose key only members hold, among those this device holds (a
+        rotation earlier in the draft first), and its key."""
+        if self._draft is not None and self._draft.epoch is not None:
+            return self._draft.epoch
         for epoch in reversed(self.membership.usable):
             if epoch in self.epoch_keys:
-                return epoch
+                return epoch, self.epoch_keys[epoch]
         raise VaultLocked("this device holds no key of the vault yet")
+
+    def _keys_held(self) -> dict[bytes, bytes]:
+        keys = dict(self.epoch_keys)
+        if self._draft is not None and self._draft.epoch is not None:
+            epoch, key = self._draft.epoch
+            keys[epoch] = key
+        return keys
 
     def check_writable(self) -> None:
         """RemovedFromVault or VaultClosed when this device may write nothing: checked before
@@ -332,7 +402,11 @@ class Vault(Replica):
         if kind is not OpKind.GENESIS and self.chains.get(me) and me not in self.membership.members:
             raise VaultLocked("this device is not a member of the vault")
         chain = self.chains.get(self.device.public, [])
-        if chain:
+        draft = self._draft
+        drafted = draft.ops if draft is not None else []
+        if drafted:
+            prev = drafted[-1].hash
+        elif chain:
             prev = chain[-1].hash
         elif kind is OpKind.GENESIS:
             prev = ZERO_HASH
@@ -343,25 +417,24 @@ class Vault(Replica):
             prev = member.added_in
         epoch, key = ZERO_HASH, None
         if kind.encrypted:
-            epoch = self._writing_epoch()
-            key = self.epoch_keys[epoch]
+            epoch, key = self._writing_key()
         raw = seal_op(
             self.device,
             kind=kind,
             vault=self.vault,
-            seq=len(chain) + 1,
+            seq=len(chain) + len(drafted) + 1,
             prev=prev,
-            hlc=self.clock.tick(now_ms),
+            hlc=(draft.clock if draft is not None else self.clock).tick(now_ms),
             epoch=epoch,
             body=body,
             epoch_key=key,
             nonce=nonce,
         )
         op = Op(raw)
-        try:
-            self._admit(op, now_ms, authenticated=True)
-        finally:
-            self._settle()
+        if draft is not None:
+            draft.ops.append(op)
+        else:
+            self.apply_own([op])
         return op
 
 
