@@ -34,3 +34,12 @@ def talking_to(who: str) -> Iterator[None]:
 
 def _said(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
+
+
+def someone_else_answered(exc: PeerRefused | PeerUnreachable) -> bool:
+    """Whether what answered was not the device dialled: it refused the protocol, or its
+    certificate is not the one pinned (which reads as unreachable to a caller)."""
+    cause = exc.__cause__
+    return isinstance(exc, PeerRefused) or isinstance(
+        cause, aiohttp.ClientConnectorCertificateError | ssl.SSLCertVerificationError
+    )

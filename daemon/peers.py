@@ -29,7 +29,7 @@ from twofold.protocol.identity import display_id
 from .errors import PeerRefused, PeerUnreachable
 from .limits import Limits
 from .listener import Gate
-from .peer_errors import talking_to
+from .peer_errors import someone_else_answered, talking_to
 from .storage import Contact
 from .sync import SyncSession
 from .tls import DeviceTls, peer_certificate, trust
@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 HEARTBEAT_S = 1.0
 BACKOFF_MIN_S = 0.2
 BACKOFF_MAX_S = 1.0
+MAX_TRYING = 3  # mDNS-found addresses dialled beside a member's own, per member
 STOP_WAIT_S = 5.0  # how long stop() waits for cancelled dialers before it goes on
 # A device out of its vault stops syncing, but a removal can be undone by ops it has not seen
 # (a revoked thief's forged removal of a bystander): it knocks this rarely, once per session,
@@ -126,6 +127,9 @@ class Peers:
         self._server_ctx = tls.server_context(self._known_certs())
         self._trusted = set(self._known_certs())
         self._dialers: dict[bytes, asyncio.Task[None]] = {}
+        # Addresses mDNS gave for a member that has a dialer already, each dialled beside it
+        # until it proves itself (the member answers there) or fails the pin.
+        self._trying: dict[bytes, dict[tuple[str, int], asyncio.Task[None]]] = {}
         self._bootstrap: dict[bytes, bytes] = {}
         self._caught_up: dict[bytes, asyncio.Event] = {}
         self._closing: set[asyncio.Task[None]] = set()
@@ -180,8 +184,13 @@ class Peers:
         dialer whose session ended just as it was cancelled cannot go on redialling.
         """
         self._stopping = True
-        dialers = [*self._dialers.values(), *self._closing]
+        dialers = [
+            *self._dialers.values(),
+            *(task for tries in self._trying.values() for task in tries.values()),
+            *self._closing,
+        ]
         self._dialers.clear()
+        self._trying.clear()
         for task in dialers:
             task.cancel()
         if dialers:
@@ -212,7 +221,14 @@ class Peers:
         """Keep a connection to this member at this address (replacing an older one).
 
         `cert` pins a member this device does not know yet: the one it just joined through.
+        An address mDNS found is dialled beside the one already dialled, not instead of it
+        (`_try_beside`): mDNS records travel in the clear, so anyone on the LAN can announce
+        a copy of a member's at their own address.
         """
+        if found_by == "mdns" and peer in self._dialers and cert is None:
+            self._try_beside(peer, (host, port))
+            return
+        self._stop_trying(peer, (host, port))
         self.addresses[peer] = (host, port)
         self.known[peer] = PeerInfo((host, port), found_by)
         if cert is not None:
@@ -222,6 +238,52 @@ class Peers:
             old.cancel()
         if not self._stopping:
             self._dialers[peer] = asyncio.create_task(self._dial_forever(peer))
+
+    def _try_beside(self, peer: bytes, where: tuple[str, int]) -> None:
+        """Dial an address mDNS gave beside the member's dialer; at most a few per member,
+        the newest kept."""
+        tries = self._trying.setdefault(peer, {})
+        if where == self.addresses.get(peer) or where in tries or self._stopping:
+            return
+        while len(tries) >= MAX_TRYING:
+            tries.pop(next(iter(tries))).cancel()
+        tries[where] = asyncio.create_task(self._dial_candidate(peer, where))
+
+    def _stop_trying(self, peer: bytes, keep: tuple[str, int] | None = None) -> None:
+        for where, task in self._trying.pop(peer, {}).items():
+            if where != keep:
+                task.cancel()
+
+    async def _dial_candidate(self, peer: bytes, where: tuple[str, int]) -> None:
+        """Dial an mDNS-found address of a member until the member answers there (then it
+        becomes the member's address, `_proven`) or someone else does (then it is dropped)."""
+
+        def target() -> tuple[str, int, dict[bytes, bytes]] | None:
+            member = self.service.members().get(peer)
+            if member is None or where not in self._trying.get(peer, {}):
+                return None
+            return *where, {member.cert: peer}
+
+        try:
+            await self._redial(target, None, give_up_when_refused=True)
+        finally:
+            tries = self._trying.get(peer, {})
+            if tries.get(where) is asyncio.current_task():
+                del tries[where]
+
+    def _proven(self, peer: bytes, where: tuple[str, int]) -> None:
+        """The member answered at an address mDNS gave: it is where this device dials it now,
+        and the dialer of the old address stops."""
+        task = self._trying.get(peer, {}).pop(where, None)
+        if task is None:
+            return
+        log.info("reached %s at %s:%d, found by mDNS", display_id(peer), *where)
+        old = self._dialers.pop(peer, None)
+        self._dialers[peer] = task
+        self.addresses[peer] = where
+        self.known[peer] = PeerInfo(where, "mdns")
+        if old is not None:
+            old.cancel()
 
     def connect_static(self, host: str, port: int) -> None:
         """Keep a connection to whichever member answers at host:port (a VPN address, say)."""
@@ -271,6 +333,7 @@ class Peers:
                 continue
             if peer not in members and peer not in self._bootstrap:
                 self._dialers.pop(peer).cancel()
+                self._stop_trying(peer)
         for peer, sessions in self.sessions.items():
             if peer not in members and peer not in self._bootstrap:
                 for session in list(sessions):  # revoked: it hears why, and nothing more
@@ -445,8 +508,11 @@ class Peers:
         self,
         target: Callable[[], tuple[str, int, dict[bytes, bytes]] | None],
         found_by: str | None,
+        *,
+        give_up_when_refused: bool = False,
     ) -> None:
-        """Dial `target()` again and again with capped, jittered backoff until it says stop."""
+        """Dial `target()` again and again with capped, jittered backoff until it says stop
+        (or, with `give_up_when_refused`, until what answers there is not who was expected)."""
         delay = BACKOFF_MIN_S
         while not self._stopping and (where := target()) is not None:
             host, port, expected = where
@@ -456,6 +522,8 @@ class Peers:
                         delay = BACKOFF_MIN_S
             except (PeerRefused, PeerUnreachable) as exc:
                 log.debug("%s", exc)
+                if give_up_when_refused and someone_else_answered(exc):
+                    return
             pause = OUT_KNOCK_S if out_of_vault(self.service) else delay
             await asyncio.sleep(pause * (0.5 + random.random() / 2))  # noqa: S311 - jitter
             delay = min(delay * 2, BACKOFF_MAX_S)
@@ -476,6 +544,7 @@ class Peers:
         ):
             peer = expected.get(peer_certificate(ws.get_extra_info("ssl_object")) or b"")
             if peer is not None:
+                self._proven(peer, (host, port))
                 if found_by is not None:
                     self.known[peer] = PeerInfo((host, port), found_by)
                 how = found_by or self.known.get(peer, PeerInfo(found_by="pairing")).found_by

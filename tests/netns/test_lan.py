@@ -6,6 +6,8 @@ runs as root, so it runs these.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.eventually import eventually as _eventually
-from tests.netns.hosts import Host, can_make_namespaces, network
+from tests.netns.hosts import IP, Host, can_make_namespaces, network
 
 pytestmark = [
     pytest.mark.integration,
@@ -103,3 +105,53 @@ def test_relay_across_hosts_that_share_no_link_and_revoke_one_while_it_is_away(
         assert "later still" not in issuers(c)
         assert "from the revoked" not in issuers(a)
         assert "from the revoked" not in issuers(b)
+
+
+def peer_address(h: Host, device: str) -> tuple[str | None, bool]:
+    peers = h.api("GET", "/peers")["body"]["peers"]
+    (p,) = [p for p in peers if p["device"] == device]
+    return p["address"], p["connected"]
+
+
+def test_a_stranger_announcing_copies_of_both_records_does_not_part_two_members(
+    tmp_path: Path,
+) -> None:
+    """mDNS records travel in the clear: a stranger can announce a member's record at its own
+    address. The dialer must try that address beside the one that works, not instead of it,
+    or a stranger who copies both members' records stops their sync."""
+    with network(tmp_path, 3) as hosts:
+        a, b, c = hosts
+        a.start()
+        b.start()
+        pair(a, b)
+        a_id = a.api("GET", "/status")["body"]["device"]["id"]
+        b_id = b.api("GET", "/status")["body"]["device"]["id"]
+        eventually(lambda: peer_address(a, b_id)[1] and peer_address(b, a_id)[1])
+
+        report = tmp_path / "copied.txt"
+        stranger = subprocess.Popen(
+            [IP, "netns", "exec", c.ns, sys.executable, str(Path(__file__).with_name(
+                "stranger.py")), c.address, str(report), "90"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            eventually(lambda: report.exists() and len(report.read_text().splitlines()) >= 2)
+            for h, other in ((a, b_id), (b, a_id)):  # the copies reached both daemons
+                eventually(lambda h=h, other=other: f"at {c.address}:" in h.log.read_text())
+            a.api("POST", "/accounts", {"issuer": "after the copies", "secret": SECRET})
+            eventually(lambda: "after the copies" in issuers(b))
+            b.api("POST", "/accounts", {"issuer": "and back", "secret": SECRET})
+            eventually(lambda: "and back" in issuers(a))
+            assert peer_address(a, b_id)[0].startswith(f"{b.address}:")
+            assert peer_address(b, a_id)[0].startswith(f"{a.address}:")
+        finally:
+            stranger.kill()
+            stranger.wait(10)
+
+        # The control: a member that really moved is found at its new address by mDNS.
+        b.stop()
+        config = b.home / "config.toml"
+        text = [line for line in config.read_text().splitlines() if "peer_port" not in line]
+        config.write_text("\n".join([*text, "peer_port = 47999", ""]))
+        b.start()
+        eventually(lambda: peer_address(a, b_id) == (f"{b.address}:47999", True), timeout=60)
