@@ -90,7 +90,7 @@ class Keeper:
         store_key = keystore.load(
             self.setup.home,
             self.setup.settings.store_key,
-            recorded.decode() if recorded else None,
+            recorded.decode(errors="replace") if recorded else None,
         )
         await self._open(store_key, check)
 

@@ -61,6 +61,11 @@ class StoreKey:
 
 def load(home: Home, mode: str, recorded: str | None) -> StoreKey:
     """The store key from the keyring or the key file, as `mode` and the history allow."""
+    if recorded not in (None, "keyring", "file"):  # a newer version's, or damage
+        raise StoreKeyUnavailable(
+            f"the database says its store key is kept in {recorded[:40]!r}, which this version "
+            "does not know: run the version that wrote it, or restore the database"
+        )
     if recorded == "keyring" or (recorded is None and mode in ("auto", "keyring")):
         key = _from_keyring(home, create=recorded is None)
         if key is not None:
@@ -96,7 +101,17 @@ def _from_keyring(home: Home, *, create: bool) -> bytes | None:
         return None
     if stored is None:
         return None
-    return bytes.fromhex(stored)
+    try:
+        key = bytes.fromhex(stored)
+    except ValueError:
+        key = b""
+    if len(key) != KEY_SIZE:  # another program wrote there, or the entry was cut short
+        raise StoreKeyUnavailable(
+            f"the OS keyring's entry {user!r} of service {_SERVICE!r} is damaged: it must hold "
+            f"{KEY_SIZE} bytes in hexadecimal. Restore it, or pair this machine again as a new "
+            "device"
+        )
+    return key
 
 
 def _from_file(home: Home, *, create: bool) -> bytes:

@@ -141,3 +141,23 @@ def test_forget_leaves_no_copy_in_the_file_or_the_keyring(
     keystore.forget(home)
     assert os_keyring.items == {}
     keystore.forget(home)  # nothing left to forget: no error
+
+
+@pytest.mark.parametrize("stored", ["not hex at all", "00" * 31, "00" * 33, "\ud800"])
+def test_a_damaged_keyring_entry_is_reported_and_not_replaced(
+    home: Home, os_keyring: MemoryKeyring, stored: str
+) -> None:
+    """Another program may write the entry: whatever it holds is named as damaged, and the
+    entry is left as it is (the key it held may yet be restored)."""
+    user = f"store-key:{home.path}"
+    os_keyring.set_password("twofold", user, stored)
+    with pytest.raises(keystore.StoreKeyUnavailable, match="damaged"):
+        keystore.load(home, "auto", "keyring")
+    assert os_keyring.get_password("twofold", user) == stored
+
+
+def test_a_store_key_source_this_version_does_not_know_is_refused(home: Home) -> None:
+    """Falling back to a key file would open nothing, or worse make a new key: say so."""
+    with pytest.raises(keystore.StoreKeyUnavailable, match="does not know"):
+        keystore.load(home, "auto", "tpm")
+    assert not home.store_key.exists()
