@@ -487,8 +487,7 @@ class VaultService:
         async with self._lock:
             name = strip_hidden(self.identity.name)[:64] or "device"  # older names
             fresh = Vault.found(self.vault.device, name, now_ms())
-            await self._replace_vault(fresh)
-            await self.storage.append(Op(raw) for raw in fresh.log())
+            await self._replace_vault(fresh, [Op(raw) for raw in fresh.log()])
         brought = (await self.bring_along()).added
         self._membership_moved()
         for callback in self._vault_replaced:
@@ -496,8 +495,10 @@ class VaultService:
         log.info("started vault %s with %d accounts", fresh.vault.hex(), brought)
         return brought
 
-    async def _replace_vault(self, new: Vault) -> None:
-        """Keep the accounts shown here to bring along, set the database aside, start `new`."""
+    async def _replace_vault(self, new: Vault, genesis: list[Op] | None = None) -> None:
+        """Keep the accounts shown here to bring along, set the database aside, start `new`
+        (with the genesis of a vault founded here, in the transaction that makes the file: a
+        crash between the two would leave a vault with no founder)."""
         old = self.vault
         self._carried = [
             (AccountDraft(v.issuer, v.name, v.otp, v.counter, v.note), v.deleted)
@@ -508,7 +509,7 @@ class VaultService:
         aside = path.with_name(f"{path.stem}-left-{old.vault.hex()[:8]}{path.suffix}")
         self.storage = await self.storage.set_aside(aside)
         kept = {k: v for k, v in meta.items() if v is not None}
-        await self.storage.initialise({**kept, "vault_id": new.vault}, [])
+        await self.storage.initialise({**kept, "vault_id": new.vault}, genesis or [])
         self.vault = new
         self.identity = Identity(self.identity.device_id, self.identity.name, new.vault.hex())
         log.info("left vault %s; its database is kept as %s", old.vault.hex(), aside)

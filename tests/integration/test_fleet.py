@@ -91,6 +91,27 @@ def test_a_revoked_device_is_told_gets_nothing_new_and_cannot_write(
     assert (on_c["c"]["this_device"], on_c["c"]["revoked"]) == (True, True)
 
 
+def test_a_revoked_device_starts_a_new_vault_with_what_it_held(fleet: list[Daemon]) -> None:
+    a, _, c = fleet
+    add(a, "held on c")
+    assert eventually(lambda: "held on c" in issuers(c))
+    old_vault = c.request("GET", "/status").body["vault"]["id"]
+    c_id = c.request("GET", "/status").body["device"]["id"]
+    assert a.request("POST", f"/devices/{c_id[:9]}/revoke").status == 200
+    eventually(lambda: c.request("GET", "/status").body["standing"]["state"] == "removed")
+    made = twofold(c, "--json", "vault", "new")
+    assert made.returncode == 0, made.stderr
+    assert c.stop() == 0  # what a restart reads: the new vault, founded, with what c held
+    c.start()
+    status = c.request("GET", "/status").body
+    assert status["vault"]["id"] != old_vault
+    assert (status["standing"]["state"], status["members"]) == ("member", 1)
+    assert issuers(c) == ["held on c"]
+    add(c, "in the new vault")
+    assert "in the new vault" in issuers(c)
+    assert (c.home / f"twofold-left-{old_vault[:8]}.db").exists()  # the vault it was removed from
+
+
 def test_revoking_needs_a_known_device(fleet: list[Daemon]) -> None:
     a, _, _ = fleet
     r = a.request("POST", "/devices/ZZZZ-ZZZZ/revoke")
