@@ -401,7 +401,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-mdns", action="store_true", help="do not announce or look for devices on the LAN"
     )
     p = add("service", c.cmd_service, "manage the background service that runs the daemon")
-    p.add_argument("action", choices=["install", "uninstall", "status"])
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for action, text in (
+        (
+            "install",
+            "run the daemon in the background now and at every login (a systemd user unit on "
+            "Linux, a launchd agent on macOS); says where the unit and the logs are",
+        ),
+        ("uninstall", "stop the background daemon and remove the unit, so it no longer starts"),
+        ("status", "what the service manager says of the background daemon"),
+    ):
+        p = actions.add_parser(action, parents=[common], help=text, description=text)
+        p.set_defaults(handler=c.cmd_service, subparser=p)
     return parser
 
 

@@ -413,6 +413,19 @@ def test_help_mentions_reading_from_stdin(capsys: pytest.CaptureFixture[str]) ->
     assert "twofold add - < uri.txt" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(
+    ("action", "words"),
+    [("install", "at every login"), ("uninstall", "no longer starts"), ("status", "manager")],
+)
+def test_each_service_action_has_its_own_help(
+    capsys: pytest.CaptureFixture[str], action: str, words: str
+) -> None:
+    assert main(["service", action, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: twofold service {action}")
+    assert words in " ".join(out.split())
+
+
 class Exec(Exception):
     """os.execv, caught instead of replacing the test process."""
 
@@ -423,6 +436,7 @@ class Exec(Exception):
         (["daemon"], ["run", "--home", "{home}"]),
         (["daemon", "--port", "5000"], ["run", "--home", "{home}", "--port", "5000"]),
         (["service", "install"], ["service", "install", "--home", "{home}"]),
+        (["service", "status"], ["service", "status", "--home", "{home}"]),
     ],
 )
 def test_daemon_and_service_exec_the_daemon_module(
