@@ -24,7 +24,7 @@ from nacl import bindings
 from twofold.protocol import cbor
 from twofold.protocol.backup import MIN_PASSPHRASE_CHARS
 from twofold.protocol.errors import MalformedPayload, UnsafeKdfParameters
-from twofold.protocol.formats import kdf
+from twofold.protocol.formats import kdf, password
 
 from .errors import DaemonError
 
@@ -54,8 +54,8 @@ class WeakPassphrase(DaemonError):
 
     field = "passphrase"
 
-    def __init__(self) -> None:
-        super().__init__(f"a passphrase needs at least {MIN_CHARS} characters")
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail or f"a passphrase needs at least {MIN_CHARS} characters")
 
 
 class SealDamaged(DaemonError):
@@ -96,7 +96,10 @@ class SealedStoreKey:
 
 
 def check_strength(passphrase: str) -> None:
-    """WeakPassphrase when shorter than MIN_CHARS characters."""
+    """WeakPassphrase when shorter than MIN_CHARS characters, or when it holds a lone
+    surrogate (half of a UTF-16 pair, which no keyboard types and UTF-8 cannot hold)."""
+    if not password.is_text(passphrase):
+        raise WeakPassphrase("a passphrase must be text: this one holds a lone surrogate")
     if len(passphrase) < MIN_CHARS:
         raise WeakPassphrase
 
@@ -118,7 +121,11 @@ def seal(store_key: bytes, passphrase: str, cost: Cost, rng: Any = os.urandom) -
 
 
 def open_sealed(held: SealedStoreKey, passphrase: str) -> bytes:
-    """The store key, or WrongPassphrase; SealDamaged for a record that cannot be read."""
+    """The store key, or WrongPassphrase; SealDamaged for a record that cannot be read. A
+    string that is not text (a lone surrogate) opens nothing: it is a wrong passphrase,
+    counted as any other."""
+    if not password.is_text(passphrase):
+        raise WrongPassphrase
     kek = _derive(passphrase, held.record)
     if len(held.sealed) != _NONCE + _KEY + 16:
         raise SealDamaged("the sealed store key in the database is damaged")

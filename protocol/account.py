@@ -287,7 +287,7 @@ def check_label(value: object, name: str) -> None:
     if len(value) > MAX_LABEL_CHARS:
         raise InvalidAccount(name, f"{name} must be at most {MAX_LABEL_CHARS} characters")
     if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):
-        raise InvalidAccount(name, f"{name} must not hold control characters")
+        raise InvalidAccount(name, f"{name} must not hold control characters or lone surrogates")
     if value != value.strip():
         raise InvalidAccount(name, f"{name} must not start or end with spaces")
 

@@ -10,6 +10,7 @@ from typing import Any
 from . import cbor
 from .account import OtpParams
 from .errors import InputError, MalformedPayload
+from .text import quoted
 
 ACCOUNT_ID_SIZE = 16
 MAX_REPLACES = 256
@@ -96,7 +97,7 @@ def decode(data: bytes) -> AccountWrite:
     fields = {}
     for name, entry in raw_fields.items():
         if name not in FIELDS:
-            raise MalformedPayload(f"account write sets an unknown field {name!r}")
+            raise MalformedPayload(f"account write sets an unknown field {quoted(name)}")
         if not isinstance(entry, dict) or set(entry) != {"v", "r"}:
             raise MalformedPayload(f"write to {name} must be a map of v and r")
         fields[name] = FieldWrite(check_value(name, entry["v"]), _replaces(name, entry["r"]))

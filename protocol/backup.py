@@ -33,6 +33,7 @@ from .errors import InputError, MalformedPayload, PasswordRequired, UnreadableIm
 from .formats import kdf
 from .formats.entries import Collector, ParsedFile, check_size
 from .formats.fields import MalformedEntry, get_int, get_list, get_str, require_obj
+from .formats.password import is_text
 
 FORMAT: Final = "twofold-backup"
 MAGIC: Final = b"twofold-backup\x00"
@@ -116,6 +117,11 @@ def seal(
     else:
         if passphrase is None or len(passphrase) < MIN_PASSPHRASE_CHARS:
             raise WeakPassphrase
+        if not is_text(passphrase):
+            raise InputError(
+                "passphrase",
+                "the passphrase holds a lone surrogate, which is not a character: type it again",
+            )
         header |= {"kdf": KDF_PASSPHRASE, "opslimit": opslimit, "memlimit": memlimit}
         key = kdf.argon2id(
             kdf.passphrase_bytes(passphrase), salt, opslimit=opslimit, memlimit=memlimit
@@ -153,8 +159,12 @@ def parse(data: bytes, password: str | None = None) -> ParsedFile:
     if header["kdf"] == KDF_RECOVERY_KEY:
         key = _recovery_key(_read_recovery_key(password), header["salt"])
     else:
+        try:
+            secret = kdf.passphrase_bytes(password)
+        except WrongPassword:  # a lone surrogate: formats/password.py says why
+            raise WrongPassphrase() from None
         key = kdf.argon2id(
-            kdf.passphrase_bytes(password),
+            secret,
             header["salt"],
             opslimit=header["opslimit"],
             memlimit=header["memlimit"],

@@ -1,13 +1,29 @@
-"""CBOR (RFC 8949) encoding of op bodies, with decoding that never leaks library errors."""
+"""CBOR (RFC 8949) encoding of op bodies, with decoding that never leaks library errors.
+
+Only the CBOR Twofold writes is read: integers (major types 0 and 1, so within
+-2^64 to 2^64 - 1), byte and text strings, arrays, maps, false, true, null and
+floats. Tags (bignums, dates, regular expressions, shared references, sets...)
+and other simple values are refused before anything is built: no Twofold
+message holds one, and each is a way for a stranger's bytes to become an object
+no check expects (an integer too long to print, a cycle, a compiled pattern).
+"""
 
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import Any, Final
 
 import cbor2
 
 from .errors import MalformedPayload
+
+MAX_DEPTH: Final = 400  # cbor2's own limit; deeper input is cbor2's to refuse
+_SIMPLE_KEPT: Final = frozenset({20, 21, 22, 25, 26, 27})  # false, true, null, floats
+_BREAK: Final = 0xFF
+
+
+class TrailingBytes(MalformedPayload):
+    """One whole CBOR item, followed by bytes that belong to none."""
 
 
 def dumps(value: Any) -> bytes:
@@ -17,11 +33,64 @@ def dumps(value: Any) -> bytes:
 
 def loads(data: bytes, what: str) -> Any:
     """Decode one CBOR item from a peer; anything unreadable is a MalformedPayload."""
+    _refuse_foreign(data, what)
     stream = io.BytesIO(data)
     try:
         value = cbor2.CBORDecoder(stream).decode()
     except Exception as exc:
-        raise MalformedPayload(f"{what} is not valid CBOR: {exc}") from exc
+        raise MalformedPayload(f"{what} is not valid CBOR: {str(exc)[:200]}") from exc
     if stream.tell() != len(data):
-        raise MalformedPayload(f"{what} has {len(data) - stream.tell()} stray bytes after it")
+        raise TrailingBytes(f"{what} has {len(data) - stream.tell()} stray bytes after it")
     return value
+
+
+def _refuse_foreign(data: bytes, what: str) -> None:
+    """Walk the item's heads (string contents are skipped) and refuse a tag or a simple
+    value Twofold never writes. Bytes that are not well formed are left for cbor2 to
+    refuse: this walk stops where it can go no further."""
+    pos, end = 0, len(data)
+    pending = [1]  # items still to read in each open container; -1: until a break
+    while pending:
+        if pending[-1] == 0:
+            pending.pop()
+            continue
+        if pos >= end or len(pending) > MAX_DEPTH + 1:
+            return
+        head = data[pos]
+        pos += 1
+        if head == _BREAK:
+            if pending[-1] != -1:
+                return
+            pending.pop()
+            continue
+        if pending[-1] > 0:
+            pending[-1] -= 1
+        major, info = head >> 5, head & 31
+        if major == 6:
+            raise MalformedPayload(f"{what} holds a CBOR tag, which Twofold never writes")
+        if major == 7:
+            if info not in _SIMPLE_KEPT:
+                raise MalformedPayload(
+                    f"{what} holds a CBOR simple value other than false, true or null"
+                )
+            pos += (0, 2, 4, 8)[info - 24] if info >= 25 else 0
+            continue
+        if info < 24:
+            argument = info
+        elif info <= 27:
+            size = 1 << (info - 24)
+            argument = int.from_bytes(data[pos : pos + size], "big")
+            pos += size
+        elif info == 31 and major >= 2:
+            argument = -1
+        else:
+            return
+        if major in (2, 3):
+            if argument < 0:
+                pending.append(-1)
+            else:
+                pos += argument
+        elif major == 4:
+            pending.append(argument)
+        elif major == 5:
+            pending.append(argument * 2 if argument >= 0 else -1)

@@ -15,7 +15,7 @@ import datetime
 import hashlib
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.x509.oid import NameOID
@@ -24,6 +24,16 @@ from .errors import MalformedPayload
 from .identity import DeviceKey, display_id
 
 MAX_CERT_SIZE = 1024
+# What cryptography raises for a certificate it cannot read: bytes that are not DER, a key
+# of an algorithm it does not know, an extension given twice or one it cannot parse.
+UNREADABLE_CERT = (
+    ValueError,
+    TypeError,
+    UnsupportedAlgorithm,
+    x509.ExtensionNotFound,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+)
 _NOT_BEFORE = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
 _NOT_AFTER = datetime.datetime(9999, 12, 31, 23, 59, 59, tzinfo=datetime.UTC)
 
@@ -54,20 +64,26 @@ def fingerprint(cert_der: bytes) -> bytes:
 
 
 def check_certificate(cert_der: bytes, public_key: bytes) -> None:
-    """Refuse a certificate that is not a self-signed CA:FALSE certificate over this key."""
+    """Refuse a certificate that is not a self-signed CA:FALSE certificate over this key.
+
+    Every refusal is MalformedPayload, whatever cryptography raised: the certificate
+    travels in a signed op (or a pairing message), so the op is well formed and its
+    payload is what makes no sense."""
     if len(cert_der) > MAX_CERT_SIZE:
         raise MalformedPayload(f"device certificate is over {MAX_CERT_SIZE} bytes")
     try:
         cert = x509.load_der_x509_certificate(cert_der)
         key = cert.public_key()
         constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
-    except (ValueError, x509.ExtensionNotFound) as exc:
-        raise MalformedPayload(f"device certificate cannot be read: {exc}") from None
+    except UNREADABLE_CERT as exc:
+        raise MalformedPayload(
+            f"device certificate cannot be read: {str(exc)[:200] or type(exc).__name__}"
+        ) from None
     if not isinstance(key, Ed25519PublicKey) or key.public_bytes_raw() != public_key:
         raise MalformedPayload("device certificate is not over the device's own key")
     if constraints.ca:
         raise MalformedPayload("device certificate claims to be a CA; it must be CA:FALSE")
     try:
         key.verify(cert.signature, cert.tbs_certificate_bytes)
-    except InvalidSignature:
+    except (InvalidSignature, *UNREADABLE_CERT):
         raise MalformedPayload("device certificate is not signed by its own key") from None

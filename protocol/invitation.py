@@ -33,6 +33,7 @@ from cbor2 import CBORDecodeEOF
 
 from . import cbor, certificate
 from .errors import InputError, MalformedPayload
+from .text import quoted
 
 Role = Literal["member", "newcomer"]
 
@@ -143,7 +144,7 @@ class Invitation:
             )
         unknown = set(fields) - _KEYS
         if unknown:
-            names = ", ".join(sorted(map(repr, unknown))[:4])
+            names = ", ".join(sorted(map(quoted, unknown))[:4])
             raise InvalidInvitation("link", f"the link has fields Twofold does not know: {names}")
         missing = sorted(_KEYS - set(fields))
         if missing:
@@ -187,7 +188,7 @@ def _decode_link(text: str) -> dict[Any, Any]:
     try:
         fields = cbor.loads(raw, "link")
     except MalformedPayload as exc:
-        if exc.__cause__ is None:  # cbor.loads found one whole item followed by more bytes
+        if isinstance(exc, cbor.TrailingBytes):
             raise InvalidInvitation(
                 "link", "the link has trailing bytes after its end: copy only the link"
             ) from None

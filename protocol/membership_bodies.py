@@ -13,6 +13,7 @@ from .envelope import MAX_SEQ, OpKind
 from .errors import MalformedPayload
 from .identity import PUBLIC_KEY_SIZE, x25519_public
 from .keywrap import CHECK_SIZE, WRAP_SIZE
+from .text import quoted
 
 MAX_NAME = 64
 MAX_WRAPS = 4096
@@ -230,5 +231,5 @@ class _Reader:
     def finish(self) -> None:
         extra = set(self.fields) - self.used
         if extra:
-            names = sorted(map(str, extra))
+            names = ", ".join(sorted(map(quoted, extra))[:4])
             raise MalformedPayload(f"{self.what} body has unknown fields: {names}")

@@ -50,7 +50,7 @@ from .account import (
     secret_to_base32,
 )
 from .errors import InvalidAccount, InvalidUri
-from .text import check_visible
+from .text import check_text, check_visible
 
 MAX_URI_CHARS: Final = 65536
 
@@ -156,11 +156,17 @@ def emit_uri(draft: AccountDraft) -> str:
 
 def with_label(uri: str, issuer: str, name: str) -> str:
     """Label a URI that has none from the entry around it: Bitwarden and Proton store URIs
-    with an empty label and keep the name beside them, which parse_uri alone would refuse."""
+    with an empty label and keep the name beside them, which parse_uri alone would refuse.
+
+    A label is percent-encoded UTF-8, which cannot carry a lone surrogate: an issuer or
+    name holding one is refused (InvalidAccount), as an account holding one is
+    (account.check_label), so the entry fails alone and says why."""
     head, sep, query = uri.partition("?")
     kind, _, label = head[len(_OTPAUTH) :].partition("/")
     if not head.lower().startswith(_OTPAUTH) or label.strip() or not (issuer or name):
         return uri
+    check_text(issuer, "issuer")
+    check_text(name, "name")
     filled = f"{quote(issuer, safe='')}:{quote(name, safe='')}"
     return f"{head[: len(_OTPAUTH)]}{kind}/{filled}{sep}{query}"
 
@@ -251,7 +257,10 @@ def _read_secret(kind: OtpKind, params: dict[str, str]) -> bytes:
 def _read_algorithm(params: dict[str, str]) -> HashAlgorithm | None:
     if "algorithm" not in params:
         return None
-    spelled = params["algorithm"].upper().replace("-", "").replace("_", "")
+    spelled = params["algorithm"]
+    if not spelled.isascii():  # long s (U+017F) upper-cases to S: only ASCII is read in any case
+        raise InvalidUri("algorithm", "algorithm must be SHA1, SHA256, SHA512 or MD5")
+    spelled = spelled.upper().replace("-", "").replace("_", "")
     spelled = spelled.removeprefix("HMAC")
     try:
         return HashAlgorithm(spelled)

@@ -127,16 +127,15 @@ from enum import Enum
 from typing import Any, ClassVar, Self
 
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from . import cbor
-from .certificate import MAX_CERT_SIZE, check_certificate, fingerprint
+from .certificate import MAX_CERT_SIZE, UNREADABLE_CERT, check_certificate, fingerprint
 from .errors import MalformedPayload, Refused, TwofoldError, UsageError
 from .invitation import INVITATION_ID_SIZE, InvalidInvitation, Invitation, Role
-from .text import neutralise, strip_hidden, visible
+from .text import neutralise, quoted, strip_hidden, visible
 
 MAX_ATTEMPTS = 5
 MAX_NAME = 64
@@ -355,7 +354,7 @@ class _Message:
             raise MalformedPairingMessage(f"the {what} is not a CBOR map")
         unknown = set(fields) - {key for _, key, _ in cls._wire}
         if unknown:
-            names = ", ".join(sorted(map(repr, unknown))[:4])
+            names = ", ".join(sorted(map(quoted, unknown))[:4])
             raise MalformedPairingMessage(f"the {what} has unknown fields: {names}")
         values: list[Any] = []
         for _, key, (check, rule, optional) in cls._wire:
@@ -730,7 +729,7 @@ def _check_device_cert(cert: bytes) -> None:
     """Refuse anything but a self-signed CA:FALSE Ed25519 certificate over its own key."""
     try:
         key = x509.load_der_x509_certificate(cert).public_key()
-    except (ValueError, UnsupportedAlgorithm):
+    except UNREADABLE_CERT:
         raise BadCertificate("the other device's certificate cannot be read") from None
     if not isinstance(key, Ed25519PublicKey):
         raise BadCertificate("the other device's certificate is not over an Ed25519 key")

@@ -195,3 +195,28 @@ def strip_hidden(text: str, *, lines: bool = False) -> str:
     kept = "".join(c for i, c in enumerate(text) if i not in found)
     # Removing one character can strand a joiner or selector that was attached to it.
     return strip_hidden(kept, lines=lines)
+
+
+def check_text(text: str, field: str, *, error: type[InputError] = InvalidAccount) -> None:
+    """Refuse text holding a lone surrogate: half of a UTF-16 pair, not a character, which
+    JSON can carry (as an escape) but no UTF-8, so no URI, file or op, can."""
+    for position, c in enumerate(text):
+        if unicodedata.category(c) == "Cs":
+            raise error(
+                field,
+                f"{field} holds a lone surrogate (not a character) ({describe(c)}) at "
+                f"position {position + 1}: remove it",
+            )
+
+
+def quoted(value: object, limit: int = 40) -> str:
+    """An untrusted value (a map key from a peer, a field of a file) as an error message
+    may show it: its repr, hidden characters escaped, cut to `limit` characters. An
+    integer too long to write out (Python refuses more than 4,300 digits) is described."""
+    if isinstance(value, int) and value.bit_length() > 128:
+        return f"<a {value.bit_length()}-bit number>"
+    try:
+        shown = repr(value)
+    except (ValueError, RecursionError):  # a container holding such an integer, or deep
+        return f"<a {type(value).__name__} too large to show>"
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from . import account_write, membership, membership_bodies
 from .account import AccountDraft, OtpKind, check_label, check_note, check_shown, visible_draft
 from .account_write import ACCOUNT_ID_SIZE, MAX_COUNTER, AccountWrite, FieldWrite
-from .certificate import check_certificate, device_certificate
+from .certificate import UNREADABLE_CERT, check_certificate, device_certificate
 from .envelope import ZERO_HASH, Op, OpKind, seal_op
 from .errors import (
     InvalidAccount,
@@ -480,7 +480,7 @@ def certificate_key(cert: bytes) -> bytes:
     """The device key a certificate is over, once it passes the checks a receiver makes."""
     try:
         key = x509.load_der_x509_certificate(cert).public_key()
-    except ValueError:
+    except UNREADABLE_CERT:
         raise InvalidAccount("cert", "not a device certificate") from None
     if not isinstance(key, Ed25519PublicKey):
         raise InvalidAccount("cert", "not a device certificate: its key is not Ed25519")

@@ -9,7 +9,9 @@ Followed, in github.com/beemdevelopment/Aegis:
   under the master key, its nonce and tag in `header.params` (hex). Raw (type
   0) and biometric (type 2) slots need a key that never leaves the phone, so
   they are skipped. docs/decrypt.py does the same steps: every password slot
-  is tried, a tag failure meaning "not this slot". No associated data.
+  is tried, a tag failure meaning "not this slot". No associated data. The
+  slots' scrypt work, summed, is held to kdf.py's budget for one file before
+  any slot is derived (every slot is tried with a wrong password).
 - app/.../vault/VaultFile.java: the vault is plain exactly when `slots` and
   `params` are both null; file versions above 1 are refused.
 - app/.../vault/Vault.java and VaultEntry.java: content versions up to 3 are
@@ -184,6 +186,12 @@ def _open(header: dict[str, Any], db: str, password: str | None) -> dict[str, An
             f"Twofold tries at most {MAX_PASSWORD_SLOTS}"
         )
     slots = [_read_slot(slot) for slot in raw_slots]
+    # Every slot may be tried with the same password: their summed work is refused up front,
+    # before a password is asked for and before the first slot is derived.
+    kdf.check_work(
+        (kdf.scrypt_work(n=n, r=r, p=p) for _, n, r, p in {_derivation(slot) for slot in slots}),
+        "this Aegis vault",
+    )
     params = header["params"]
     nonce = _hex(params.get("nonce"), "its nonce", _NONCE_BYTES)
     tag = _hex(params.get("tag"), "its tag", _TAG_BYTES)
@@ -221,13 +229,22 @@ def _open(header: dict[str, Any], db: str, password: str | None) -> dict[str, An
 
 
 def _master_key(slots: list[_Slot], secret: bytes) -> bytes:
+    keys: dict[tuple[bytes, int, int, int], bytes] = {}
     for slot in slots:
-        key = kdf.scrypt(secret, slot.salt, n=slot.n, r=slot.r, p=slot.p)
+        derivation = _derivation(slot)
+        if derivation not in keys:
+            keys[derivation] = kdf.scrypt(secret, slot.salt, n=slot.n, r=slot.r, p=slot.p)
+        key = keys[derivation]
         try:
             return AESGCM(key).decrypt(slot.nonce, slot.key + slot.tag, None)
         except InvalidTag:
             continue
     raise WrongPassword()
+
+
+def _derivation(slot: _Slot) -> tuple[bytes, int, int, int]:
+    """Slots alike in salt and cost derive the same key: it is derived, and counted, once."""
+    return slot.salt, slot.n, slot.r, slot.p
 
 
 def _is_password_slot(slot: object) -> bool:

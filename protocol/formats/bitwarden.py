@@ -61,6 +61,7 @@ from ..otpauth import parse_uri, with_label
 from . import kdf
 from .entries import Collector, ParsedFile, describe
 from .fields import MalformedEntry, get_int, get_list, get_obj, get_str, load_json
+from .password import password_bytes
 
 FORMAT: Final[str] = "bitwarden"
 KDF_PBKDF2: Final = 0
@@ -140,7 +141,7 @@ def _draft(item: dict[str, Any]) -> AccountDraft:
 
 def _open_protected(doc: dict[str, Any], password: str | None) -> dict[str, Any]:
     try:
-        salt = get_str(doc, "salt").encode("utf-8")
+        salt = _salt(get_str(doc, "salt"))
         kdf_type = get_int(doc, "kdfType")
         iterations = get_int(doc, "kdfIterations")
         validation = _EncString.read(get_str(doc, "encKeyValidation_DO_NOT_EDIT"))
@@ -159,7 +160,7 @@ def _open_protected(doc: dict[str, Any], password: str | None) -> dict[str, Any]
         raise UnreadableImport(f"this is not {_WHAT}: {error.detail}") from None
     if not password:
         raise PasswordRequired("the Bitwarden export is password protected: give that password")
-    master = derive(password.encode("utf-8"))
+    master = derive(password_bytes(password))
     enc_key, mac_key = (
         HKDFExpand(algorithm=hashes.SHA256(), length=32, info=info).derive(master)
         for info in (b"enc", b"mac")
@@ -173,6 +174,16 @@ def _open_protected(doc: dict[str, Any], password: str | None) -> dict[str, Any]
     if not isinstance(inner, dict) or inner.get("encrypted") is True:
         raise UnreadableImport("the Bitwarden export opened but does not hold a plain export")
     return inner
+
+
+def _salt(text: str) -> bytes:
+    """The salt's UTF-8, as Bitwarden takes it; a lone surrogate has none: a damaged file."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UnreadableImport(
+            f"this is not {_WHAT}: its salt holds a lone surrogate, which is not text"
+        ) from None
 
 
 def _pbkdf2(salt: bytes, iterations: int, password: bytes) -> bytes:
@@ -206,11 +217,9 @@ def _check_argon2(passes: int, memory_mib: int, lanes: int) -> None:
             raise UnsafeKdfParameters(
                 f"Argon2id with {value} {what} is outside what Bitwarden writes ({low} to {high})"
             )
-    memory = memory_mib << 20
-    if memory > kdf.ARGON2_MAX_MEMORY or memory * passes > kdf.ARGON2_MAX_WORK:
-        raise UnsafeKdfParameters(
-            f"Argon2id over {memory_mib} MiB with {passes} passes is too costly to derive"
-        )
+    kdf.check_work(
+        [kdf.argon2id_work(opslimit=passes, memlimit=memory_mib << 20)], "this Bitwarden export"
+    )
 
 
 class _EncString:

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from functools import partial
 from typing import Any, Final
 from urllib.parse import unquote_plus
@@ -49,7 +48,8 @@ from ..errors import PasswordRequired, UnreadableImport, WrongPassword
 from ..otpauth import parse_uri
 from . import kdf
 from .entries import Collector, ParsedFile
-from .fields import MalformedEntry, get_int, get_obj, get_str, load_json
+from .fields import MalformedEntry, get_int, get_obj, get_str, load_json, load_json_text
+from .password import password_bytes
 
 FORMAT: Final[str] = "ente"
 VERSION: Final = 1
@@ -100,7 +100,7 @@ def parse(data: bytes, password: str | None = None) -> ParsedFile:
         raise PasswordRequired(
             "the Ente Auth export is encrypted: give the password it was saved with"
         )
-    key = kdf.argon2id(password.encode("utf-8"), salt, opslimit=opslimit, memlimit=memlimit)
+    key = kdf.argon2id(password_bytes(password), salt, opslimit=opslimit, memlimit=memlimit)
     try:
         text = _pull(key, header, sealed).decode("utf-8")
     except UnicodeDecodeError:
@@ -148,8 +148,8 @@ def _display(line: str) -> tuple[str, bool]:
         if unquote_plus(name).strip().lower() != _DISPLAY:
             continue
         try:
-            display: Any = json.loads(unquote_plus(value))
-        except (ValueError, RecursionError):
+            display: Any = load_json_text(unquote_plus(value), "an Ente code's display")
+        except UnreadableImport:
             return "", False
         if not isinstance(display, dict):
             return "", False
@@ -161,8 +161,8 @@ def _display(line: str) -> tuple[str, bool]:
 def _unquote_json(line: str) -> str:
     """A code as Ente stores it (Code.toOTPAuthUrlFormat: the URI as a JSON string)."""
     try:
-        value = json.loads(line)
-    except ValueError:
+        value = load_json_text(line, "an Ente code")
+    except UnreadableImport:
         return line
     return value if isinstance(value, str) else line
 

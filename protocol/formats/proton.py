@@ -53,6 +53,7 @@ from .fields import (
     load_json,
     require_obj,
 )
+from .password import password_bytes
 
 FORMAT: Final[str] = "proton"
 VERSION: Final = 1
@@ -114,7 +115,7 @@ def _open(salt_text: str, content_text: str, password: str | None) -> dict[str, 
             "the Proton Authenticator export is password protected: give that password"
         )
     key = kdf.argon2id(
-        password.encode("utf-8"), salt, opslimit=ARGON2_OPSLIMIT, memlimit=ARGON2_MEMLIMIT
+        password_bytes(password), salt, opslimit=ARGON2_OPSLIMIT, memlimit=ARGON2_MEMLIMIT
     )
     try:
         plaintext = AESGCM(key).decrypt(sealed[:_NONCE], sealed[_NONCE:], AAD)

@@ -4,11 +4,13 @@ Detection looks at the cheapest evidence first: a magic number (Twofold
 backups, images), then the first line of text (URIs), then the shape of the
 JSON, which every JSON export has its own of. It never guesses between two
 JSON shapes: each reader's `matches` looks for keys only that app writes.
+`read` parses a JSON file once: the document detection built is the one the
+reader gets (fields.parsed_once), and JSON beyond fields.py's bounds on depth
+and size is refused before it is built, whether detected or named.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -27,6 +29,7 @@ from . import (
     uri_list,
 )
 from .entries import ParsedFile, check_size
+from .fields import json_or_none, parsed_once
 
 Reader = Callable[[bytes, str | None], ParsedFile]
 
@@ -60,11 +63,12 @@ _MIGRATION: Final = b"otpauth-migration://"
 def read(data: bytes, *, format: str | None = None, password: str | None = None) -> ParsedFile:
     """Read an import file in the named format, or the one its bytes show."""
     check_size(data)
-    name = format or detect(data)
-    reader = READERS.get(name)
-    if reader is None:
-        raise UnknownFormat(f"unknown format {name[:40]!r}: use one of {', '.join(FORMATS)}")
-    return reader(data, password)
+    with parsed_once(data):
+        name = format or detect(data)
+        reader = READERS.get(name)
+        if reader is None:
+            raise UnknownFormat(f"unknown format {name[:40]!r}: use one of {', '.join(FORMATS)}")
+        return reader(data, password)
 
 
 def detect(data: bytes) -> str:
@@ -75,10 +79,7 @@ def detect(data: bytes) -> str:
         return qr_image.FORMAT
     if uri_list.looks_like(data):
         return google_migration.FORMAT if _only_migration_links(data) else uri_list.FORMAT
-    try:
-        doc = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        doc = None
+    doc = json_or_none(data)
     if doc is not None:
         for name, matches in _JSON_SHAPES:
             if matches(doc):

@@ -56,6 +56,7 @@ from .fields import (
     load_json_text,
     require_obj,
 )
+from .password import password_bytes
 
 FORMAT: Final[str] = "2fas"
 ITERATIONS: Final = 10_000
@@ -105,11 +106,12 @@ def _decrypt(blob: str, reference: str | None, password: str | None) -> list[Any
     ciphertext, salt, iv = _split(blob, "servicesEncrypted")
     if not password:
         raise PasswordRequired("the 2FAS backup is encrypted: give the password it was saved with")
+    secret = password_bytes(password)
     keys: dict[bytes, bytes] = {}
 
     def key_for(salt: bytes) -> bytes:
         if salt not in keys:
-            keys[salt] = kdf.pbkdf2_sha256(password.encode("utf-8"), salt, iterations=ITERATIONS)
+            keys[salt] = kdf.pbkdf2_sha256(secret, salt, iterations=ITERATIONS)
         return keys[salt]
 
     proven = False

@@ -418,3 +418,15 @@ def test_parse_returns_a_draft_or_refuses(text: str) -> None:
         assert result.detail
     else:
         assert isinstance(result, AccountDraft)
+
+
+@pytest.mark.parametrize("spelled", ["%C5%BFha1", "%C5%BFHA256", "SHA%C4%B1"])
+def test_an_algorithm_spelled_with_letters_that_only_case_into_ascii_is_refused(
+    spelled: str,
+) -> None:
+    """Long s (U+017F) upper-cases to S and dotless i (U+0131) to I: any case of ASCII is
+    read, nothing else."""
+    with pytest.raises(InvalidUri) as caught:
+        parse_uri(f"otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&algorithm={spelled}")
+    assert caught.value.field == "algorithm"
+    assert parse_uri("otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&algorithm=sha256").otp.algorithm

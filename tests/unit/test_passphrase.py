@@ -62,6 +62,15 @@ def test_a_short_passphrase_is_refused_before_any_work() -> None:
         seal(KEY, "123456789", CHEAP)
 
 
+def test_a_passphrase_with_a_lone_surrogate_is_refused_when_set_and_wrong_when_tried() -> None:
+    """A terminal can hand over half a UTF-16 pair; it is not text, and UTF-8 cannot hold it."""
+    with pytest.raises(WeakPassphrase, match="lone surrogate"):
+        seal(KEY, "correct horse \ud800battery", CHEAP)
+    held = seal(KEY, "correct horse battery", CHEAP)
+    with pytest.raises(WrongPassphrase):
+        open_sealed(held, "correct horse \ud800battery")
+
+
 def test_a_tampered_cost_record_refuses_rather_than_spend_memory() -> None:
     held = seal(KEY, "correct horse battery", CHEAP)
     fields = cbor.loads(held.record, "test")

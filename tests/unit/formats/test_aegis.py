@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import re
-import time
 import uuid
 from typing import Any
 
@@ -424,10 +423,8 @@ def test_absurd_scrypt_costs_are_refused_without_deriving(
 ) -> None:
     slot = password_slot(os.urandom(32), PASSWORD)
     slot.update(n=n, r=r, p=p)
-    started = time.monotonic()
-    with pytest.raises(UnsafeKdfParameters):
+    with pytest.raises(UnsafeKdfParameters):  # no_kdf: a derivation would fail the test
         aegis.parse(dump(sealed_vault(EVERY_TYPE, [slot])), PASSWORD)
-    assert time.monotonic() - started < 1
 
 
 def test_a_tampered_slot_reads_as_a_wrong_password() -> None:

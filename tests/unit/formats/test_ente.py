@@ -139,6 +139,20 @@ def test_a_bad_line_fails_alone() -> None:
     assert "note" in reasons["line 4"]
 
 
+def test_a_code_display_that_nests_too_deeply_is_no_note() -> None:
+    """The display JSON sits inside the sealed file: it is read within the bounds of any
+    file, so a container bomb there costs a scan, and the code is still read; a note that
+    is not text fails its line alone."""
+    bomb = "&codeDisplay=" + quote_plus("[" * 5000 + "]" * 5000)
+    surrogate = "&codeDisplay=" + quote_plus('{"note":"\\ud800"}')
+    lines = [CODES[1] + bomb, json.dumps(CODES[2] + surrogate)]
+    parsed = ente.parse(encode(sealed("\n".join(lines))), PASSWORD)
+    assert [account.draft.note for account in parsed.accounts] == [""]
+    assert [(f.source, "not valid Unicode" in f.reason) for f in parsed.failures] == [
+        ("line 2", True)
+    ]
+
+
 def test_the_export_needs_its_password() -> None:
     data = encode(sealed(CODES[0]))
     for missing in (None, ""):

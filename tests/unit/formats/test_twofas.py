@@ -258,3 +258,12 @@ def test_matches_2fas_shapes_only_and_never_raises() -> None:
         {"version": 1, "entries": []},
     ):
         assert not twofas.matches(other)
+
+
+def test_a_number_written_in_digits_that_are_not_ascii_fails_its_entry() -> None:
+    """ "²".isdigit() is true and int("²") raises: only ASCII digits are a number in a string."""
+    broken = service("Broken", HELLO, account="eve", digits="\u00b2", tokenType="TOTP")
+    parsed = twofas.parse(backup([broken, SERVICES[2]]))
+    assert [account.draft.issuer or account.draft.name for account in parsed.accounts] == ["Steam"]
+    assert len(parsed.failures) == 1
+    assert "digits" in parsed.failures[0].reason
