@@ -127,9 +127,13 @@ class Pairing:
         """This device's name as a handshake may carry it (older names written out)."""
         return shown_name(self.service.identity.name)
 
-    def _vault_devices(self) -> list[str]:
-        members = self.service.members()
-        return sorted(m.name for m in members.values())
+    def _as_member(self, side: Callable[..., Handshake], invitation: Invitation) -> Handshake:
+        """This device's handshake as the vault's member, showing or scanning: it names the
+        vault and the names of its devices, for the newcomer to see what it joins."""
+        names = sorted(m.name for m in self.service.members().values())
+        return side(
+            invitation, self.cert, self._own_name, "member", self.service.vault.vault, devices=names
+        )
 
     # -- showing: an invitation (member) or an offer (newcomer) --------------------------
 
@@ -138,14 +142,7 @@ class Pairing:
         invitation = Invitation.new(
             "member", self.cert, self.advertise, self.peers.port, self._now(), ttl
         )
-        hs = Handshake.shower(
-            invitation,
-            self.cert,
-            self._own_name,
-            "member",
-            self.service.vault.vault,
-            devices=self._vault_devices(),
-        )
+        hs = self._as_member(Handshake.shower, invitation)
         return self._show(self._record("invitation", invitation, hs, auto_accept))
 
     def offer(self, ttl: int, auto_accept: bool = False) -> PairingRecord:
@@ -474,14 +471,7 @@ class Pairing:
             if old.state != "connecting":
                 raise Refused("this device is already adding a device: decide on it first")
             old.move(Phase.CANCELLED)
-        hs = Handshake.scanner(
-            invitation,
-            self.cert,
-            self._own_name,
-            "member",
-            self.service.vault.vault,
-            devices=self._vault_devices(),
-        )
+        hs = self._as_member(Handshake.scanner, invitation)
         record = self._record("pair", invitation, hs, auto_accept)
         self.scanning = record
         self._spawn(self._scan(record))
