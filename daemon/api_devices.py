@@ -33,6 +33,7 @@ def device_json(vault: Vault, peers: Peers, key: bytes) -> dict[str, Any]:
     # Connected: seen now (heartbeats every second say so). Else as remembered, across restarts.
     seen = time.time() if sessions else None if contact is None else contact.last_seen
     first = vault.membership.first_removal(key)
+    wrote = max((op.hlc for op in vault.graph.tips(key)), default=None)
     return {
         "id": display_id(key),
         "name": member.name,
@@ -46,6 +47,7 @@ def device_json(vault: Vault, peers: Peers, key: bytes) -> dict[str, Any]:
         "connected": bool(sessions),
         "last_seen": None if seen is None else api_views.iso(seen),
         "last_sync": _opt_iso(_last_sync(peers, key)),
+        "last_write": None if wrote is None else api_views.timestamp(wrote),
     }
 
 

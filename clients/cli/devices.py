@@ -66,6 +66,8 @@ def _state(device: Device, names: dict[str, str]) -> str:
         return "connected"
     if device.last_seen is not None:
         return f"last seen {_when(device.last_seen)}"
+    if device.last_write is not None:  # it syncs through the others only
+        return f"wrote {_when(device.last_write)}, through others"
     return "not seen"
 
 

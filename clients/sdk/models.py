@@ -656,6 +656,7 @@ class Device:
     connected: bool
     last_seen: datetime | None
     last_sync: datetime | None
+    last_write: datetime | None
 
     @classmethod
     def from_json(cls, obj: object) -> Self:
@@ -674,6 +675,7 @@ class Device:
             connected=f.boolean("connected"),
             last_seen=f.opt_time("last_seen"),
             last_sync=f.opt_time("last_sync"),
+            last_write=f.opt_time("last_write"),
         )
 
     def to_json(self) -> JsonObject:
@@ -691,6 +693,7 @@ class Device:
             "connected": self.connected,
             "last_seen": _opt_time_json(self.last_seen),
             "last_sync": _opt_time_json(self.last_sync),
+            "last_write": _opt_time_json(self.last_write),
         }
 
 

@@ -80,6 +80,10 @@ function row(device, peer, names) {
     const synced = peer?.last_sync ?? device.last_sync;
     // Offline: when it was last seen, kept by the daemon across restarts.
     if (!connected && seen) details.push(h("span", { testid: "device-last-seen" }, "last seen ", timeEl(seen)));
+    // Never met directly: what it wrote still arrives through the others.
+    else if (!connected && device.last_write) {
+      details.push(h("span", { testid: "device-last-write" }, "wrote ", timeEl(device.last_write), ", through others"));
+    }
     if (synced) details.push(h("span", { testid: "device-last-sync" }, "synced ", timeEl(synced)));
     else details.push(h("span", { testid: "device-last-sync" }, "never synced"));
     if (peer && peer.lacks !== null && peer.lacks !== undefined) details.push(lacks(peer));

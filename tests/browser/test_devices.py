@@ -261,3 +261,26 @@ def test_an_offline_device_shows_when_it_was_last_seen_after_a_restart(
         expect(lacks).to_contain_text("about 1 change to send as of")
     finally:
         phone.kill()
+
+
+def test_a_device_met_only_through_another_shows_when_it_wrote(
+    pages: Pages, tmp_path: Path
+) -> None:
+    """Without mDNS, b and c joined through a never meet: c's page still shows b alive."""
+    a, b, c = (Daemon(tmp_path / name, config="mdns = false\n").start() for name in "abc")
+    try:
+        for newcomer in (b, c):
+            join(newcomer, invite(a, accept=True)["link"])
+            assert final(newcomer)["state"] == "joined"
+        made = {"issuer": "from b", "secret": "JBSWY3DPEHPK3PXP"}
+        assert b.request("POST", "/accounts", made).status == 201
+        eventually(lambda: any(x["issuer"] == "from b" for x in c.request(
+            "GET", "/accounts").body["accounts"]))  # fmt: skip
+        page = pages.open(c)
+        page.get_by_test_id("nav-devices").click()
+        far = device_row(page, "b")
+        expect(far.get_by_test_id("device-last-write")).to_contain_text("through others")
+        expect(far.get_by_test_id("device-last-seen")).to_have_count(0)
+    finally:
+        for d in (a, b, c):
+            d.kill()

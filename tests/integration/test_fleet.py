@@ -34,6 +34,10 @@ def test_an_edit_on_b_reaches_c_through_a(fleet: list[Daemon]) -> None:
     peers_of_c = c.request("GET", "/peers").body["peers"]
     assert {p["name"] for p in peers_of_c} == {"a", "b"}
     assert [p["connected"] for p in peers_of_c if p["name"] == "b"] == [False]
+    b_on_c = next(d for d in c.request("GET", "/devices").body["devices"] if d["name"] == "b")
+    assert b_on_c["last_seen"] is None  # never met directly, yet alive through a:
+    assert b_on_c["last_write"] is not None
+    assert "through others" in twofold(c, "devices").stdout
     devices = a.request("GET", "/devices").body["devices"]
     assert sorted(d["name"] for d in devices) == ["a", "b", "c"]
     assert [d["this_device"] for d in devices if d["name"] == "a"] == [True]

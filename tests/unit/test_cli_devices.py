@@ -71,6 +71,16 @@ def test_a_device_never_heard_from_is_not_seen(
     assert run(fake, capsys, "devices")[1].splitlines()[4].endswith("  not seen")
 
 
+def test_a_device_met_only_through_others_shows_when_it_wrote(
+    fake: FakeDaemon, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A device that syncs through a relay is alive, though this one never reached it."""
+    fake.devices[3]["last_seen"] = None
+    fake.devices[3]["last_write"] = fake.devices[3]["added_at"]
+    row = run(fake, capsys, "devices")[1].splitlines()[4]
+    assert row.endswith(f"  wrote {SEEN}, through others")
+
+
 def test_devices_json_mirrors_the_api(fake: FakeDaemon, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_json(fake, capsys, "devices") == {"devices": DEVICES}
 

@@ -577,6 +577,7 @@ def test_devices_and_peers_are_parsed_into_typed_objects(fake: FakeDaemon) -> No
         connected=False,
         last_seen=None,
         last_sync=None,
+        last_write=datetime(2024, 5, 1, 12, tzinfo=UTC),
     )
     assert (phone.added_by, phone.connected) == ("JD3A-ZZQ3-T5K3-7EJC", True)
     assert phone.last_seen == datetime(2024, 5, 2, 8, 30, tzinfo=UTC)

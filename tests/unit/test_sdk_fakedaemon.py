@@ -54,16 +54,20 @@ GONE_ID = "GN4X-AAAA-BBBB-CCCC"  # added the watch, yet is not in the list
 DEVICES = [  # what GET /devices shows, in the daemon's order (by ID)
     {"id": LAPTOP_ID, "name": "laptop", "added_by": None, "added_at": NOW,
      "this_device": True, "revoked": False, "removed_by": None, "removed_at": None,
-     "forked": False, "connected": False, "last_seen": None, "last_sync": None},
+     "forked": False, "connected": False, "last_seen": None, "last_sync": None,
+     "last_write": NOW},
     {"id": PHONE_ID, "name": "phone", "added_by": LAPTOP_ID, "added_at": NOW,
      "this_device": False, "revoked": False, "removed_by": None, "removed_at": None,
-     "forked": False, "connected": True, "last_seen": LATER, "last_sync": LATER},
+     "forked": False, "connected": True, "last_seen": LATER, "last_sync": LATER,
+     "last_write": LATER},
     {"id": TABLET_ID, "name": "tablet", "added_by": LAPTOP_ID, "added_at": None,
      "this_device": False, "revoked": True, "removed_by": LAPTOP_ID, "removed_at": NOW,
-     "forked": False, "connected": False, "last_seen": NOW, "last_sync": NOW},
+     "forked": False, "connected": False, "last_seen": NOW, "last_sync": NOW,
+     "last_write": NOW},
     {"id": WATCH_ID, "name": "watch", "added_by": GONE_ID, "added_at": LATER,
      "this_device": False, "revoked": False, "removed_by": None, "removed_at": None,
-     "forked": False, "connected": False, "last_seen": LATER, "last_sync": None},
+     "forked": False, "connected": False, "last_seen": LATER, "last_sync": None,
+     "last_write": None},
 ]  # fmt: skip
 MEMBER_STANDING = {
     "state": "member", "closed": False, "removed_by": None, "removed_at": None, "forked": []
