@@ -1,7 +1,7 @@
 VENV ?= .venv
 PYTHON ?= python3
 
-.PHONY: install daemon test lint unit integration bench
+.PHONY: install daemon test lint unit integration bench fuzz
 
 install: $(VENV)/.installed
 
@@ -40,3 +40,10 @@ bench: $(VENV)/.installed
 	$(VENV)/bin/python bench/daemon_bench.py
 	$(VENV)/bin/python bench/import_bench.py
 	$(VENV)/bin/python bench/unlock_bench.py
+
+# The long fuzz profile (issue 16): 100,000 inputs per entry point, both cores, each target in a
+# process of its own; crashes land in tests/fuzz/crashes/, the table in build/fuzz.md. The quick
+# profile runs in `pytest` (tests/fuzz/test_fuzz_quick.py).
+fuzz: $(VENV)/.installed
+	@mkdir -p build
+	$(VENV)/bin/python -m tests.fuzz.run --inputs 100000 --jobs 2 --out build/fuzz.md

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import warnings
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import NameOID
 
 from .errors import MalformedPayload
@@ -33,6 +35,8 @@ UNREADABLE_CERT = (
     x509.ExtensionNotFound,
     x509.DuplicateExtension,
     x509.UnsupportedGeneralNameType,
+    x509.InvalidVersion,
+    CryptographyDeprecationWarning,
 )
 _NOT_BEFORE = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
 _NOT_AFTER = datetime.datetime(9999, 12, 31, 23, 59, 59, tzinfo=datetime.UTC)
@@ -63,6 +67,20 @@ def fingerprint(cert_der: bytes) -> bytes:
     return hashlib.sha256(cert_der).digest()
 
 
+def load_certificate(cert_der: bytes) -> x509.Certificate:
+    """Parse a certificate from another device; any of UNREADABLE_CERT if it cannot be read.
+
+    What cryptography only warns of today (a serial number that is not positive, which RFC
+    5280 forbids and a later release refuses) is refused now: a device's own certificate
+    never has one, and a warning must not be what decides whether a peer's bytes are read."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CryptographyDeprecationWarning)
+        cert = x509.load_der_x509_certificate(cert_der)
+        cert.public_key()
+        cert.extensions  # noqa: B018 - parsed lazily, so their errors come out here
+    return cert
+
+
 def check_certificate(cert_der: bytes, public_key: bytes) -> None:
     """Refuse a certificate that is not a self-signed CA:FALSE certificate over this key.
 
@@ -72,7 +90,7 @@ def check_certificate(cert_der: bytes, public_key: bytes) -> None:
     if len(cert_der) > MAX_CERT_SIZE:
         raise MalformedPayload(f"device certificate is over {MAX_CERT_SIZE} bytes")
     try:
-        cert = x509.load_der_x509_certificate(cert_der)
+        cert = load_certificate(cert_der)
         key = cert.public_key()
         constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
     except UNREADABLE_CERT as exc:

@@ -126,13 +126,18 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, ClassVar, Self
 
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from . import cbor
-from .certificate import MAX_CERT_SIZE, UNREADABLE_CERT, check_certificate, fingerprint
+from .certificate import (
+    MAX_CERT_SIZE,
+    UNREADABLE_CERT,
+    check_certificate,
+    fingerprint,
+    load_certificate,
+)
 from .errors import MalformedPayload, Refused, TwofoldError, UsageError
 from .invitation import INVITATION_ID_SIZE, InvalidInvitation, Invitation, Role
 from .text import neutralise, quoted, strip_hidden, visible
@@ -728,7 +733,7 @@ def _check_member_fields(
 def _check_device_cert(cert: bytes) -> None:
     """Refuse anything but a self-signed CA:FALSE Ed25519 certificate over its own key."""
     try:
-        key = x509.load_der_x509_certificate(cert).public_key()
+        key = load_certificate(cert).public_key()
     except UNREADABLE_CERT:
         raise BadCertificate("the other device's certificate cannot be read") from None
     if not isinstance(key, Ed25519PublicKey):

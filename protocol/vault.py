@@ -16,13 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from . import account_write, membership, membership_bodies
 from .account import AccountDraft, OtpKind, check_label, check_note, check_shown, visible_draft
 from .account_write import ACCOUNT_ID_SIZE, MAX_COUNTER, AccountWrite, FieldWrite
-from .certificate import UNREADABLE_CERT, check_certificate, device_certificate
+from .certificate import UNREADABLE_CERT, check_certificate, device_certificate, load_certificate
 from .envelope import ZERO_HASH, Op, OpKind, seal_op
 from .errors import (
     InvalidAccount,
@@ -479,7 +478,7 @@ def _device_name(name: str) -> str:
 def certificate_key(cert: bytes) -> bytes:
     """The device key a certificate is over, once it passes the checks a receiver makes."""
     try:
-        key = x509.load_der_x509_certificate(cert).public_key()
+        key = load_certificate(cert).public_key()
     except UNREADABLE_CERT:
         raise InvalidAccount("cert", "not a device certificate") from None
     if not isinstance(key, Ed25519PublicKey):

@@ -95,6 +95,8 @@ def scrypt_work(*, n: int, r: int, p: int) -> Derivation:
         raise UnsafeKdfParameters(f"scrypt N={n} must be a power of two up to {SCRYPT_MAX_N}")
     if not 1 <= r <= 64 or not 1 <= p <= 64:
         raise UnsafeKdfParameters(f"scrypt r={r}, p={p} are out of range")
+    if n >= 1 << (16 * r):  # RFC 7914 section 2: N < 2^(128 r / 8)
+        raise UnsafeKdfParameters(f"scrypt N={n} must be below 2^{16 * r} when r={r}")
     if 128 * n * r > SCRYPT_MAX_MEMORY or n * r * p > SCRYPT_MAX_WORK:
         raise UnsafeKdfParameters(f"scrypt N={n}, r={r}, p={p} is too costly")
     return Derivation(f"scrypt N={n}, r={r}, p={p}", n * r * p * SCRYPT_PS_PER_NRP)
@@ -179,9 +181,12 @@ def scrypt(password: bytes, salt: bytes, *, n: int, r: int, p: int, length: int 
     if not salt or len(salt) > 1024:
         raise UnsafeKdfParameters("the scrypt salt must be 1 to 1024 bytes")
     memory = 128 * n * r
-    return hashlib.scrypt(
-        password, salt=salt, n=n, r=r, p=p, maxmem=memory + (1 << 20), dklen=length
-    )
+    try:
+        return hashlib.scrypt(
+            password, salt=salt, n=n, r=r, p=p, maxmem=memory + (1 << 20), dklen=length
+        )
+    except ValueError as error:  # OpenSSL's own refusal of what the checks above let by
+        raise UnsafeKdfParameters(f"scrypt refused its parameters: {error}") from None
 
 
 def pbkdf2_sha256(password: bytes, salt: bytes, *, iterations: int, length: int = 32) -> bytes:

@@ -485,6 +485,38 @@ def test_a_certificate_of_an_unknown_key_algorithm_is_malformed() -> None:
         _check_device_cert(_unknown_algorithm_cert())
 
 
+def _with_version(der: bytes, version: int) -> bytes:
+    """The certificate's [0] version field (v3 is written as 2) set to another number."""
+    return der.replace(bytes.fromhex("a003020102"), bytes.fromhex(f"a0030201{version:02x}"), 1)
+
+
+def _with_serial(der: bytes) -> bytes:
+    """The certificate with the top bit of its serial set, which makes the INTEGER negative
+    (the signature no longer matches, but the serial is read first)."""
+    at = der.index(bytes.fromhex("a003020102")) + 5
+    assert der[at] == 0x02  # INTEGER: the serial, its length, then its first byte
+    first = at + 2
+    return der[:first] + bytes([der[first] | 0x80]) + der[first + 1 :]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda d: _with_version(d, 5), _with_serial],
+    ids=["version-5", "negative-serial"],
+)
+def test_a_certificate_cryptography_refuses_or_warns_of_is_malformed(make: Any) -> None:
+    """Found by the fuzzer: InvalidVersion is no ValueError; a serial that is not positive
+    is only a deprecation warning today (an exception under a strict warnings filter)."""
+    bad = make(cert(4))
+    with pytest.raises(MalformedPayload, match="cannot be read"):
+        check_certificate(bad, device(4).public)
+    with pytest.raises(BadCertificate):
+        _check_device_cert(bad)
+    (a,) = fleet(1)
+    with pytest.raises(InvalidAccount):
+        a.add_device(bad, "device-4", NOW)
+
+
 def test_adding_a_device_by_such_a_certificate_is_invalid_input() -> None:
     (a,) = fleet(1)
     with pytest.raises(InvalidAccount, match="not a device certificate"):

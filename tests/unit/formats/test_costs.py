@@ -152,6 +152,18 @@ def test_a_single_scrypt_over_the_budget_is_refused_before_it_runs(
         kdf.scrypt(b"password", b"salt", n=2**20, r=2, p=16)
 
 
+def test_scrypt_n_at_or_over_two_to_the_16r_is_refused_before_openssl_sees_it(
+    no_hashlib_scrypt: None,
+) -> None:
+    """Found by the fuzzer: OpenSSL refuses N >= 2^(16 r) with a ValueError (RFC 7914)."""
+    with pytest.raises(UnsafeKdfParameters, match="below 2"):
+        kdf.scrypt(b"password", b"salt", n=2**16, r=1, p=1)
+
+
+def test_scrypt_just_under_two_to_the_16r_runs() -> None:
+    assert len(kdf.scrypt(b"password", b"salt", n=2**15, r=1, p=1)) == 32
+
+
 def test_argon2id_at_entes_cost_is_admitted_and_one_pass_more_is_not(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
