@@ -2,7 +2,8 @@
 that takes untrusted input.
 
 The rule it holds every parser to: for any input, the only exceptions that may escape are
-`TwofoldError` (protocol/errors.py); no input takes over 2 s outside key derivation; and no
+`TwofoldError` (protocol/errors.py), and not `UsageError`, which says "a bug of ours" (a 500);
+no input takes over 2 s outside key derivation; and no
 target grows peak memory by over 500 MiB. Key derivation is timed apart, since a file asks
 for it and kdf.py bounds it.
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from tests.fuzz import corpus
 from tests.fuzz.targets import TARGETS, Target, fixed_randomness
-from twofold.protocol.errors import TwofoldError
+from twofold.protocol.errors import TwofoldError, UsageError
 from twofold.protocol.formats import bitwarden, kdf
 
 HERE = Path(__file__).parent
@@ -192,6 +192,8 @@ def check(target: Target, data: bytes, warned: Counter[str] | None = None) -> Ba
         warnings.simplefilter("always")
         try:
             target.run(data)
+        except UsageError as exc:  # our own, but it says "a bug of ours": a 500, a finding
+            return exc
         except TwofoldError:
             return None
         except Exception as exc:  # noqa: BLE001 - anything but our own errors is the finding
