@@ -66,8 +66,9 @@ class KdfMeter:
     cache: dict[Any, tuple[bytes, float]] = field(default_factory=dict)
 
     def timed(self, key: Any, derive: Callable[[], bytes], memory: int = 0) -> bytes:
+        """The derived key; `memory` (bytes) counts once the derivation ran: one refused by
+        its bounds spent none."""
         self.calls += 1
-        self.memory_mib = max(self.memory_mib, memory / (1 << 20))
         hit = self.cache.get(key) if key is not None else None
         if hit is not None:
             self.cost += hit[1]
@@ -79,6 +80,7 @@ class KdfMeter:
             spent = time.perf_counter() - start
             self.seconds += spent
             self.cost += spent
+        self.memory_mib = max(self.memory_mib, memory / (1 << 20))
         if key is not None:
             if len(self.cache) > 256:
                 self.cache.pop(next(iter(self.cache)))
