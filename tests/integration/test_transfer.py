@@ -14,6 +14,7 @@ from typing import Any
 import pyotp
 import pytest
 
+from tests.fuzz.targets import unframe
 from tests.integration.daemon import Daemon
 from tests.integration.test_cli import twofold
 from twofold.daemon.keystore import StoreKey
@@ -230,6 +231,26 @@ def test_hostile_files_get_a_clear_error_and_change_nothing(daemon: Daemon) -> N
     r = daemon.request("POST", "/import", raw=huge)
     assert (r.status, r.body["type"]) == (413, "urn:twofold:problem:too-large")
     assert shown(daemon) == before
+
+
+def test_every_committed_hostile_import_is_answered_4xx_or_read_never_500(daemon: Daemon) -> None:
+    """The fuzzers' regression files (issue 16) through the API, detection and all: each is
+    read (entries that fail are listed) or refused with a problem of the person's to fix,
+    the daemon keeps answering, and nothing changes that the file did not add."""
+    corpus = Path(__file__).resolve().parents[1] / "fuzz" / "corpus"
+    files = sorted(corpus.glob("read-*/*.bin"))
+    assert len(files) >= 15
+    for path in files:
+        content, password = unframe(path.read_bytes())
+        body: dict[str, Any] = {"content": b64(content)}
+        if password is not None:
+            body["password"] = password
+        r = daemon.request("POST", "/import", body)
+        assert r.status in (200, 400, 422), (path.name, r.status, r.body)
+        if r.status != 200:
+            assert r.body["type"] != "urn:twofold:problem:internal-error", path.name
+            assert r.body["detail"], path.name
+    assert daemon.request("GET", "/status").status == 200
 
 
 def test_the_cli_imports_a_file_and_exports_qr_codes(daemon: Daemon, tmp_path: Path) -> None:
