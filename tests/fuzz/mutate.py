@@ -347,20 +347,7 @@ def _random_key(rng: random.Random) -> Any:
     return random_text(rng)
 
 
-def _cbor_nodes(value: Any) -> list[tuple[Any, Any]]:
-    out: list[tuple[Any, Any]] = []
-    queue = [value]
-    while queue and len(out) < 2000:
-        node = queue.pop(0)
-        if isinstance(node, dict):
-            items: list[tuple[Any, Any]] = [(node, k) for k in node]
-        elif isinstance(node, list):
-            items = [(node, i) for i in range(len(node))]
-        else:
-            continue
-        out.extend(items)
-        queue.extend(c[k] for c, k in items)
-    return out
+_cbor_nodes = _nodes  # a decoded CBOR value is maps and lists too
 
 
 def _thaw(value: Any) -> Any:
