@@ -126,4 +126,4 @@ class Discovery:
         if self.peers.addresses.get(member) == (addresses[0], info.port):
             return
         log.info("found %s at %s:%d by mDNS", display_id(member), addresses[0], info.port)
-        self.peers.connect(member, addresses[0], info.port, found_by="mdns")
+        self.peers.found(member, addresses[0], info.port)

@@ -221,14 +221,8 @@ class Peers:
         """Keep a connection to this member at this address (replacing an older one).
 
         `cert` pins a member this device does not know yet: the one it just joined through.
-        An address mDNS found is dialled beside the one already dialled, not instead of it
-        (`_try_beside`): mDNS records travel in the clear, so anyone on the LAN can announce
-        a copy of a member's at their own address.
         """
-        if found_by == "mdns" and peer in self._dialers and cert is None:
-            self._try_beside(peer, (host, port))
-            return
-        self._stop_trying(peer, (host, port))
+        self._stop_trying(peer)
         self.addresses[peer] = (host, port)
         self.known[peer] = PeerInfo((host, port), found_by)
         if cert is not None:
@@ -238,6 +232,15 @@ class Peers:
             old.cancel()
         if not self._stopping:
             self._dialers[peer] = asyncio.create_task(self._dial_forever(peer))
+
+    def found(self, peer: bytes, host: str, port: int) -> None:
+        """mDNS says this member is at host:port. Records travel in the clear, so anyone on
+        the LAN can announce a copy of a member's at their own address: a member this device
+        dials already is dialled there too, beside the address it has, not instead of it."""
+        if peer in self._dialers:
+            self._try_beside(peer, (host, port))
+        else:
+            self.connect(peer, host, port, found_by="mdns")
 
     def _try_beside(self, peer: bytes, where: tuple[str, int]) -> None:
         """Dial an address mDNS gave beside the member's dialer; at most a few per member,
@@ -249,14 +252,14 @@ class Peers:
             tries.pop(next(iter(tries))).cancel()
         tries[where] = asyncio.create_task(self._dial_candidate(peer, where))
 
-    def _stop_trying(self, peer: bytes, keep: tuple[str, int] | None = None) -> None:
-        for where, task in self._trying.pop(peer, {}).items():
-            if where != keep:
-                task.cancel()
+    def _stop_trying(self, peer: bytes) -> None:
+        for task in self._trying.pop(peer, {}).values():
+            task.cancel()
 
     async def _dial_candidate(self, peer: bytes, where: tuple[str, int]) -> None:
         """Dial an mDNS-found address of a member until the member answers there (then it
-        becomes the member's address, `_proven`) or someone else does (then it is dropped)."""
+        becomes the member's address, `_proven`, and this task its dialer from then on) or
+        someone else does (then it is dropped)."""
 
         def target() -> tuple[str, int, dict[bytes, bytes]] | None:
             member = self.service.members().get(peer)
@@ -270,6 +273,8 @@ class Peers:
             tries = self._trying.get(peer, {})
             if tries.get(where) is asyncio.current_task():
                 del tries[where]
+        if self._dialers.get(peer) is asyncio.current_task():  # proven: the member's dialer now
+            await self._dial_forever(peer)
 
     def _proven(self, peer: bytes, where: tuple[str, int]) -> None:
         """The member answered at an address mDNS gave: it is where this device dials it now,
