@@ -279,8 +279,12 @@ class Peers:
     def _proven(self, peer: bytes, where: tuple[str, int]) -> None:
         """The member answered at an address mDNS gave: it is where this device dials it now,
         and the dialer of the old address stops."""
-        task = self._trying.get(peer, {}).pop(where, None)
-        if task is None:
+        tries = self._trying.get(peer, {})
+        if where not in tries:
+            return
+        task = tries.pop(where)
+        if task is not asyncio.current_task():  # another dialer (a static one) reached it there
+            task.cancel()
             return
         log.info("reached %s at %s:%d, found by mDNS", display_id(peer), *where)
         old = self._dialers.pop(peer, None)
