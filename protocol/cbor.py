@@ -37,7 +37,7 @@ def loads(data: bytes, what: str) -> Any:
     stream = io.BytesIO(data)
     try:
         value = cbor2.CBORDecoder(stream).decode()
-    except Exception as exc:
+    except cbor2.CBORDecodeError as exc:  # what cbor2 raises for any bytes it cannot read
         raise MalformedPayload(f"{what} is not valid CBOR: {str(exc)[:200]}") from exc
     if stream.tell() != len(data):
         raise TrailingBytes(f"{what} has {len(data) - stream.tell()} stray bytes after it")
