@@ -439,6 +439,52 @@ def test_a_member_signed_op_with_a_huge_key_is_refused_as_malformed(kind: OpKind
         b.receive(raw, NOW)
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\xa2\x61a\x00\x61a\x01",  # {"a": 0, "a": 1}
+        b"\xbf\x61a\x00\x61a\x01\xff",  # the same, of indefinite length
+        b"\xa2\x01\x00\x18\x01\x00",  # 1 written in two widths
+        b"\xa2\x01\x00\xf9\x3c\x00\x00",  # 1 and 1.0
+        b"\xa2\x01\x00\xf5\x00",  # 1 and true, one key to a Python dict
+        b"\x81\xa1\x61k\xa2\x61x\x00\x61x\x00",  # [{"k": {"x": 0, "x": 0}}]
+    ],
+    ids=["text", "indefinite", "widths", "int-float", "int-true", "nested"],
+)
+def test_a_map_naming_one_key_twice_is_malformed(data: bytes) -> None:
+    """RFC 8949 calls such a map invalid: one reader keeps the first value, another the last,
+    so a signed body could mean two things. The decoder's own equality decides."""
+    with pytest.raises(MalformedPayload, match="names one key twice"):
+        cbor.loads(data, "a message")
+
+
+@pytest.mark.parametrize("data", [b"\xa1\xfa", b"\xa3\xfb", b"\xa1\xf9\x3c"])
+def test_a_float_key_cut_short_is_malformed(data: bytes) -> None:
+    """Found by the fuzzer: the key check must not read past the end before cbor2 does."""
+    with pytest.raises(MalformedPayload, match="not valid CBOR"):
+        cbor.loads(data, "a message")
+
+
+def test_a_map_keyed_by_a_container_is_malformed_and_distinct_keys_are_read() -> None:
+    with pytest.raises(MalformedPayload, match="keyed by a container"):
+        cbor.loads(b"\xa1\x81\x00\x00", "a message")  # {[0]: 0}
+    keys = {1: 0, -2: 0, b"a": 0, "a": 0, "b": {"a": 1}}
+    assert cbor.loads(cbor.dumps(keys), "a message") == keys
+    assert cbor.loads(cbor.dumps([{"a": 1}, {"a": 2}]), "a message") == [{"a": 1}, {"a": 2}]
+
+
+def test_a_member_signed_account_write_naming_a_field_twice_is_refused() -> None:
+    """A stolen device's write that one implementation would read as one value and another
+    as the other: every device refuses it, and holds nothing of it."""
+    a, b = fleet(2)
+    body = b"\xa2" + cbor2.dumps("account") + cbor2.dumps(bytes(16))
+    body += cbor2.dumps("account") + cbor2.dumps(b"\x01" * 16)
+    raw = _signed_by(a, OpKind.ACCOUNT_WRITE, body)
+    with pytest.raises(MalformedPayload, match="names one key twice"):
+        b.receive(raw, NOW)
+    assert b.state.views() == []
+
+
 def test_a_sync_message_with_a_huge_seq_is_malformed() -> None:
     machine = SyncMachine(device(2).public)
     machine.start()
