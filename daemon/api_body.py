@@ -8,6 +8,8 @@ from typing import Any
 
 from aiohttp import web
 
+from twofold.protocol.text import is_text
+
 from .errors import BadRequest, TooLarge
 
 
@@ -44,16 +46,8 @@ def _refuse_lone_surrogates(body: object) -> None:
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
-        elif isinstance(item, str) and not _encodable(item):
+        elif isinstance(item, str) and not is_text(item):
             raise BadRequest("the body is not valid JSON text: it holds a lone surrogate escape")
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 async def _read_at_most(request: web.Request, limit: int) -> bytes:

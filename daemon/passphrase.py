@@ -24,7 +24,8 @@ from nacl import bindings
 from twofold.protocol import cbor
 from twofold.protocol.backup import MIN_PASSPHRASE_CHARS
 from twofold.protocol.errors import MalformedPayload, UnsafeKdfParameters
-from twofold.protocol.formats import kdf, password
+from twofold.protocol.formats import kdf
+from twofold.protocol.text import is_text
 
 from .errors import DaemonError
 
@@ -98,7 +99,7 @@ class SealedStoreKey:
 def check_strength(passphrase: str) -> None:
     """WeakPassphrase when shorter than MIN_CHARS characters, or when it holds a lone
     surrogate (half of a UTF-16 pair, which no keyboard types and UTF-8 cannot hold)."""
-    if not password.is_text(passphrase):
+    if not is_text(passphrase):
         raise WeakPassphrase("a passphrase must be text: this one holds a lone surrogate")
     if len(passphrase) < MIN_CHARS:
         raise WeakPassphrase
@@ -124,7 +125,7 @@ def open_sealed(held: SealedStoreKey, passphrase: str) -> bytes:
     """The store key, or WrongPassphrase; SealDamaged for a record that cannot be read. A
     string that is not text (a lone surrogate) opens nothing: it is a wrong passphrase,
     counted as any other."""
-    if not password.is_text(passphrase):
+    if not is_text(passphrase):
         raise WrongPassphrase
     kek = _derive(passphrase, held.record)
     if len(held.sealed) != _NONCE + _KEY + 16:

@@ -33,7 +33,7 @@ from .errors import InputError, MalformedPayload, PasswordRequired, UnreadableIm
 from .formats import kdf
 from .formats.entries import Collector, ParsedFile, check_size
 from .formats.fields import MalformedEntry, get_int, get_list, get_str, require_obj
-from .formats.password import is_text
+from .text import is_text
 
 FORMAT: Final = "twofold-backup"
 MAGIC: Final = b"twofold-backup\x00"

@@ -197,6 +197,16 @@ def strip_hidden(text: str, *, lines: bool = False) -> str:
     return strip_hidden(kept, lines=lines)
 
 
+def is_text(text: str) -> bool:
+    """True when the string holds no lone surrogate, so UTF-8 (and a URI, a file, an op)
+    can carry it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check_text(text: str, field: str, *, error: type[InputError] = InvalidAccount) -> None:
     """Refuse text holding a lone surrogate: half of a UTF-16 pair, not a character, which
     JSON can carry (as an escape) but no UTF-8, so no URI, file or op, can."""

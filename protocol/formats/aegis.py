@@ -60,6 +60,7 @@ from ..errors import InputError, PasswordRequired, UnreadableImport, WrongPasswo
 from . import kdf
 from .entries import Collector, ParsedFile, describe
 from .fields import MalformedEntry, get_int, get_obj, get_str, load_json, require_obj
+from .password import password_bytes
 
 FORMAT: Final = "aegis"
 VAULT_VERSION: Final = 1
@@ -201,11 +202,7 @@ def _open(header: dict[str, Any], db: str, password: str | None) -> dict[str, An
         raise UnreadableImport("this Aegis vault's db is not valid base64") from None
     if password is None:
         raise PasswordRequired()
-    try:
-        secret = password.encode("utf-8")
-    except UnicodeEncodeError:
-        raise WrongPassword() from None
-    master = _master_key(slots, secret)
+    master = _master_key(slots, password_bytes(password))
     try:
         plain = AESGCM(master).decrypt(nonce, sealed + tag, None)
     except InvalidTag:

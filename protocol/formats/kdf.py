@@ -46,6 +46,7 @@ import nacl.bindings
 import nacl.exceptions
 
 from ..errors import UnsafeKdfParameters
+from .password import password_bytes
 
 ARGON2_MAX_MEMORY: Final = 1 << 30
 ARGON2_MAX_WORK: Final = 4 << 30
@@ -147,8 +148,6 @@ def check_work(derivations: Iterable[Derivation], what: str = "this file") -> No
 def passphrase_bytes(passphrase: str) -> bytes:
     """NFC, so a passphrase typed on another keyboard or OS still opens what it sealed;
     WrongPassword for one holding a lone surrogate (password.py says why)."""
-    from .password import password_bytes
-
     return password_bytes(unicodedata.normalize("NFC", passphrase))
 
 

@@ -11,26 +11,17 @@ person (the Aegis reader answered it so first). WrongPassword says nothing
 more about the file, on purpose; the person types the password again.
 
 Where a password is chosen rather than tried (sealing a backup), such a
-string is refused as input instead: see `is_text`.
+string is refused as input instead (text.is_text says whether it can be one).
 """
 
 from __future__ import annotations
 
 from ..errors import WrongPassword
+from ..text import is_text
 
 
 def password_bytes(password: str) -> bytes:
     """The password's UTF-8, as a key derivation takes it; WrongPassword if it has none."""
-    try:
-        return password.encode("utf-8")
-    except UnicodeEncodeError:
-        raise WrongPassword from None
-
-
-def is_text(password: str) -> bool:
-    """True when the string can be a password at all: it holds no lone surrogate."""
-    try:
-        password.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+    if not is_text(password):
+        raise WrongPassword
+    return password.encode("utf-8")

@@ -41,7 +41,7 @@ from twofold.protocol.formats import (
     registry,
     twofas,
 )
-from twofold.protocol.formats.password import is_text, password_bytes
+from twofold.protocol.formats.password import password_bytes
 from twofold.protocol.invitation import PREFIX, InvalidInvitation, Invitation
 from twofold.protocol.keywrap import seal
 from twofold.protocol.membership_bodies import DeviceAdded
@@ -55,7 +55,7 @@ from twofold.protocol.pairing import (
     _check_device_cert,
 )
 from twofold.protocol.sync import SyncMachine
-from twofold.protocol.text import quoted
+from twofold.protocol.text import is_text, quoted
 from twofold.protocol.vault import Vault
 
 LONE = "\ud800"  # half of a UTF-16 pair: JSON carries it as "\ud800", UTF-8 cannot
