@@ -221,7 +221,7 @@ def _batch_note(sizes: set[int], seen: dict[int, str]) -> str | None:
         shown = [str(size) for size in ordered[:MAX_RUNS_SPELLED]]
         if len(ordered) > MAX_RUNS_SPELLED:
             shown.append(f"{len(ordered) - MAX_RUNS_SPELLED:,} more")
-        counts = ", ".join(shown[:-1]) + " and " + shown[-1]
+        counts = _spoken(shown)
         return (
             f"the codes of one Google Authenticator export disagree on how many there "
             f"are ({counts}); check that every code was read"
@@ -552,4 +552,9 @@ def _spell_runs(runs: list[tuple[int, int]], count: int) -> str:
         told += last - first + 1
     if told < count:
         spelled.append(f"{count - told:,} more")
-    return spelled[0] if len(spelled) == 1 else ", ".join(spelled[:-1]) + " and " + spelled[-1]
+    return _spoken(spelled)
+
+
+def _spoken(words: list[str]) -> str:
+    """a; a and b; a, b and c."""
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
